@@ -1,0 +1,5 @@
+//! Dump formats: parse and validate a xendump, then give cheap typed views of it.
+
+mod kinds;
+
+pub use kinds::*;

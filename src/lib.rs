@@ -1,0 +1,13 @@
+//! xendump-gdbserver: serve a Xen domain core dump to gdb.
+//!
+//! Layers, each knowing only the one below it:
+//! [`dump`] (file formats, validation) → [`memory`] (frame maps, page-table walks)
+//! → [`vcpu`] (register state) → [`gdb`] (gdbstub target) → [`server`] (TCP sessions).
+//! [`builder`] writes synthetic dumps in every format for tests, benchmarks and the demo.
+
+pub mod addr;
+pub mod builder;
+pub mod dump;
+pub mod gdb;
+pub mod memory;
+pub mod vcpu;
