@@ -1,5 +1,807 @@
-//! Dump formats: parse and validate a xendump, then give cheap typed views of it.
+//! Dump formats: parse and validate a xendump once at open, then give cheap typed views.
+//!
+//! Speaks *file* terms only: page positions ([`PageIndex`]), file offsets, and the frame
+//! numbers the dump records for each page. Nothing here walks page tables.
 
+mod context;
+mod elf;
+mod error;
+mod frames;
 mod kinds;
+mod notes;
+mod source;
 
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use context::{cr3_offset, unfold_pv32_cr3};
+pub use error::{DumpError, Result};
+pub use frames::{FrameTable, FrameTableKind, LegacyHvmLayout, INVALID_FRAME};
 pub use kinds::*;
+pub use notes::{CoreHeader, XenVersion};
+pub use source::DumpBytes;
+
+use crate::addr::{GuestFrame, MachineFrame, PageIndex, PAGE_SIZE};
+use crate::vcpu::{VcpuState, VGCF_HVM_GUEST, VGCF_ONLINE};
+use source::LeRead;
+
+/// More vCPU slots than any Xen supports: refuse rather than allocate for them.
+pub const MAX_VCPUS: u64 = 8192;
+/// Page positions are kept as `u32` in the mfn index.
+pub const MAX_PAGES: u64 = u32::MAX as u64;
+
+/// `EM_386`.
+const EM_386: u16 = 3;
+/// `EM_X86_64`.
+const EM_X86_64: u16 = 62;
+
+/// Which frame numbers a guest's page-table entries (and its CR3) hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum FrameSpace {
+    /// Guest (pseudo-physical) frames: HVM/PVH.
+    Guest,
+    /// Machine frames: PV, and the CR3 of legacy HVM dumps.
+    Machine,
+}
+
+/// An opened, validated Xen core dump.
+#[derive(Debug)]
+pub struct XenDump {
+    bytes: DumpBytes,
+    format: DumpFormat,
+    guest_kind: GuestKind,
+    layout: ContextLayout,
+    tools_width: Option<Width>,
+    elf_machine: Option<u16>,
+    elf_class64: Option<bool>,
+    version: Option<XenVersion>,
+    format_version: Option<u64>,
+    magic: u32,
+    nr_pages: u64,
+    pages_offset: u64,
+    pages_present: u64,
+    frames: FrameTable,
+    context_offset: u64,
+    context_stride: u64,
+    vcpus: Vec<VcpuState>,
+    shared_info_offset: Option<u64>,
+    warnings: Vec<String>,
+}
+
+impl XenDump {
+    /// Map and validate the dump at `path` (read-only).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_source(DumpBytes::map(path.as_ref())?)
+    }
+
+    /// Validate a dump held in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
+        Self::from_source(DumpBytes::Owned(bytes))
+    }
+
+    /// Validate a dump from any byte source.
+    pub fn from_source(bytes: DumpBytes) -> Result<Self> {
+        let data = bytes.as_slice();
+        if data.len() < 4 {
+            return Err(DumpError::TooShort {
+                len: data.len() as u64,
+                needed: 24,
+                what: "dump header",
+            });
+        }
+        let parsed = if data[..4] == *b"\x7fELF" {
+            open_elf(data)?
+        } else {
+            match data.u32_at(0) {
+                Some(kinds::XC_CORE_MAGIC) | Some(kinds::XC_CORE_MAGIC_HVM) => open_legacy(data)?,
+                _ => {
+                    return Err(DumpError::UnknownFormat {
+                        found: data[..data.len().min(8)].to_vec(),
+                    })
+                }
+            }
+        };
+        Ok(parsed.into_dump(bytes))
+    }
+
+    /// The raw bytes of the whole file.
+    pub fn file(&self) -> &[u8] {
+        self.bytes.as_slice()
+    }
+    /// Container format.
+    pub fn format(&self) -> DumpFormat {
+        self.format
+    }
+    /// PV or HVM.
+    pub fn guest_kind(&self) -> GuestKind {
+        self.guest_kind
+    }
+    /// Layout of the vCPU contexts.
+    pub fn context_layout(&self) -> ContextLayout {
+        self.layout
+    }
+    /// Width of a PV guest (its context layout). HVM guests' width depends on their
+    /// paging mode, which the memory layer works out; this returns `None` for them.
+    pub fn pv_guest_width(&self) -> Option<Width> {
+        match (self.guest_kind, self.layout) {
+            (GuestKind::Pv, ContextLayout::X86_64) => Some(Width::Bits64),
+            (GuestKind::Pv, ContextLayout::X86_32) => Some(Width::Bits32),
+            (GuestKind::Hvm, _) => None,
+        }
+    }
+    /// Width of the dom0 toolstack that wrote the dump, when it can be told.
+    pub fn tools_width(&self) -> Option<Width> {
+        self.tools_width
+    }
+    /// `e_machine` of an ELF dump.
+    pub fn elf_machine(&self) -> Option<u16> {
+        self.elf_machine
+    }
+    /// Is the ELF file of class 64 (`None` for legacy dumps)?
+    pub fn elf_class64(&self) -> Option<bool> {
+        self.elf_class64
+    }
+    /// The hypervisor's version note (ELF dumps only).
+    pub fn xen_version(&self) -> Option<&XenVersion> {
+        self.version.as_ref()
+    }
+    /// The `FORMAT_VERSION` note: major in the high 32 bits, minor in the low.
+    pub fn format_version(&self) -> Option<u64> {
+        self.format_version
+    }
+    /// `xch_magic`.
+    pub fn magic(&self) -> u32 {
+        self.magic
+    }
+    /// Page size (always 4096 on x86; checked at open).
+    pub fn page_size(&self) -> u64 {
+        PAGE_SIZE
+    }
+    /// Number of page slots in the dump, `~0` padding included.
+    pub fn page_count(&self) -> u64 {
+        self.nr_pages
+    }
+    /// Number of pages that belong to the guest (padding excluded).
+    pub fn valid_page_count(&self) -> u64 {
+        self.frames.valid_entries()
+    }
+    /// Number of pages whose bytes are actually in the file (less if it was cut short).
+    pub fn pages_present(&self) -> u64 {
+        self.pages_present
+    }
+    /// The frame table.
+    pub fn frames(&self) -> &FrameTable {
+        &self.frames
+    }
+    /// Decoded vCPU contexts, in slot order.
+    pub fn vcpus(&self) -> &[VcpuState] {
+        &self.vcpus
+    }
+    /// File offset and stride of the context slots.
+    pub fn context_slots(&self) -> (u64, u64) {
+        (self.context_offset, self.context_stride)
+    }
+    /// The guest's shared-info page, when the dump carries one.
+    pub fn shared_info(&self) -> Option<&[u8]> {
+        self.file().bytes_at(self.shared_info_offset?, PAGE_SIZE)
+    }
+    /// Things that looked wrong but did not stop the dump from opening.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+    /// Frame space of page-table entries.
+    pub fn table_frame_space(&self) -> FrameSpace {
+        match self.guest_kind {
+            GuestKind::Pv => FrameSpace::Machine,
+            GuestKind::Hvm => FrameSpace::Guest,
+        }
+    }
+    /// Frame space of CR3: as the tables, except that legacy (3.0.x) Xen stored the
+    /// *machine* frame of an HVM guest's top-level table.
+    pub fn cr3_frame_space(&self) -> FrameSpace {
+        match (self.format, self.guest_kind) {
+            (DumpFormat::Legacy, _) | (_, GuestKind::Pv) => FrameSpace::Machine,
+            (DumpFormat::Elf, GuestKind::Hvm) => FrameSpace::Guest,
+        }
+    }
+
+    /// The 4096 bytes of page `index`.
+    pub fn page(&self, index: PageIndex) -> Result<&[u8]> {
+        if index.0 >= self.nr_pages {
+            return Err(DumpError::PageOutOfRange {
+                index,
+                count: self.nr_pages,
+            });
+        }
+        if index.0 >= self.pages_present {
+            return Err(DumpError::PageTruncated {
+                index,
+                file_len: self.file().len() as u64,
+            });
+        }
+        let off = self.pages_offset + index.0 * PAGE_SIZE;
+        self.file()
+            .bytes_at(off, PAGE_SIZE)
+            .ok_or(DumpError::PageTruncated {
+                index,
+                file_len: self.file().len() as u64,
+            })
+    }
+
+    /// File offset of page `index` (not checked against the file length).
+    pub fn page_offset(&self, index: PageIndex) -> u64 {
+        self.pages_offset + index.0 * PAGE_SIZE
+    }
+
+    /// The page holding guest frame `pfn`, if dumped.
+    pub fn page_of_pfn(&self, pfn: GuestFrame) -> Option<PageIndex> {
+        self.frames.page_of_pfn(self.file(), pfn)
+    }
+    /// The page holding machine frame `mfn`, if dumped.
+    pub fn page_of_mfn(&self, mfn: MachineFrame) -> Option<PageIndex> {
+        self.frames.page_of_mfn(self.file(), mfn)
+    }
+    /// The guest frame of page `index`, if the dump records it.
+    pub fn pfn_of(&self, index: PageIndex) -> Option<GuestFrame> {
+        self.frames.pfn_of(self.file(), index)
+    }
+    /// The machine frame of page `index`, if the dump records it.
+    pub fn mfn_of(&self, index: PageIndex) -> Option<MachineFrame> {
+        self.frames.mfn_of(self.file(), index)
+    }
+    /// pfn → mfn through the dump's p2m.
+    pub fn pfn_to_mfn(&self, pfn: GuestFrame) -> Option<MachineFrame> {
+        self.mfn_of(self.page_of_pfn(pfn)?)
+    }
+    /// mfn → pfn through the dump's p2m (the m2p direction).
+    pub fn mfn_to_pfn(&self, mfn: MachineFrame) -> Option<GuestFrame> {
+        self.pfn_of(self.page_of_mfn(mfn)?)
+    }
+    /// Build the mfn index now rather than on first use.
+    pub fn prepare(&self) {
+        self.frames.prepare_mfn_index(self.file());
+    }
+}
+
+/// Everything parsed, before it is tied to the bytes.
+struct Parsed {
+    format: DumpFormat,
+    guest_kind: GuestKind,
+    layout: ContextLayout,
+    tools_width: Option<Width>,
+    elf_machine: Option<u16>,
+    elf_class64: Option<bool>,
+    version: Option<XenVersion>,
+    format_version: Option<u64>,
+    magic: u32,
+    nr_pages: u64,
+    pages_offset: u64,
+    pages_present: u64,
+    frames: FrameTable,
+    context_offset: u64,
+    context_stride: u64,
+    vcpus: Vec<VcpuState>,
+    shared_info_offset: Option<u64>,
+    warnings: Vec<String>,
+}
+
+impl Parsed {
+    fn into_dump(self, bytes: DumpBytes) -> XenDump {
+        XenDump {
+            bytes,
+            format: self.format,
+            guest_kind: self.guest_kind,
+            layout: self.layout,
+            tools_width: self.tools_width,
+            elf_machine: self.elf_machine,
+            elf_class64: self.elf_class64,
+            version: self.version,
+            format_version: self.format_version,
+            magic: self.magic,
+            nr_pages: self.nr_pages,
+            pages_offset: self.pages_offset,
+            pages_present: self.pages_present,
+            frames: self.frames,
+            context_offset: self.context_offset,
+            context_stride: self.context_stride,
+            vcpus: self.vcpus,
+            shared_info_offset: self.shared_info_offset,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// A region of the file, for bounds and overlap checks.
+struct Region {
+    name: &'static str,
+    start: u64,
+    end: u64,
+}
+
+fn region(name: &'static str, offset: u64, size: u64, file_len: u64) -> Result<Region> {
+    let end = offset.checked_add(size).filter(|&e| e <= file_len);
+    match end {
+        Some(end) => Ok(Region {
+            name,
+            start: offset,
+            end,
+        }),
+        None => Err(DumpError::OutOfBounds {
+            name,
+            offset,
+            size,
+            file_len,
+        }),
+    }
+}
+
+fn check_overlaps(regions: &[Region]) -> Result<()> {
+    for (i, a) in regions.iter().enumerate() {
+        for b in &regions[i + 1..] {
+            if a.start < a.end && b.start < b.end && a.start < b.end && b.start < a.end {
+                return Err(DumpError::Overlap {
+                    a: a.name,
+                    a_start: a.start,
+                    a_end: a.end,
+                    b: b.name,
+                    b_start: b.start,
+                    b_end: b.end,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count_limit(header: &'static str, field: &'static str, found: u64, max: u64) -> Result<()> {
+    if found > max {
+        return Err(DumpError::BadField {
+            header,
+            field,
+            found,
+            expected: format!("at most {max}"),
+        });
+    }
+    Ok(())
+}
+
+fn decode_vcpus(
+    data: &[u8],
+    offset: u64,
+    stride: u64,
+    count: u64,
+    layout: ContextLayout,
+    kind: GuestKind,
+    legacy: bool,
+) -> Vec<VcpuState> {
+    (0..count)
+        .map(|k| {
+            let slot = data
+                .bytes_at(offset + k * stride, layout.size())
+                .unwrap_or(&[]);
+            let mut st = context::decode(slot, k as usize, layout, kind);
+            if legacy {
+                // Xen 3.0.x predates VGCF_online: every stored context was of a vCPU
+                // that was up, so mark it online rather than report it offline.
+                st.flags |= VGCF_ONLINE;
+            }
+            st
+        })
+        .collect()
+}
+
+/// Frame number stored in a context's CR3, decoded for `layout` (PV encodings).
+fn pv_cr3_frame(data: &[u8], slot_off: u64, layout: ContextLayout) -> Option<MachineFrame> {
+    let raw = match layout {
+        ContextLayout::X86_64 => data.u64_at(slot_off + cr3_offset(layout))? >> 12,
+        ContextLayout::X86_32 => unfold_pv32_cr3(u64::from(data.u32_at(slot_off + cr3_offset(layout))?)),
+    };
+    (raw != 0).then_some(MachineFrame(raw))
+}
+
+fn open_elf(data: &[u8]) -> Result<Parsed> {
+    let file_len = data.len() as u64;
+    let layout = elf::parse(data)?;
+    let mut warnings = Vec::new();
+
+    let note_sec = layout
+        .section(".note.Xen")
+        .ok_or(DumpError::NotXenElf { name: ".note.Xen" })?;
+    if note_sec.sh_type != object::elf::SHT_NOTE {
+        warnings.push(format!(".note.Xen has section type {} instead of SHT_NOTE", note_sec.sh_type));
+    }
+    let note_region = region(".note.Xen", note_sec.offset, note_sec.size, file_len)?;
+    let note_bytes = data.bytes_at(note_sec.offset, note_sec.size).unwrap_or(&[]);
+    let notes = notes::parse(note_bytes, note_sec.offset)?;
+    if !notes.saw_none_note {
+        warnings.push(".note.Xen has no DUMPCORE_NONE marker note".to_string());
+    }
+    for (name, t) in &notes.unknown {
+        warnings.push(format!(".note.Xen: ignored note {name:?} type {t:#x}"));
+    }
+    let header = notes.header.ok_or(DumpError::MissingNote {
+        name: "DUMPCORE_HEADER",
+        note_type: notes::NOTE_HEADER,
+    })?;
+    let guest_kind = match header.magic {
+        m if m == u64::from(kinds::XC_CORE_MAGIC) => GuestKind::Pv,
+        m if m == u64::from(kinds::XC_CORE_MAGIC_HVM) => GuestKind::Hvm,
+        m => {
+            return Err(DumpError::BadField {
+                header: "DUMPCORE_HEADER note",
+                field: "xch_magic",
+                found: m,
+                expected: "0xf00febed (PV) or 0xf00febee (HVM)".into(),
+            })
+        }
+    };
+    if header.page_size != PAGE_SIZE {
+        return Err(DumpError::BadField {
+            header: "DUMPCORE_HEADER note",
+            field: "xch_page_size",
+            found: header.page_size,
+            expected: "4096 (x86 pages)".into(),
+        });
+    }
+    if header.nr_vcpus == 0 {
+        return Err(DumpError::NoVcpus {
+            where_: "DUMPCORE_HEADER note",
+        });
+    }
+    count_limit("DUMPCORE_HEADER note", "xch_nr_vcpus", header.nr_vcpus, MAX_VCPUS)?;
+    count_limit("DUMPCORE_HEADER note", "xch_nr_pages", header.nr_pages, MAX_PAGES)?;
+    if let Some(v) = notes.format_version {
+        if v >> 32 != 0 {
+            warnings.push(format!(
+                "unknown dump format version {}.{} (only 0.1 was ever written)",
+                v >> 32,
+                v & 0xffff_ffff
+            ));
+        }
+    }
+    let tools_width = match notes.version_descsz {
+        Some(1276) => Some(Width::Bits32),
+        Some(1280) => Some(Width::Bits64),
+        _ => None,
+    };
+    let nr_pages = header.nr_pages;
+    let nr_vcpus = header.nr_vcpus;
+
+    // .xen_pages
+    let pages = layout.section(".xen_pages").ok_or(DumpError::MissingSection {
+        name: ".xen_pages",
+        why: "every xendump stores its page contents there",
+    })?;
+    if pages.entsize != PAGE_SIZE && pages.entsize != 0 {
+        return Err(DumpError::BadEntrySize {
+            name: ".xen_pages",
+            expected: "4096".into(),
+            found: pages.entsize,
+        });
+    }
+    let pages_bytes = nr_pages * PAGE_SIZE;
+    if pages.size != pages_bytes {
+        return Err(DumpError::SizeMismatch {
+            name: ".xen_pages",
+            expected: pages_bytes,
+            found: pages.size,
+            why: format!("the header note says {nr_pages} pages of 4096 bytes"),
+        });
+    }
+
+    // .xen_p2m / .xen_pfn
+    let (table_name, entry, kind) = match guest_kind {
+        GuestKind::Pv => (".xen_p2m", 16, FrameTableKind::P2m),
+        GuestKind::Hvm => (".xen_pfn", 8, FrameTableKind::Pfn),
+    };
+    let table = layout.section(table_name).ok_or(DumpError::MissingSection {
+        name: if guest_kind == GuestKind::Pv { ".xen_p2m" } else { ".xen_pfn" },
+        why: if guest_kind == GuestKind::Pv {
+            "a PV dump (magic 0xf00febed) maps its pages with it"
+        } else {
+            "an HVM dump (magic 0xf00febee) maps its pages with it"
+        },
+    })?;
+    let table_name: &'static str = if guest_kind == GuestKind::Pv { ".xen_p2m" } else { ".xen_pfn" };
+    if table.entsize != entry {
+        return Err(DumpError::BadEntrySize {
+            name: table_name,
+            expected: entry.to_string(),
+            found: table.entsize,
+        });
+    }
+    if table.size != nr_pages * entry {
+        return Err(DumpError::SizeMismatch {
+            name: table_name,
+            expected: nr_pages * entry,
+            found: table.size,
+            why: format!("the header note says {nr_pages} pages of {entry}-byte entries"),
+        });
+    }
+    let table_region = region(table_name, table.offset, table.size, file_len)?;
+
+    // .xen_prstatus
+    let pr = layout.section(".xen_prstatus").ok_or(DumpError::MissingSection {
+        name: ".xen_prstatus",
+        why: "it holds the vCPU contexts",
+    })?;
+    let stride = if pr.entsize != 0 { pr.entsize } else { pr.size / nr_vcpus };
+    if stride < ContextLayout::X86_32.size() {
+        return Err(DumpError::BadEntrySize {
+            name: ".xen_prstatus",
+            expected: "at least 2800 (a vcpu_guest_context)".into(),
+            found: stride,
+        });
+    }
+    if pr.size != nr_vcpus.saturating_mul(stride) {
+        return Err(DumpError::SizeMismatch {
+            name: ".xen_prstatus",
+            expected: nr_vcpus.saturating_mul(stride),
+            found: pr.size,
+            why: format!("the header note says {nr_vcpus} vCPUs of {stride} bytes"),
+        });
+    }
+    let pr_region = region(".xen_prstatus", pr.offset, pr.size, file_len)?;
+
+    let shared = layout.section(".xen_shared_info");
+    let mut regions = vec![
+        Region {
+            name: "ELF headers",
+            start: 0,
+            end: layout.headers_end,
+        },
+        note_region,
+        pr_region,
+        table_region,
+    ];
+    if let Some(s) = shared {
+        regions.push(region(".xen_shared_info", s.offset, s.size, file_len)?);
+        if s.size < PAGE_SIZE {
+            warnings.push(format!(".xen_shared_info is only {} bytes", s.size));
+        }
+    }
+    // The page area may be cut short (a truncated copy): keep the pages that are there.
+    let pages_present = if pages.offset >= file_len {
+        0
+    } else {
+        ((file_len - pages.offset) / PAGE_SIZE).min(nr_pages)
+    };
+    if pages_present < nr_pages {
+        warnings.push(format!(
+            "file is truncated: only {pages_present} of {nr_pages} pages of .xen_pages are present"
+        ));
+    }
+    regions.push(Region {
+        name: ".xen_pages",
+        start: pages.offset,
+        end: pages.offset.saturating_add(pages.size),
+    });
+    check_overlaps(&regions)?;
+
+    let frames = FrameTable::new(kind, table.offset, nr_pages, data);
+
+    // Context layout (§3.6): PV by guest width, HVM by hypervisor width.
+    let version = notes.version;
+    let ctx_layout = if stride < ContextLayout::X86_64.size() {
+        ContextLayout::X86_32
+    } else {
+        match guest_kind {
+            GuestKind::Hvm => match &version {
+                Some(v) if !v.hypervisor_is_64bit() => ContextLayout::X86_32,
+                _ => ContextLayout::X86_64,
+            },
+            GuestKind::Pv if layout.e_machine == EM_386 => ContextLayout::X86_32,
+            GuestKind::Pv => {
+                // EM_X86_64 is the guest width from Xen 3.4 on; before that it was the
+                // tools' width, so a 32-bit guest could hide behind it. Decide by which
+                // decoding of CR3 names a frame that is actually in the dump.
+                let trusted = version.as_ref().is_some_and(|v| v.at_least(3, 4));
+                if trusted || layout.e_machine != EM_X86_64 {
+                    if layout.e_machine != EM_X86_64 {
+                        warnings.push(format!(
+                            "unexpected e_machine {}; assuming a 64-bit guest",
+                            layout.e_machine
+                        ));
+                    }
+                    ContextLayout::X86_64
+                } else {
+                    let found = |l| {
+                        (0..nr_vcpus).any(|k| {
+                            pv_cr3_frame(data, pr.offset + k * stride, l)
+                                .is_some_and(|m| frames.page_of_mfn(data, m).is_some())
+                        })
+                    };
+                    if found(ContextLayout::X86_64) {
+                        ContextLayout::X86_64
+                    } else if found(ContextLayout::X86_32) {
+                        warnings.push(
+                            "e_machine says x86_64 but the vCPU contexts are 32-bit (pre-3.4 tools dumping a 32-bit PV guest)"
+                                .to_string(),
+                        );
+                        ContextLayout::X86_32
+                    } else {
+                        warnings.push(
+                            "no vCPU's CR3 names a page in the dump; assuming 64-bit contexts".to_string(),
+                        );
+                        ContextLayout::X86_64
+                    }
+                }
+            }
+        }
+    };
+    let vcpus = decode_vcpus(data, pr.offset, stride, nr_vcpus, ctx_layout, guest_kind, false);
+
+    Ok(Parsed {
+        format: DumpFormat::Elf,
+        guest_kind,
+        layout: ctx_layout,
+        tools_width,
+        elf_machine: Some(layout.e_machine),
+        elf_class64: Some(layout.class64),
+        version,
+        format_version: notes.format_version,
+        magic: header.magic as u32,
+        nr_pages,
+        pages_offset: pages.offset,
+        pages_present,
+        frames,
+        context_offset: pr.offset,
+        context_stride: stride,
+        vcpus,
+        shared_info_offset: shared.map(|s| s.offset),
+        warnings,
+    })
+}
+
+/// Size of the legacy `xc_core_header`.
+const LEGACY_HEADER: u64 = 24;
+
+fn open_legacy(data: &[u8]) -> Result<Parsed> {
+    let file_len = data.len() as u64;
+    if file_len < LEGACY_HEADER {
+        return Err(DumpError::TooShort {
+            len: file_len,
+            needed: LEGACY_HEADER,
+            what: "legacy xc_core header",
+        });
+    }
+    let f = |off| u64::from(data.u32_at(off).unwrap_or(0));
+    let magic = f(0) as u32;
+    let nr_vcpus = f(4);
+    let nr_pages = f(8);
+    let ctxt_offset = f(12);
+    let index_offset = f(16);
+    let pages_offset = f(20);
+    const H: &str = "legacy xc_core header";
+    if nr_vcpus == 0 {
+        return Err(DumpError::NoVcpus { where_: H });
+    }
+    count_limit(H, "xch_nr_vcpus", nr_vcpus, MAX_VCPUS)?;
+    if ctxt_offset != LEGACY_HEADER {
+        return Err(DumpError::BadField {
+            header: H,
+            field: "xch_ctxt_offset",
+            found: ctxt_offset,
+            expected: "24 (the header size)".into(),
+        });
+    }
+    let ctx_bytes = index_offset.checked_sub(ctxt_offset).ok_or(DumpError::BadField {
+        header: H,
+        field: "xch_index_offset",
+        found: index_offset,
+        expected: "at least xch_ctxt_offset (24)".into(),
+    })?;
+    let ctx_size = ctx_bytes / nr_vcpus;
+    let layout = match (ctx_size, ctx_bytes % nr_vcpus) {
+        (5168, 0) => ContextLayout::X86_64,
+        (2800, 0) => ContextLayout::X86_32,
+        _ => {
+            return Err(DumpError::BadField {
+                header: H,
+                field: "xch_index_offset",
+                found: index_offset,
+                expected: format!(
+                    "24 + {nr_vcpus} vCPUs × 2800 or 5168 bytes ({} or {})",
+                    24 + nr_vcpus * 2800,
+                    24 + nr_vcpus * 5168
+                ),
+            })
+        }
+    };
+    let ctx_region = region("legacy vCPU contexts", ctxt_offset, ctx_bytes, file_len)?;
+    // Index entries are the tools' `unsigned long`, whose width matches the context
+    // layout in every release; a short-lived unstable writer used u64 on 32-bit tools.
+    // The header's page offset tells which, since it rounds up the end of the index.
+    let native_width: u64 = if layout == ContextLayout::X86_64 { 8 } else { 4 };
+    let fits = |w: u64| {
+        index_offset
+            .checked_add(nr_pages * w)
+            .map(|end| end.div_ceil(PAGE_SIZE) * PAGE_SIZE)
+            == Some(pages_offset)
+    };
+    let index_width = if fits(native_width) {
+        native_width
+    } else if fits(12 - native_width) {
+        12 - native_width
+    } else {
+        return Err(DumpError::BadField {
+            header: H,
+            field: "xch_pages_offset",
+            found: pages_offset,
+            expected: format!(
+                "the index end rounded up to a page: {:#x} for {native_width}-byte entries",
+                (index_offset + nr_pages * native_width).div_ceil(PAGE_SIZE) * PAGE_SIZE
+            ),
+        });
+    };
+    let index_region = region("legacy page index", index_offset, nr_pages * index_width, file_len)?;
+    check_overlaps(&[ctx_region, index_region])?;
+
+    let mut warnings = Vec::new();
+    let pages_present = if pages_offset >= file_len {
+        0
+    } else {
+        ((file_len - pages_offset) / PAGE_SIZE).min(nr_pages)
+    };
+    if pages_present < nr_pages {
+        warnings.push(format!(
+            "file is truncated: only {pages_present} of {nr_pages} pages are present"
+        ));
+    }
+
+    // HVM: magic 0xF00FEBEE (3.0.4), or VGCF_HVM_GUEST in the contexts (3.0.0–3.0.3).
+    let first_flags = match layout {
+        ContextLayout::X86_64 => data.u64_at(ctxt_offset + context::FLAGS_OFFSET),
+        ContextLayout::X86_32 => data.u32_at(ctxt_offset + context::FLAGS_OFFSET).map(u64::from),
+    }
+    .unwrap_or(0);
+    let hvm = if magic == kinds::XC_CORE_MAGIC_HVM {
+        Some(LegacyHvmLayout::SkipsVgaHole)
+    } else if first_flags & VGCF_HVM_GUEST != 0 {
+        Some(LegacyHvmLayout::Contiguous)
+    } else {
+        None
+    };
+    let guest_kind = if hvm.is_some() { GuestKind::Hvm } else { GuestKind::Pv };
+    if hvm.is_some() {
+        warnings.push(
+            "legacy HVM dump: pfns are inferred from page positions (the format stores none)".to_string(),
+        );
+    } else {
+        warnings.push(
+            "legacy PV dump: no p2m, so pseudo-physical addresses cannot be read (virtual and machine reads work)"
+                .to_string(),
+        );
+    }
+    let frames = FrameTable::new(
+        FrameTableKind::LegacyMfns {
+            width: index_width as u8,
+            hvm,
+        },
+        index_offset,
+        nr_pages,
+        data,
+    );
+    let vcpus = decode_vcpus(data, ctxt_offset, ctx_size, nr_vcpus, layout, guest_kind, true);
+    Ok(Parsed {
+        format: DumpFormat::Legacy,
+        guest_kind,
+        layout,
+        tools_width: Some(if layout == ContextLayout::X86_64 { Width::Bits64 } else { Width::Bits32 }),
+        elf_machine: None,
+        elf_class64: None,
+        version: None,
+        format_version: None,
+        magic,
+        nr_pages,
+        pages_offset,
+        pages_present,
+        frames,
+        context_offset: ctxt_offset,
+        context_stride: ctx_size,
+        vcpus,
+        shared_info_offset: None,
+        warnings,
+    })
+}
