@@ -1,1 +1,233 @@
-fn main() {}
+//! `xendump-gdbserver`: serve a Xen core dump to gdb, or summarise it.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use xendump_gdbserver::dump::XenDump;
+use xendump_gdbserver::memory::{ArchChoice, Guest, GuestOptions, ModeChoice};
+use xendump_gdbserver::server::{self, ServerConfig, DEFAULT_PACKET_SIZE};
+use xendump_gdbserver::summary::Summary;
+
+const AFTER_HELP: &str = "\
+Examples:
+  xendump-gdbserver guest.core                 serve on 127.0.0.1:1234
+  gdb -x gdbinit vmlinux                       connect (or: gdb vmlinux -ex 'target remote :1234')
+  xendump-gdbserver --listen 0.0.0.0:2000 guest.core
+                                               serve on every interface (the dump becomes
+                                               readable by anyone who can reach that port)
+  xendump-gdbserver info guest.core            what is in the dump: format, Xen version,
+                                               guest kind and width, pages, vCPUs
+  xendump-gdbserver info --json guest.core     the same, for scripts
+
+In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1), `monitor help` lists the
+dump commands (translate, p2m, m2p, vcpu, view). The dump is read-only: writes and
+resuming are refused, the guest stays exactly as it was dumped.";
+
+/// Serve a Xen domain core dump (xl/xm dump-core) to gdb as a halted machine.
+#[derive(Parser, Debug)]
+#[command(name = "xendump-gdbserver", version, after_help = AFTER_HELP)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print what the dump holds: format, Xen version, guest kind and width, pages,
+    /// vCPUs with their rip/rsp/cr3 and paging mode.
+    Info(InfoArgs),
+}
+
+#[derive(Args, Debug)]
+struct InfoArgs {
+    /// Emit JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    guest: GuestArgs,
+    /// The dump file.
+    dump: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// The dump file (written by `xl dump-core` or `xm dump-core`).
+    #[arg(required = true)]
+    dump: Option<PathBuf>,
+    /// Where to listen: PORT, :PORT or HOST:PORT. Loopback unless you name another
+    /// address; port 0 picks a free one (printed at start).
+    #[arg(long, short = 'l', default_value = "127.0.0.1:1234", value_name = "ADDR:PORT")]
+    listen: String,
+    /// gdb packet size in bytes; gdb reads memory in chunks of half this.
+    #[arg(long, default_value_t = DEFAULT_PACKET_SIZE, value_parser = clap::value_parser!(usize))]
+    packet_size: usize,
+    /// More logging: -v sessions and requests, -vv every gdb packet.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(flatten)]
+    guest: GuestArgs,
+}
+
+#[derive(Args, Debug)]
+struct GuestArgs {
+    /// Paging mode for address translation. `auto` reads it from each vCPU's CR0/CR4
+    /// (PV guests: from their width). HVM dumps carry no EFER, so long mode is inferred
+    /// from the registers unless you say `4level`/`5level`.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    paging: ModeArg,
+    /// Register layout served to gdb. `auto`: from the guest's width and mode.
+    #[arg(long, value_enum, default_value_t = ArchArg::Auto)]
+    arch: ArchArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModeArg {
+    Auto,
+    None,
+    #[value(name = "2level")]
+    TwoLevel,
+    Pae,
+    #[value(name = "4level")]
+    FourLevel,
+    #[value(name = "5level")]
+    FiveLevel,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ArchArg {
+    Auto,
+    #[value(name = "x86-64")]
+    X86_64,
+    I386,
+}
+
+impl GuestArgs {
+    fn options(&self) -> GuestOptions {
+        GuestOptions {
+            mode: match self.paging {
+                ModeArg::Auto => ModeChoice::Auto,
+                ModeArg::None => ModeChoice::NoPaging,
+                ModeArg::TwoLevel => ModeChoice::TwoLevel,
+                ModeArg::Pae => ModeChoice::Pae,
+                ModeArg::FourLevel => ModeChoice::FourLevel,
+                ModeArg::FiveLevel => ModeChoice::FiveLevel,
+            },
+            arch: match self.arch {
+                ArchArg::Auto => ArchChoice::Auto,
+                ArchArg::X86_64 => ArchChoice::X86_64,
+                ArchArg::I386 => ArchChoice::I386,
+            },
+        }
+    }
+}
+
+fn open_guest(path: &PathBuf, args: &GuestArgs) -> Result<Guest> {
+    let dump = XenDump::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Guest::new(dump, args.options()).with_context(|| format!("cannot use {}", path.display()))
+}
+
+/// gdbserver accepts `PORT`, `:PORT` and `HOST:PORT`; so do we.
+fn parse_listen(spec: &str) -> Result<SocketAddr> {
+    let spec = spec.trim();
+    let full = if let Ok(port) = spec.parse::<u16>() {
+        format!("127.0.0.1:{port}")
+    } else if let Some(port) = spec.strip_prefix(':') {
+        format!("127.0.0.1:{port}")
+    } else {
+        spec.to_string()
+    };
+    full.to_socket_addrs()
+        .with_context(|| format!("invalid --listen address {spec:?} (expected PORT, :PORT or HOST:PORT)"))?
+        .next()
+        .with_context(|| format!("--listen address {spec:?} resolves to nothing"))
+}
+
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => "xendump_gdbserver=info",
+        1 => "xendump_gdbserver=debug,gdbstub=info",
+        _ => "xendump_gdbserver=trace,gdbstub=trace",
+    };
+    let _ = tracing_log::LogTracer::init();
+    let env = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(env)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    init_logging(args.verbose);
+    let Some(path) = args.dump.as_ref() else {
+        bail!("no dump file given (see --help)");
+    };
+    if args.packet_size < 1024 {
+        bail!("--packet-size must be at least 1024 bytes");
+    }
+    let addr = parse_listen(&args.listen)?;
+    let guest = Arc::new(open_guest(path, &args.guest)?);
+    for w in guest.dump().warnings() {
+        tracing::warn!("{w}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        eprintln!(
+            "xendump-gdbserver: serving {} ({} vCPUs) on {local}\n  connect with: gdb -ex 'target remote {local}' vmlinux",
+            path.display(),
+            guest.vcpus().len()
+        );
+        if !local.ip().is_loopback() {
+            tracing::warn!("listening on {local}: anyone who can reach it can read the dump");
+        }
+        let config = ServerConfig {
+            packet_size: args.packet_size,
+        };
+        server::serve(listener, guest, config, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("server failed")
+    })
+}
+
+fn info(args: InfoArgs) -> Result<()> {
+    let guest = open_guest(&args.dump, &args.guest)?;
+    let summary = Summary::of(&guest);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{summary}");
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Info(a)) => info(a),
+        None => serve(cli.serve),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xendump-gdbserver: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The gdbstub `Target`: a thin adapter from gdb requests to the guest model.
+//!
+//! vCPU slot *k* is gdb thread *k + 1*. The target is read-only and cannot run: resume
+//! requests are accepted and answered at once by the session driver with a stop that
+//! names a thread (see `no_run.rs`, and gdbstub-notes.md A.2 for why that matters).
+
+use std::sync::Arc;
+
+use gdbstub::common::Tid;
+use gdbstub::target::ext::base::multithread::{MultiThreadBase, MultiThreadResumeOps};
+use gdbstub::target::ext::base::BaseOps;
+use gdbstub::target::ext::monitor_cmd::MonitorCmdOps;
+use gdbstub::target::ext::thread_extra_info::ThreadExtraInfoOps;
+use gdbstub::target::{Target, TargetError, TargetResult};
+
+use crate::addr::VirtAddr;
+use crate::memory::{Guest, TranslationCache, View};
+
+use super::arch::XenArch;
+
+/// EFAULT: gdb ignores the number, but it reads well in packet logs.
+const EFAULT: u8 = 14;
+/// EROFS: writes to a dump are refused.
+const EROFS: u8 = 30;
+
+/// Errors that end a gdb session (there are none in normal operation: every problem
+/// with the dump is reported to gdb as a non-fatal error or console text).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetFault {
+    /// gdb named a thread that does not exist.
+    #[error("no such vCPU thread {0}")]
+    NoSuchThread(usize),
+}
+
+/// One gdb session's view of the guest.
+pub struct DumpTarget<A: XenArch> {
+    pub(crate) guest: Arc<Guest>,
+    pub(crate) cache: TranslationCache,
+    /// Address space used for memory reads (`monitor view`).
+    pub(crate) view: View,
+    /// The thread a step was requested for, if any (reported in the stop).
+    pub(crate) step_tid: Option<Tid>,
+    /// The thread gdb last looked at (reported in a stop after `continue`).
+    pub(crate) last_tid: Tid,
+    /// vCPU slots in the order they are listed to gdb (the first is where gdb starts).
+    pub(crate) thread_order: Vec<usize>,
+    _arch: std::marker::PhantomData<A>,
+}
+
+impl<A: XenArch> DumpTarget<A> {
+    /// A session over `guest`.
+    pub fn new(guest: Arc<Guest>) -> Self {
+        let thread_order = guest.thread_order();
+        let first = thread_order.first().copied().unwrap_or(0);
+        DumpTarget {
+            cache: TranslationCache::new(crate::memory::CACHE_SLOTS),
+            view: View::Virtual,
+            step_tid: None,
+            last_tid: slot_tid(first),
+            thread_order,
+            guest,
+            _arch: std::marker::PhantomData,
+        }
+    }
+
+    /// The thread a stop should name (see `no_run.rs`).
+    pub fn stop_tid(&self) -> Tid {
+        self.step_tid.unwrap_or(self.last_tid)
+    }
+
+    pub(crate) fn slot_of(&self, tid: Tid) -> Result<usize, TargetFault> {
+        let slot = tid.get() - 1;
+        if slot < self.guest.vcpus().len() {
+            Ok(slot)
+        } else {
+            Err(TargetFault::NoSuchThread(tid.get()))
+        }
+    }
+}
+
+/// gdb thread id of vCPU slot `slot`.
+pub fn slot_tid(slot: usize) -> Tid {
+    Tid::new(slot + 1).expect("slot + 1 is never zero")
+}
+
+impl<A: XenArch> Target for DumpTarget<A> {
+    type Arch = A;
+    type Error = TargetFault;
+
+    #[inline(always)]
+    fn base_ops(&mut self) -> BaseOps<'_, Self::Arch, Self::Error> {
+        BaseOps::MultiThread(self)
+    }
+
+    // Breakpoints cannot be honoured on a dump; gdb's own insertion attempt fails on
+    // the refused memory write, which is the message users should see.
+    fn guard_rail_implicit_sw_breakpoints(&self) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn support_monitor_cmd(&mut self) -> Option<MonitorCmdOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<A: XenArch> MultiThreadBase for DumpTarget<A> {
+    fn read_registers(&mut self, regs: &mut A::Registers, tid: Tid) -> TargetResult<(), Self> {
+        let slot = self.slot_of(tid).map_err(TargetError::Fatal)?;
+        self.last_tid = tid;
+        *regs = A::registers(&self.guest.vcpus()[slot], self.guest.fpu_64bit_format());
+        Ok(())
+    }
+
+    fn write_registers(&mut self, _regs: &A::Registers, _tid: Tid) -> TargetResult<(), Self> {
+        // A dump is evidence: registers are never changed. gdb says
+        // "Could not write registers; remote failure reply 'E79'".
+        Err(TargetError::NonFatal)
+    }
+
+    fn read_addrs(
+        &mut self,
+        start_addr: <A as gdbstub::arch::Arch>::Usize,
+        data: &mut [u8],
+        tid: Tid,
+    ) -> TargetResult<usize, Self> {
+        let slot = self.slot_of(tid).map_err(TargetError::Fatal)?;
+        self.last_tid = tid;
+        let addr: u64 = A::addr_to_u64(start_addr);
+        // Return the readable prefix so gdb names the first byte that failed
+        // (gdbstub-notes.md A.3); nothing readable at all is an error.
+        let n = self
+            .guest
+            .read(&mut self.cache, self.view, slot, VirtAddr(addr), data);
+        if n == 0 && !data.is_empty() {
+            Err(TargetError::Errno(EFAULT))
+        } else {
+            Ok(n)
+        }
+    }
+
+    fn write_addrs(
+        &mut self,
+        _start_addr: <A as gdbstub::arch::Arch>::Usize,
+        _data: &[u8],
+        _tid: Tid,
+    ) -> TargetResult<(), Self> {
+        // gdb prints "Cannot access memory at address …" for this.
+        Err(TargetError::Errno(EROFS))
+    }
+
+    fn list_active_threads(
+        &mut self,
+        thread_is_active: &mut dyn FnMut(Tid),
+    ) -> Result<(), Self::Error> {
+        for &slot in &self.thread_order {
+            thread_is_active(slot_tid(slot));
+        }
+        Ok(())
+    }
+
+    fn is_thread_alive(&mut self, tid: Tid) -> Result<bool, Self::Error> {
+        Ok(self.slot_of(tid).is_ok())
+    }
+
+    #[inline(always)]
+    fn support_resume(&mut self) -> Option<MultiThreadResumeOps<'_, Self>> {
+        Some(self)
+    }
+
+    #[inline(always)]
+    fn support_thread_extra_info(&mut self) -> Option<ThreadExtraInfoOps<'_, Self>> {
+        Some(self)
+    }
+}

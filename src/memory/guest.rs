@@ -1,0 +1,418 @@
+//! The dumped guest's memory, in three views: guest-virtual (through a vCPU's page
+//! tables), pseudo-physical (pfn, through the dump's p2m) and machine (mfn).
+//!
+//! This is the model the gdb layer talks to. It joins the dump reader (which page holds
+//! which frame) with the page-table walker (which frame holds which virtual address).
+
+use serde::Serialize;
+
+use crate::addr::{GuestFrame, MachineFrame, PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::dump::{ContextLayout, DumpFormat, FrameSpace, GuestKind, Width, XenDump};
+use crate::vcpu::VcpuState;
+
+use super::cache::TranslationCache;
+use super::cr3::{Cr3Decode, Root};
+use super::paging::{infer_long_mode, LongModeHints, PagingMode};
+use super::walk::{walk, TableSource, Translation, WalkError};
+
+/// Slots of a per-session translation cache: 4096 × 4 KiB covers 16 MiB of hot pages.
+pub const CACHE_SLOTS: usize = 4096;
+
+/// Which addresses a memory read speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum View {
+    /// Guest virtual addresses, through the selected vCPU's CR3.
+    Virtual,
+    /// Guest pseudo-physical addresses (pfn space).
+    Physical,
+    /// Machine addresses (mfn space).
+    Machine,
+}
+
+impl View {
+    /// Lower-case name, as `monitor view` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Virtual => "virtual",
+            View::Physical => "physical",
+            View::Machine => "machine",
+        }
+    }
+}
+
+/// Paging mode requested by the user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ModeChoice {
+    /// From the guest's width (PV) or control registers (HVM).
+    #[default]
+    Auto,
+    NoPaging,
+    TwoLevel,
+    Pae,
+    FourLevel,
+    FiveLevel,
+}
+
+/// Register layout requested by the user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ArchChoice {
+    #[default]
+    Auto,
+    X86_64,
+    I386,
+}
+
+/// Options for building a [`Guest`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GuestOptions {
+    pub mode: ModeChoice,
+    pub arch: ArchChoice,
+}
+
+/// Register width served to gdb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RegisterWidth {
+    Bits32,
+    Bits64,
+}
+
+/// How one vCPU translates virtual addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AddressSpace {
+    pub mode: PagingMode,
+    /// The root table, in the tables' frame space; `None` without paging.
+    pub root: Option<Root>,
+    /// Where the mode came from ("PV guest width", "CR0/CR4", "user", …).
+    pub mode_source: &'static str,
+}
+
+/// Memory-layer errors: why bytes at an address cannot be read.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum MemoryError {
+    /// The page-table walk failed.
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    /// The address translated, but its frame is not in the dump.
+    #[error("{addr:#x} ({space}) is in frame {frame:#x}, which is not in the dump")]
+    FrameAbsent {
+        addr: u64,
+        space: &'static str,
+        frame: u64,
+    },
+    /// The dump lists the page but its bytes are gone (truncated file).
+    #[error("{addr:#x} is in {index}, which is missing from the (truncated) file")]
+    PageMissing { addr: u64, index: PageIndex },
+    /// This view cannot be served by this dump.
+    #[error("{view} addresses cannot be read in this dump: {why}")]
+    ViewUnavailable { view: &'static str, why: &'static str },
+    /// No such vCPU.
+    #[error("no vCPU slot {0}")]
+    NoSuchVcpu(usize),
+    /// Only part of the range could be read.
+    #[error("read {completed} of {expected} bytes at {addr:#x}: {cause}")]
+    Partial {
+        addr: u64,
+        expected: usize,
+        completed: usize,
+        cause: Box<MemoryError>,
+    },
+}
+
+/// Table pages looked up in the dump by frame number.
+struct DumpTables<'a> {
+    dump: &'a XenDump,
+    space: FrameSpace,
+}
+
+impl TableSource for DumpTables<'_> {
+    fn table_page(&self, frame: u64) -> Option<&[u8]> {
+        let idx = match self.space {
+            FrameSpace::Guest => self.dump.page_of_pfn(GuestFrame(frame))?,
+            FrameSpace::Machine => self.dump.page_of_mfn(MachineFrame(frame))?,
+        };
+        self.dump.page(idx).ok()
+    }
+}
+
+/// The guest: dump + per-vCPU address spaces.
+#[derive(Debug)]
+pub struct Guest {
+    dump: XenDump,
+    spaces: Vec<AddressSpace>,
+    register_width: RegisterWidth,
+    long_mode_inferred: bool,
+}
+
+impl Guest {
+    /// Work out each vCPU's paging from the dump (and the user's overrides).
+    pub fn new(dump: XenDump, options: GuestOptions) -> Result<Self, MemoryError> {
+        // PV guests translate through machine frames: build that index now, not on
+        // the first gdb request.
+        dump.prepare();
+        let kind = dump.guest_kind();
+        // EFER is not dumped: one vCPU that is visibly in long mode means the guest
+        // kernel is 64-bit, so all its paging vCPUs with PAE are in long mode too.
+        let long_mode = dump.vcpus().iter().any(|v| {
+            infer_long_mode(&LongModeHints {
+                rip: v.rip,
+                rsp: v.gprs.rsp,
+                fs_base: v.fs_base.unwrap_or(0),
+                gs_base_kernel: v.gs_base_kernel.unwrap_or(0),
+                gs_base_user: v.gs_base_user.unwrap_or(0),
+                cr3: v.cr3(),
+                cr4: v.cr4(),
+            })
+        });
+        let mut spaces = Vec::with_capacity(dump.vcpus().len());
+        for v in dump.vcpus() {
+            spaces.push(Self::space_for(&dump, v, options.mode, long_mode));
+        }
+        let register_width = match options.arch {
+            ArchChoice::X86_64 => RegisterWidth::Bits64,
+            ArchChoice::I386 => RegisterWidth::Bits32,
+            ArchChoice::Auto => match (kind, dump.context_layout()) {
+                (GuestKind::Pv, ContextLayout::X86_64) => RegisterWidth::Bits64,
+                (GuestKind::Pv, ContextLayout::X86_32) => RegisterWidth::Bits32,
+                (GuestKind::Hvm, ContextLayout::X86_32) => RegisterWidth::Bits32,
+                (GuestKind::Hvm, ContextLayout::X86_64) => {
+                    let any_long = spaces
+                        .iter()
+                        .any(|s| matches!(s.mode, PagingMode::FourLevel | PagingMode::FiveLevel));
+                    if any_long || long_mode {
+                        RegisterWidth::Bits64
+                    } else {
+                        RegisterWidth::Bits32
+                    }
+                }
+            },
+        };
+        Ok(Guest {
+            dump,
+            spaces,
+            register_width,
+            long_mode_inferred: long_mode,
+        })
+    }
+
+    fn space_for(dump: &XenDump, v: &VcpuState, choice: ModeChoice, long_mode: bool) -> AddressSpace {
+        let kind = dump.guest_kind();
+        let (mode, mode_source) = match choice {
+            ModeChoice::Auto => match dump.pv_guest_width() {
+                Some(w) => (PagingMode::for_pv(w), "PV guest width"),
+                None => (
+                    PagingMode::from_control_regs(v.cr0(), v.cr4(), long_mode),
+                    if long_mode { "CR0/CR4, long mode inferred" } else { "CR0/CR4" },
+                ),
+            },
+            ModeChoice::NoPaging => (PagingMode::None, "--paging"),
+            ModeChoice::TwoLevel => (
+                PagingMode::TwoLevel {
+                    pse: kind == GuestKind::Pv || v.cr4() & super::paging::CR4_PSE != 0,
+                },
+                "--paging",
+            ),
+            ModeChoice::Pae => (PagingMode::Pae, "--paging"),
+            ModeChoice::FourLevel => (PagingMode::FourLevel, "--paging"),
+            ModeChoice::FiveLevel => (PagingMode::FiveLevel, "--paging"),
+        };
+        let root = Self::root_for(dump, v, mode);
+        AddressSpace {
+            mode,
+            root,
+            mode_source,
+        }
+    }
+
+    /// Decode a vCPU's CR3 into a root in the tables' frame space.
+    fn root_for(dump: &XenDump, v: &VcpuState, mode: PagingMode) -> Option<Root> {
+        let kind = dump.guest_kind();
+        let cr3 = v.cr3();
+        match (dump.format(), kind) {
+            // 3.0.x Xen replaced an HVM vCPU's CR3 with the machine frame of its top
+            // table (the in-page offset of a PAE PDPT is lost); the tables themselves
+            // hold guest frames, so convert the root to a pfn through the index.
+            (DumpFormat::Legacy, GuestKind::Hvm) => {
+                if mode == PagingMode::None {
+                    return None;
+                }
+                let mfn = match dump.context_layout() {
+                    ContextLayout::X86_64 => cr3 >> PAGE_SHIFT,
+                    ContextLayout::X86_32 => crate::dump::unfold_pv32_cr3(cr3),
+                };
+                let pfn = dump.mfn_to_pfn(MachineFrame(mfn))?;
+                Some(Root::new(pfn.0))
+            }
+            _ => {
+                // A 64-bit PV guest in user mode runs on its user table (ctrlreg[1]);
+                // gdb debugging a kernel wants the kernel's view, which is CR3.
+                Cr3Decode::for_guest(kind, mode).map(|d| d.decode(cr3))
+            }
+        }
+    }
+
+    /// The dump underneath.
+    pub fn dump(&self) -> &XenDump {
+        &self.dump
+    }
+    /// Decoded vCPU states, in slot order.
+    pub fn vcpus(&self) -> &[VcpuState] {
+        self.dump.vcpus()
+    }
+    /// How vCPU `slot` translates addresses.
+    pub fn address_space(&self, slot: usize) -> Option<&AddressSpace> {
+        self.spaces.get(slot)
+    }
+    /// Register width served to gdb.
+    pub fn register_width(&self) -> RegisterWidth {
+        self.register_width
+    }
+    /// Was long mode inferred for this (HVM) guest?
+    pub fn long_mode_inferred(&self) -> bool {
+        self.long_mode_inferred
+    }
+    /// Guest width: PV from the contexts, HVM from the paging mode.
+    pub fn guest_width(&self) -> Width {
+        match self.register_width {
+            RegisterWidth::Bits64 => Width::Bits64,
+            RegisterWidth::Bits32 => Width::Bits32,
+        }
+    }
+    /// FXSAVE images are in the 64-bit format on a 64-bit hypervisor.
+    pub fn fpu_64bit_format(&self) -> bool {
+        match self.dump.xen_version() {
+            Some(v) => v.hypervisor_is_64bit(),
+            None => self.dump.context_layout() == ContextLayout::X86_64,
+        }
+    }
+    /// Thread order for gdb: vCPU slot order.
+    pub fn thread_order(&self) -> Vec<usize> {
+        (0..self.vcpus().len()).collect()
+    }
+
+    fn tables(&self) -> DumpTables<'_> {
+        DumpTables {
+            dump: &self.dump,
+            space: self.dump.table_frame_space(),
+        }
+    }
+
+    /// Walk vCPU `slot`'s page tables for `va`, reporting every step.
+    pub fn translate(&self, slot: usize, va: VirtAddr) -> Result<Translation, MemoryError> {
+        let space = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
+        self.translate_in(space.mode, space.root.unwrap_or(Root::new(0)), va)
+    }
+
+    /// Walk from an explicit root (e.g. a CR3 given by the user).
+    pub fn translate_in(&self, mode: PagingMode, root: Root, va: VirtAddr) -> Result<Translation, MemoryError> {
+        Ok(walk(&self.tables(), mode, root, va)?)
+    }
+
+    /// The page holding table-space frame `frame` (mfn for PV, pfn for HVM).
+    fn page_of_table_frame(&self, frame: u64) -> Option<PageIndex> {
+        match self.dump.table_frame_space() {
+            FrameSpace::Guest => self.dump.page_of_pfn(GuestFrame(frame)),
+            FrameSpace::Machine => self.dump.page_of_mfn(MachineFrame(frame)),
+        }
+    }
+
+    /// Locate the page and in-page offset for `addr` in `view`.
+    fn locate(
+        &self,
+        cache: &mut TranslationCache,
+        view: View,
+        slot: usize,
+        addr: u64,
+    ) -> Result<(PageIndex, u64), MemoryError> {
+        let (index, offset, space, frame) = match view {
+            View::Virtual => {
+                let space = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
+                let root = space.root.unwrap_or(Root::new(0));
+                let tr = cache.translate(&self.tables(), space.mode, root, VirtAddr(addr))?;
+                let space_name = match self.dump.table_frame_space() {
+                    FrameSpace::Guest => "guest frame",
+                    FrameSpace::Machine => "machine frame",
+                };
+                (self.page_of_table_frame(tr.frame), tr.offset, space_name, tr.frame)
+            }
+            View::Physical => {
+                if !self.dump.frames().knows_pfns() {
+                    return Err(MemoryError::ViewUnavailable {
+                        view: "physical",
+                        why: "a legacy PV dump has no p2m table (read virtual or machine addresses instead)",
+                    });
+                }
+                let pfn = addr >> PAGE_SHIFT;
+                (self.dump.page_of_pfn(GuestFrame(pfn)), addr & (PAGE_SIZE - 1), "pfn", pfn)
+            }
+            View::Machine => {
+                if !self.dump.frames().knows_mfns() {
+                    return Err(MemoryError::ViewUnavailable {
+                        view: "machine",
+                        why: "an HVM dump records guest frames only, not machine frames",
+                    });
+                }
+                let mfn = addr >> PAGE_SHIFT;
+                (self.dump.page_of_mfn(MachineFrame(mfn)), addr & (PAGE_SIZE - 1), "mfn", mfn)
+            }
+        };
+        match index {
+            Some(i) => Ok((i, offset)),
+            None => Err(MemoryError::FrameAbsent { addr, space, frame }),
+        }
+    }
+
+    /// Read as much of `buf` as is readable from `addr` on; stops at the first page
+    /// that cannot be read and returns the number of bytes read.
+    pub fn read(&self, cache: &mut TranslationCache, view: View, slot: usize, addr: VirtAddr, buf: &mut [u8]) -> usize {
+        self.read_inner(cache, view, slot, addr.0, buf).0
+    }
+
+    /// Read all of `buf`, or say what stopped the read.
+    pub fn read_exact(
+        &self,
+        cache: &mut TranslationCache,
+        view: View,
+        slot: usize,
+        addr: VirtAddr,
+        buf: &mut [u8],
+    ) -> Result<(), MemoryError> {
+        match self.read_inner(cache, view, slot, addr.0, buf) {
+            (_, None) => Ok(()),
+            (0, Some(e)) => Err(e),
+            (n, Some(e)) => Err(MemoryError::Partial {
+                addr: addr.0,
+                expected: buf.len(),
+                completed: n,
+                cause: Box::new(e),
+            }),
+        }
+    }
+
+    fn read_inner(
+        &self,
+        cache: &mut TranslationCache,
+        view: View,
+        slot: usize,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> (usize, Option<MemoryError>) {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let Some(cur) = addr.checked_add(done as u64) else {
+                break;
+            };
+            let (index, offset) = match self.locate(cache, view, slot, cur) {
+                Ok(x) => x,
+                Err(e) => return (done, Some(e)),
+            };
+            let page = match self.dump.page(index) {
+                Ok(p) => p,
+                Err(_) => return (done, Some(MemoryError::PageMissing { addr: cur, index })),
+            };
+            let take = ((PAGE_SIZE - offset) as usize).min(buf.len() - done);
+            buf[done..done + take].copy_from_slice(&page[offset as usize..offset as usize + take]);
+            done += take;
+        }
+        (done, None)
+    }
+}

@@ -1,0 +1,208 @@
+//! A readable summary of a dump: what `info` and `monitor info` print.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::dump::{ContextLayout, DumpFormat, GuestKind, Width};
+use crate::memory::{Guest, RegisterWidth};
+
+/// Everything `info` reports, ready for text or JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub format: &'static str,
+    pub format_version: Option<String>,
+    pub elf_class: Option<u8>,
+    pub elf_machine: Option<u16>,
+    pub magic: String,
+    pub xen_version: Option<String>,
+    pub xen_capabilities: Option<String>,
+    pub xen_changeset: Option<String>,
+    pub hypervisor_64bit: Option<bool>,
+    pub tools_width: Option<u8>,
+    pub guest_kind: &'static str,
+    pub guest_width: u8,
+    pub context_layout: &'static str,
+    pub register_layout: &'static str,
+    pub page_size: u64,
+    pub page_slots: u64,
+    pub pages: u64,
+    pub pages_in_file: u64,
+    pub pfn_range: Option<[String; 2]>,
+    pub mfn_range: Option<[String; 2]>,
+    pub index_bytes: usize,
+    pub vcpus: Vec<VcpuSummary>,
+    pub warnings: Vec<String>,
+}
+
+/// One vCPU's line in the summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct VcpuSummary {
+    pub slot: usize,
+    pub online: bool,
+    pub mode: &'static str,
+    pub rip: String,
+    pub rsp: String,
+    pub cr3: String,
+    pub root_frame: Option<String>,
+    pub root_frame_space: &'static str,
+    pub paging: String,
+    pub paging_source: &'static str,
+}
+
+fn width_bits(w: Width) -> u8 {
+    match w {
+        Width::Bits32 => 32,
+        Width::Bits64 => 64,
+    }
+}
+
+impl Summary {
+    /// Summarise `guest`.
+    pub fn of(guest: &Guest) -> Summary {
+        let d = guest.dump();
+        let file = d.file();
+        let frames = d.frames();
+        let hex = |v: u64| format!("{v:#x}");
+        let vcpus = guest
+            .vcpus()
+            .iter()
+            .map(|v| {
+                let space = guest.address_space(v.slot);
+                VcpuSummary {
+                    slot: v.slot,
+                    online: v.online(),
+                    mode: if v.kernel_mode() { "kernel" } else { "user" },
+                    rip: hex(v.rip),
+                    rsp: hex(v.gprs.rsp),
+                    cr3: hex(v.cr3()),
+                    root_frame: space.and_then(|s| s.root).map(|r| {
+                        if r.offset == 0 {
+                            hex(r.frame)
+                        } else {
+                            format!("{:#x}+{:#x}", r.frame, r.offset)
+                        }
+                    }),
+                    root_frame_space: match d.table_frame_space() {
+                        crate::dump::FrameSpace::Guest => "pfn",
+                        crate::dump::FrameSpace::Machine => "mfn",
+                    },
+                    paging: space.map_or("?".into(), |s| s.mode.to_string()),
+                    paging_source: space.map_or("?", |s| s.mode_source),
+                }
+            })
+            .collect();
+        Summary {
+            format: match d.format() {
+                DumpFormat::Elf => "ELF xc_core",
+                DumpFormat::Legacy => "legacy xc_core (pre-ELF, Xen 3.0.x)",
+            },
+            format_version: d
+                .format_version()
+                .map(|v| format!("{}.{}", v >> 32, v & 0xffff_ffff)),
+            elf_class: d.elf_class64().map(|c| if c { 64 } else { 32 }),
+            elf_machine: d.elf_machine(),
+            magic: format!("{:#x}", d.magic()),
+            xen_version: d.xen_version().map(|v| v.version_string()),
+            xen_capabilities: d.xen_version().map(|v| v.capabilities.clone()),
+            xen_changeset: d.xen_version().map(|v| v.changeset.clone()).filter(|c| !c.is_empty()),
+            hypervisor_64bit: d.xen_version().map(|v| v.hypervisor_is_64bit()),
+            tools_width: d.tools_width().map(width_bits),
+            guest_kind: match d.guest_kind() {
+                GuestKind::Pv => "PV",
+                GuestKind::Hvm => "HVM/PVH",
+            },
+            guest_width: width_bits(guest.guest_width()),
+            context_layout: match d.context_layout() {
+                ContextLayout::X86_64 => "x86_64",
+                ContextLayout::X86_32 => "x86_32",
+            },
+            register_layout: match guest.register_width() {
+                RegisterWidth::Bits64 => "amd64 (i386:x86-64)",
+                RegisterWidth::Bits32 => "i386",
+            },
+            page_size: d.page_size(),
+            page_slots: d.page_count(),
+            pages: d.valid_page_count(),
+            pages_in_file: d.pages_present(),
+            pfn_range: frames.pfn_range(file).map(|(a, b)| [hex(a.0), hex(b.0)]),
+            mfn_range: frames.mfn_range(file).map(|(a, b)| [hex(a.0), hex(b.0)]),
+            index_bytes: frames.index_bytes(),
+            vcpus,
+            warnings: d.warnings().to_vec(),
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        writeln!(f, "format:          {}", self.format)?;
+        if let Some(v) = &self.format_version {
+            writeln!(f, "format version:  {v}")?;
+        }
+        if let (Some(c), Some(m)) = (self.elf_class, self.elf_machine) {
+            writeln!(f, "ELF:             class {c}, e_machine {m}")?;
+        }
+        writeln!(f, "magic:           {}", self.magic)?;
+        writeln!(f, "Xen version:     {}", opt(&self.xen_version))?;
+        writeln!(f, "capabilities:    {}", opt(&self.xen_capabilities))?;
+        if let Some(c) = &self.xen_changeset {
+            writeln!(f, "changeset:       {c}")?;
+        }
+        if let Some(t) = self.tools_width {
+            writeln!(f, "dom0 tools:      {t}-bit")?;
+        }
+        writeln!(
+            f,
+            "guest:           {}, {}-bit (contexts {}, registers {})",
+            self.guest_kind, self.guest_width, self.context_layout, self.register_layout
+        )?;
+        writeln!(f, "page size:       {}", self.page_size)?;
+        writeln!(
+            f,
+            "pages:           {} ({} MiB){}{}",
+            self.pages,
+            self.pages * self.page_size >> 20,
+            if self.page_slots != self.pages {
+                format!(", {} slots incl. padding", self.page_slots)
+            } else {
+                String::new()
+            },
+            if self.pages_in_file < self.page_slots {
+                format!(", only {} in the file", self.pages_in_file)
+            } else {
+                String::new()
+            }
+        )?;
+        match &self.pfn_range {
+            Some([a, b]) => writeln!(f, "pfn range:       {a} .. {b}")?,
+            None => writeln!(f, "pfn range:       unknown (no p2m in this dump)")?,
+        }
+        match &self.mfn_range {
+            Some([a, b]) => writeln!(f, "mfn range:       {a} .. {b}")?,
+            None => writeln!(f, "mfn range:       unknown (HVM dumps record guest frames only)")?,
+        }
+        writeln!(f, "vCPUs:           {}", self.vcpus.len())?;
+        for v in &self.vcpus {
+            writeln!(
+                f,
+                "  vCPU {:<3} {:<7} {:<6} rip {:<18} rsp {:<18} cr3 {:<18} ({} {}) {} [{}]",
+                v.slot,
+                if v.online { "online" } else { "offline" },
+                v.mode,
+                v.rip,
+                v.rsp,
+                v.cr3,
+                v.root_frame_space,
+                v.root_frame.as_deref().unwrap_or("-"),
+                v.paging,
+                v.paging_source
+            )?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        Ok(())
+    }
+}
