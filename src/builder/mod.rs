@@ -1,1 +1,31 @@
-//! TODO
+//! Synthetic xendump writer: the test oracle for the dump reader.
+//!
+//! A [`GuestImage`] describes a guest (populated frames, page contents, vCPU contexts,
+//! Xen version); [`GuestImage::write_to`] lays it out byte for byte as a real Xen
+//! writer would, in any of the historical variants selected by [`DumpOptions`]:
+//! the ELF format of Xen ≥ 3.1 (current section order, the 3.1 order, the short-lived
+//! ELFCLASS32 files) and the legacy 3.0.x format. Every offset here is derived from
+//! `xen-dump-format.md` §2–§4 and the Xen writer sources, never from the reader.
+//!
+//! Address spaces: the image speaks guest frames (pfn) and machine frames (mfn);
+//! the writers speak file offsets. Zero pages are never materialised: the writers
+//! seek over them, so a large, mostly empty guest becomes a sparse file.
+
+mod elf;
+mod error;
+mod image;
+mod legacy;
+mod options;
+mod sparse;
+mod vcpu;
+
+pub use error::BuildError;
+pub use image::{
+    pv32_cr3, pv64_cr3, DumpLayout, FrameRun, GuestImage, Page, Region, XenVersionImage,
+    CAPABILITIES_32, CAPABILITIES_64,
+};
+pub use options::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+pub use vcpu::VcpuImage;
+
+#[cfg(test)]
+mod tests;
