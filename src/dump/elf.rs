@@ -71,6 +71,22 @@ fn parse_generic<Elf: FileHeader<Endian = LittleEndian>>(data: &[u8]) -> Result<
             file_len: data.len() as u64,
         });
     }
+    // Section names live in .shstrtab, which the current writer puts at the very end
+    // of the file: a cut-off copy loses it first, so say so rather than "no section".
+    let shstrndx = header.shstrndx(endian, data).map_err(elf_err)? as usize;
+    if let Ok(headers) = header.section_headers(endian, data) {
+        if let Some(sh) = headers.get(shstrndx) {
+            let (off, size): (u64, u64) = (sh.sh_offset(endian).into(), sh.sh_size(endian).into());
+            if off.checked_add(size).is_none_or(|end| end > data.len() as u64) {
+                return Err(DumpError::OutOfBounds {
+                    name: ".shstrtab (section names)",
+                    offset: off,
+                    size,
+                    file_len: data.len() as u64,
+                });
+            }
+        }
+    }
     let table = header.sections(endian, data).map_err(elf_err)?;
     let mut sections = Vec::with_capacity(table.len());
     for sh in table.iter() {

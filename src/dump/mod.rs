@@ -594,18 +594,16 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
             GuestKind::Pv if layout.e_machine == EM_386 => ContextLayout::X86_32,
             GuestKind::Pv => {
                 // EM_X86_64 is the guest width from Xen 3.4 on; before that it was the
-                // tools' width, so a 32-bit guest could hide behind it. Decide by which
-                // decoding of CR3 names a frame that is actually in the dump.
-                let trusted = version.as_ref().is_some_and(|v| v.at_least(3, 4));
-                if trusted || layout.e_machine != EM_X86_64 {
-                    if layout.e_machine != EM_X86_64 {
-                        warnings.push(format!(
-                            "unexpected e_machine {}; assuming a 64-bit guest",
-                            layout.e_machine
-                        ));
-                    }
-                    ContextLayout::X86_64
-                } else {
+                // tools' width, so a 32-bit guest could hide behind it. Writer versions
+                // are not always recorded truthfully, so decide by which decoding of
+                // CR3 names a frame that is actually in the dump.
+                if layout.e_machine != EM_X86_64 {
+                    warnings.push(format!(
+                        "unexpected e_machine {}; treating the guest as 64-bit",
+                        layout.e_machine
+                    ));
+                }
+                {
                     let found = |l| {
                         (0..nr_vcpus).any(|k| {
                             pv_cr3_frame(data, pr.offset + k * stride, l)
@@ -805,3 +803,6 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
         warnings,
     })
 }
+
+#[cfg(test)]
+mod tests;
