@@ -178,13 +178,13 @@ pub struct FpuRegs {
     pub fstat: u32,
     /// Full tag word (two bits per physical register).
     pub ftag: u32,
-    /// FCS (32-bit format) or FIP[63:32] (64-bit format).
+    /// FCS (32-bit format) or `FIP[63:32]` (64-bit format).
     pub fiseg: u32,
-    /// FIP[31:0].
+    /// `FIP[31:0]`.
     pub fioff: u32,
-    /// FDS (32-bit format) or FDP[63:32] (64-bit format).
+    /// FDS (32-bit format) or `FDP[63:32]` (64-bit format).
     pub foseg: u32,
-    /// FDP[31:0].
+    /// `FDP[31:0]`.
     pub fooff: u32,
     /// Last opcode, 11 bits.
     pub fop: u32,
