@@ -43,7 +43,11 @@ pub struct FxSave(pub [u8; 512]);
 
 impl std::fmt::Debug for FxSave {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FxSave(fcw={:#x}, …)", u16::from_le_bytes([self.0[0], self.0[1]]))
+        write!(
+            f,
+            "FxSave(fcw={:#x}, …)",
+            u16::from_le_bytes([self.0[0], self.0[1]])
+        )
     }
 }
 
