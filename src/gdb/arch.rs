@@ -134,9 +134,12 @@ pub trait XenArch: Arch {
     /// Guest word size this arch presents.
     const GUEST_WIDTH: Width;
 
-    /// The registers of a dumped vCPU, with the FXSAVE format fallback guessed from the
-    /// context layout (see [`hypervisor_width_guess`]).
-    fn registers_from_state(state: &VcpuState) -> Self::Registers;
+    /// The registers of a dumped vCPU. `hypervisor` is the width of the Xen that wrote
+    /// the contexts, which decides the FXSAVE format when the image does not say.
+    fn registers_from_state(state: &VcpuState, hypervisor: Width) -> Self::Registers;
+
+    /// A gdb address as a 64-bit number.
+    fn addr_to_u64(addr: Self::Usize) -> u64;
 
     /// Copy one register for a `p` packet (`SingleRegisterAccess::read_register`):
     /// returns the bytes written, or 0 when the register is unavailable or unknown.
@@ -146,8 +149,12 @@ pub trait XenArch: Arch {
 impl XenArch for X86_64Xen {
     const GUEST_WIDTH: Width = Width::Bits64;
 
-    fn registers_from_state(state: &VcpuState) -> X86_64Regs {
-        X86_64Regs::from_state(state)
+    fn registers_from_state(state: &VcpuState, hypervisor: Width) -> X86_64Regs {
+        X86_64Regs::from_state_with_hypervisor(state, hypervisor)
+    }
+
+    fn addr_to_u64(addr: u64) -> u64 {
+        addr
     }
 
     fn read_register(regs: &X86_64Regs, id: X86_64XenRegId, buf: &mut [u8]) -> usize {
@@ -158,8 +165,12 @@ impl XenArch for X86_64Xen {
 impl XenArch for I386Xen {
     const GUEST_WIDTH: Width = Width::Bits32;
 
-    fn registers_from_state(state: &VcpuState) -> I386Regs {
-        I386Regs::from_state(state)
+    fn registers_from_state(state: &VcpuState, hypervisor: Width) -> I386Regs {
+        I386Regs::from_state_with_hypervisor(state, hypervisor)
+    }
+
+    fn addr_to_u64(addr: u32) -> u64 {
+        u64::from(addr)
     }
 
     fn read_register(regs: &I386Regs, id: I386XenRegId, buf: &mut [u8]) -> usize {

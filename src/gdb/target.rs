@@ -108,7 +108,7 @@ impl<A: XenArch> MultiThreadBase for DumpTarget<A> {
     fn read_registers(&mut self, regs: &mut A::Registers, tid: Tid) -> TargetResult<(), Self> {
         let slot = self.slot_of(tid).map_err(TargetError::Fatal)?;
         self.last_tid = tid;
-        *regs = A::registers(&self.guest.vcpus()[slot], self.guest.fpu_64bit_format());
+        *regs = A::registers_from_state(&self.guest.vcpus()[slot], self.guest.hypervisor_width());
         Ok(())
     }
 

@@ -277,11 +277,17 @@ impl Guest {
             RegisterWidth::Bits32 => Width::Bits32,
         }
     }
+    /// Width of the hypervisor (from its capabilities; legacy dumps: the contexts').
     /// FXSAVE images are in the 64-bit format on a 64-bit hypervisor.
-    pub fn fpu_64bit_format(&self) -> bool {
-        match self.dump.xen_version() {
+    pub fn hypervisor_width(&self) -> Width {
+        let is64 = match self.dump.xen_version() {
             Some(v) => v.hypervisor_is_64bit(),
             None => self.dump.context_layout() == ContextLayout::X86_64,
+        };
+        if is64 {
+            Width::Bits64
+        } else {
+            Width::Bits32
         }
     }
     /// Thread order for gdb: vCPU slot order.

@@ -648,11 +648,11 @@ fn single_register_reads() {
 #[test]
 fn pc_is_the_instruction_pointer() {
     assert_eq!(
-        X86_64Xen::registers_from_state(&distinct_state()).pc(),
+        X86_64Xen::registers_from_state(&distinct_state(), Width::Bits64).pc(),
         0xFFFF_FFFF_8100_1234
     );
     assert_eq!(
-        I386Xen::registers_from_state(&distinct_state_32()).pc(),
+        I386Xen::registers_from_state(&distinct_state_32(), Width::Bits64).pc(),
         0xC010_1234
     );
 }
