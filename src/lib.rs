@@ -10,4 +10,6 @@ pub mod builder;
 pub mod dump;
 pub mod gdb;
 pub mod memory;
+pub mod server;
+pub mod summary;
 pub mod vcpu;

@@ -16,6 +16,7 @@ mod error;
 mod image;
 mod legacy;
 mod options;
+pub mod pagetable;
 mod sparse;
 mod vcpu;
 
