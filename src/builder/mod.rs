@@ -17,6 +17,7 @@ mod image;
 mod legacy;
 mod options;
 pub mod pagetable;
+pub mod scenario;
 mod sparse;
 mod vcpu;
 

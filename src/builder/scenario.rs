@@ -1,0 +1,335 @@
+//! Ready-made guests with page tables and known memory, for tests, benchmarks and the
+//! bundled demo dump.
+//!
+//! A [`Scenario`] is a small guest that looks like a halted Linux kernel: kernel text
+//! mapped with a large page, data and per-vCPU stacks with 4 KiB pages, a direct map,
+//! a mapping to a frame that is not in the dump, and three vCPUs (one in user mode with
+//! its own page tables, one offline). [`Facts`] lists the addresses and values a test
+//! can check; they are computed here from the description, never read back.
+
+use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SIZE};
+use crate::dump::{GuestKind, Width};
+use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
+use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
+
+use super::pagetable::{EntryFlags, PageTableBuilder, PageTableError};
+use super::{BuildError, GuestImage, VcpuImage};
+
+/// Guest frames of RAM in a scenario (8 MiB).
+pub const RAM_PAGES: u64 = 0x800;
+/// First guest frame handed out for page tables.
+const TABLE_POOL: u64 = 0x700;
+/// pfn of the kernel-text large page (4 MiB aligned, so 2 MiB and 4 MiB pages fit).
+const TEXT_PFN: u64 = 0x400;
+/// pfn of the kernel data pages.
+const DATA_PFN: u64 = 0x300;
+/// Number of 4 KiB data pages mapped.
+pub const DATA_PAGES: u64 = 16;
+/// pfn of the first vCPU stack page (one page per vCPU).
+const STACK_PFN: u64 = 0x320;
+/// pfn of vCPU 1's user page.
+const USER_PFN: u64 = 0x330;
+/// A frame that is mapped but not in the dump.
+const ABSENT_PFN: u64 = 0x7_0000;
+
+/// Addresses and values a scenario guarantees.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// Start of kernel text (a large page).
+    pub text_va: u64,
+    /// Virtual address of the banner string.
+    pub banner_va: u64,
+    /// The banner's bytes.
+    pub banner: &'static str,
+    /// Guest-physical address of the banner.
+    pub banner_pa: u64,
+    /// Machine address of the banner (PV and legacy only meaningful where mfns are known).
+    pub banner_ma: u64,
+    /// Virtual address of a u64 counter ("jiffies").
+    pub jiffies_va: u64,
+    /// Its value.
+    pub jiffies: u64,
+    /// Start of the 4 KiB-mapped data area; the page after it is unmapped.
+    pub data_va: u64,
+    /// A kernel address with no mapping.
+    pub unmapped_va: u64,
+    /// An address mapped to a frame the dump does not hold.
+    pub absent_va: u64,
+    /// Direct map base (virtual address of pfn 0).
+    pub direct_map_va: u64,
+    /// User page mapped only in vCPU 1's address space.
+    pub user_va: u64,
+    /// First u64 of that page.
+    pub user_value: u64,
+    /// Table frame space numbers of the root of each vCPU (mfn for PV, pfn for HVM).
+    pub roots: Vec<Root>,
+}
+
+/// A built guest and what it is known to contain.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub image: GuestImage,
+    pub mode: PagingMode,
+    pub facts: Facts,
+    /// The kernel address space's mappings (vCPUs 0 and 2): the translation oracle.
+    pub kernel_tables: PageTableBuilder,
+    /// vCPU 1's address space: the kernel mappings plus a user page.
+    pub user_tables: PageTableBuilder,
+}
+
+/// Why a scenario could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Tables(#[from] PageTableError),
+    #[error("{kind:?} guests cannot use {mode} paging in a scenario")]
+    Unsupported { kind: GuestKind, mode: PagingMode },
+}
+
+/// Machine frame of a pfn in a scenario's PV guest. Deliberately not the identity, not
+/// monotonic across runs, so a walker that confuses pfn and mfn fails.
+pub fn scenario_mfn(pfn: u64) -> u64 {
+    if pfn < 0x400 {
+        0x8_1000 + pfn
+    } else {
+        0x3_0000 + (pfn - 0x400)
+    }
+}
+
+impl Scenario {
+    /// A guest of `kind` whose vCPUs use paging `mode`.
+    ///
+    /// PV guests: 4-level (64-bit) or PAE (32-bit). HVM: every mode with tables.
+    pub fn new(kind: GuestKind, mode: PagingMode) -> Result<Scenario, ScenarioError> {
+        let width = if mode.is_32bit() { Width::Bits32 } else { Width::Bits64 };
+        let unsupported = ScenarioError::Unsupported { kind, mode };
+        match (kind, mode) {
+            (_, PagingMode::None) => return Err(unsupported),
+            (GuestKind::Pv, PagingMode::FourLevel | PagingMode::Pae) => {}
+            (GuestKind::Pv, _) => return Err(unsupported),
+            (GuestKind::Hvm, _) => {}
+        }
+        let mut image = GuestImage::new(kind, width);
+        match kind {
+            GuestKind::Pv => {
+                image.add_run(GuestFrame(0), MachineFrame(scenario_mfn(0)), 0x400)?;
+                image.add_run(GuestFrame(0x400), MachineFrame(scenario_mfn(0x400)), 0x400)?;
+            }
+            GuestKind::Hvm => {
+                // The VGA hole is never RAM in an HVM guest; machine frames are
+                // recorded by nobody, so any run will do.
+                image.add_run(GuestFrame(0), MachineFrame(0x10_0000), 0xA0)?;
+                image.add_run(GuestFrame(0xC0), MachineFrame(0x10_00C0), RAM_PAGES - 0xC0)?;
+            }
+        }
+        // Frame numbers in the tables' space.
+        let tf = |pfn: u64| match kind {
+            GuestKind::Pv => scenario_mfn(pfn),
+            GuestKind::Hvm => pfn,
+        };
+
+        let (text_va, data_va, stack_va, direct_va, unmapped_va, absent_va, user_va) = if width == Width::Bits64 {
+            (
+                0xffff_ffff_8100_0000u64,
+                0xffff_ffff_8200_0000u64,
+                0xffff_c900_0000_0000u64,
+                0xffff_8880_0000_0000u64,
+                0xffff_ffff_9000_0000u64,
+                0xffff_ffff_8300_0000u64,
+                0x40_0000u64,
+            )
+        } else {
+            (
+                0xc100_0000u64,
+                0xc200_0000u64,
+                0xc300_0000u64,
+                0xc000_0000u64,
+                0xd000_0000u64,
+                0xc380_0000u64,
+                0x40_0000u64,
+            )
+        };
+        let large = match mode {
+            PagingMode::TwoLevel { .. } => PageSize::Size4M,
+            _ => PageSize::Size2M,
+        };
+        let rw = EntryFlags { writable: true, ..EntryFlags::default() };
+        let ro = EntryFlags::default();
+        let mut kt = PageTableBuilder::new(mode);
+        kt.map(VirtAddr(text_va), tf(TEXT_PFN), large, 1, ro)?;
+        kt.map(VirtAddr(data_va), tf(DATA_PFN), PageSize::Size4K, DATA_PAGES, rw)?;
+        kt.map(VirtAddr(stack_va), tf(STACK_PFN), PageSize::Size4K, 4, rw)?;
+        kt.map(VirtAddr(direct_va), tf(0), PageSize::Size4K, 0x100, rw)?;
+        kt.map(VirtAddr(absent_va), tf(ABSENT_PFN), PageSize::Size4K, 1, rw)?;
+        let mut ut = kt.clone();
+        ut.map(VirtAddr(user_va), tf(USER_PFN), PageSize::Size4K, 1, EntryFlags { user: true, ..rw })?;
+
+        // Table pages come from a pool of guest frames near the top of RAM.
+        let mut next = TABLE_POOL;
+        let mut roots = Vec::new();
+        for tables in [&kt, &ut] {
+            let built = tables.build(|| {
+                let f = tf(next);
+                next += 1;
+                f
+            })?;
+            roots.push(built.root);
+            for (frame, page) in built.pages {
+                let pfn = match kind {
+                    GuestKind::Pv => image.mfn_to_pfn(MachineFrame(frame)).expect("pool frame is RAM"),
+                    GuestKind::Hvm => GuestFrame(frame),
+                };
+                image.set_page(pfn, &page)?;
+            }
+        }
+
+        // Memory contents.
+        let banner = "Linux version 6.1.0-xendump-demo (builder@xendump-gdbserver) #1 SMP";
+        let banner_off = 0x10_0000u64.min(large.bytes() - 0x1000);
+        let banner_pa = TEXT_PFN * PAGE_SIZE + banner_off;
+        image.write_bytes(GuestFrame(banner_pa / PAGE_SIZE), banner_pa % PAGE_SIZE, banner.as_bytes())?;
+        // Kernel text: something that disassembles (nop; nop; hlt; jmp .-3).
+        image.write_bytes(GuestFrame(TEXT_PFN), 0, &[0x90, 0x90, 0xf4, 0xeb, 0xfd])?;
+        let jiffies = 0x1_0000_2a3bu64;
+        image.write_u64(GuestFrame(DATA_PFN), 0x40, jiffies)?;
+        for p in 0..DATA_PAGES {
+            // Every data page says which page it is, at offset 8.
+            image.write_u64(GuestFrame(DATA_PFN + p), 8, 0xda7a_0000 + p)?;
+        }
+        let user_value = 0x7573_6572_5f76_6331u64; // "1cv_resu" little-endian: "user_vc1"
+        image.write_u64(GuestFrame(USER_PFN), 0, user_value)?;
+
+        // vCPUs.
+        let encode = |root: Root| -> u64 {
+            let enc = match (kind, width) {
+                (GuestKind::Pv, Width::Bits64) => Cr3Decode::Pv64,
+                (GuestKind::Pv, Width::Bits32) => Cr3Decode::Pv32,
+                _ => Cr3Decode::for_guest(kind, mode).expect("paging mode"),
+            };
+            enc.encode(root).expect("root encodable")
+        };
+        let (cr0, cr4) = match mode {
+            PagingMode::TwoLevel { .. } => (0x8005_0033u64, 0x0000_0690u64),
+            PagingMode::Pae => (0x8005_0033, 0x0000_06b0),
+            PagingMode::FourLevel => (0x8005_0033, 0x0035_06f0),
+            PagingMode::FiveLevel => (0x8005_0033, 0x0035_16f0),
+            PagingMode::None => unreachable!("rejected above"),
+        };
+        let (kcs, kss, ucs, uss) = match (kind, width) {
+            (GuestKind::Pv, Width::Bits64) => (0xe033u16, 0xe02bu16, 0x33u16, 0x2bu16),
+            (GuestKind::Pv, Width::Bits32) => (0x0061, 0x0069, 0x0073, 0x007b),
+            (GuestKind::Hvm, Width::Bits64) => (0x0010, 0x0018, 0x0033, 0x002b),
+            (GuestKind::Hvm, Width::Bits32) => (0x0060, 0x0068, 0x0073, 0x007b),
+        };
+        let mask = if width == Width::Bits64 { u64::MAX } else { 0xffff_ffff };
+        for slot in 0..3u64 {
+            let mut v = VcpuImage::online();
+            let user = slot == 1;
+            if slot == 2 {
+                v.flags &= !VGCF_ONLINE;
+            }
+            if kind == GuestKind::Pv && !user {
+                v.flags |= VGCF_IN_KERNEL;
+            }
+            let g = &mut v.gprs;
+            g.rax = 0x1000 + slot;
+            g.rbx = 0x2000 + slot;
+            g.rcx = 0x3000 + slot;
+            g.rdx = 0x4000 + slot;
+            g.rsi = 0x5000 + slot;
+            g.rdi = 0x6000 + slot;
+            if width == Width::Bits64 {
+                g.r8 = 0x8888_0000 + slot;
+                g.r15 = 0xf15f_0000 + slot;
+            }
+            let stack_top = stack_va + (slot + 1) * PAGE_SIZE - 0x100;
+            g.rsp = if user { 0x7ffc_0000 & mask } else { stack_top };
+            g.rbp = if user { 0 } else { stack_top + 0x80 };
+            v.rip = if user { user_va + 0x10 } else { text_va + 2 } & mask;
+            v.rflags = 0x246;
+            v.selectors.cs = if user { ucs } else { kcs };
+            v.selectors.ss = if user { uss } else { kss };
+            v.selectors.ds = uss;
+            v.selectors.es = uss;
+            let root = roots[usize::from(user)];
+            v.ctrlreg = [cr0, 0, 0xdead_0000 + slot, encode(root), cr4, 0, 0, 0];
+            if kind == GuestKind::Hvm && !mode.is_32bit() {
+                v.fs_base = 0x7f00_0000_0000 + slot * 0x1000;
+                v.gs_base_kernel = 0xffff_8880_7fc0_0000 + slot * 0x10_0000;
+                v.gs_base_user = 0x7f00_1000_0000;
+                if user {
+                    // HVM: Xen stores the active GS base as "kernel" while in user mode
+                    // too (swapped on cs & 3); keep the pair distinct.
+                    std::mem::swap(&mut v.gs_base_kernel, &mut v.gs_base_user);
+                }
+            } else if width == Width::Bits64 {
+                v.fs_base = 0x7f00_0000_0000 + slot * 0x1000;
+                v.gs_base_kernel = 0xffff_8880_7fc0_0000 + slot * 0x10_0000;
+                v.gs_base_user = 0x7f00_1000_0000;
+            }
+            // Some x87/SSE state: st0 = 1.0, xmm0 pattern.
+            v.fpu[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+            v.fpu[2..4].copy_from_slice(&(7u16 << 11).to_le_bytes()); // TOP = 7
+            v.fpu[4] = 0x80; // physical register 7 (= ST0) in use
+            v.fpu[32..42].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f]);
+            v.fpu[160..176].copy_from_slice(&(0x1122_3344_5566_7788_99aa_bbcc_ddee_ff00u128 + u128::from(slot)).to_le_bytes());
+            image.push_vcpu(v);
+        }
+
+        let facts = Facts {
+            text_va,
+            banner_va: text_va + banner_off,
+            banner,
+            banner_pa,
+            banner_ma: match kind {
+                GuestKind::Pv => scenario_mfn(banner_pa / PAGE_SIZE) * PAGE_SIZE + banner_pa % PAGE_SIZE,
+                GuestKind::Hvm => image
+                    .pfn_to_mfn(GuestFrame(banner_pa / PAGE_SIZE))
+                    .map_or(0, |m| m.0 * PAGE_SIZE + banner_pa % PAGE_SIZE),
+            },
+            jiffies_va: data_va + 0x40,
+            jiffies,
+            data_va,
+            unmapped_va,
+            absent_va,
+            direct_map_va: direct_va,
+            user_va,
+            user_value,
+            roots: vec![roots[0], roots[1], roots[0]],
+        };
+        Ok(Scenario {
+            image,
+            mode,
+            facts,
+            kernel_tables: kt,
+            user_tables: ut,
+        })
+    }
+
+    /// The oracle translation for vCPU `slot`: (table-space frame, offset).
+    pub fn lookup(&self, slot: usize, va: VirtAddr) -> Option<(u64, u64)> {
+        if slot == 1 {
+            self.user_tables.lookup(va)
+        } else {
+            self.kernel_tables.lookup(va)
+        }
+    }
+
+    /// The guest's pfn for a table-space frame.
+    pub fn pfn_of_table_frame(&self, frame: u64) -> Option<GuestFrame> {
+        match self.image.kind {
+            GuestKind::Pv => self.image.mfn_to_pfn(MachineFrame(frame)),
+            GuestKind::Hvm => Some(GuestFrame(frame)).filter(|p| self.image.pfn_to_mfn(*p).is_some()),
+        }
+    }
+
+    /// The byte the guest holds at virtual `va` as seen by vCPU `slot`, per the oracle;
+    /// `None` when unmapped or not in the dump.
+    pub fn byte_at(&self, slot: usize, va: VirtAddr) -> Option<u8> {
+        let (frame, off) = self.lookup(slot, va)?;
+        let pfn = self.pfn_of_table_frame(frame)?;
+        Some(self.image.page(pfn).map_or(0, |p| p[off as usize]))
+    }
+}
