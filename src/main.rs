@@ -155,14 +155,14 @@ fn init_logging(verbose: u8) {
         1 => "xendump_gdbserver=debug,gdbstub=info",
         _ => "xendump_gdbserver=trace,gdbstub=trace",
     };
-    let _ = tracing_log::LogTracer::init();
     let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    tracing_subscriber::fmt()
+    // The fmt subscriber also forwards gdbstub's `log` records (its packet traces).
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(env)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .init();
+        .try_init();
 }
 
 fn serve(args: ServeArgs) -> Result<()> {

@@ -21,14 +21,19 @@ impl<A: XenArch> MultiThreadResume for DumpTarget<A> {
 
     fn clear_resume_actions(&mut self) -> Result<(), Self::Error> {
         self.step_tid = None;
+        self.continue_tid = None;
         Ok(())
     }
 
     fn set_resume_action_continue(
         &mut self,
-        _tid: Tid,
+        tid: Tid,
         _signal: Option<Signal>,
     ) -> Result<(), Self::Error> {
+        // Only called for a continue that names a thread (a wildcard continue is the
+        // default action and never reaches the target).
+        self.slot_of(tid)?;
+        self.continue_tid = Some(tid);
         Ok(())
     }
 

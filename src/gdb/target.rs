@@ -40,6 +40,8 @@ pub struct DumpTarget<A: XenArch> {
     pub(crate) view: View,
     /// The thread a step was requested for, if any (reported in the stop).
     pub(crate) step_tid: Option<Tid>,
+    /// The thread a continue named explicitly, if any.
+    pub(crate) continue_tid: Option<Tid>,
     /// The thread gdb last looked at (reported in a stop after `continue`).
     pub(crate) last_tid: Tid,
     /// vCPU slots in the order they are listed to gdb (the first is where gdb starts).
@@ -56,6 +58,7 @@ impl<A: XenArch> DumpTarget<A> {
             cache: TranslationCache::new(crate::memory::CACHE_SLOTS),
             view: View::Virtual,
             step_tid: None,
+            continue_tid: None,
             last_tid: slot_tid(first),
             thread_order,
             guest,
@@ -63,9 +66,10 @@ impl<A: XenArch> DumpTarget<A> {
         }
     }
 
-    /// The thread a stop should name (see `no_run.rs`).
+    /// The thread a stop should name: the stepped thread, else one a continue named,
+    /// else the one gdb last looked at (see `no_run.rs`).
     pub fn stop_tid(&self) -> Tid {
-        self.step_tid.unwrap_or(self.last_tid)
+        self.step_tid.or(self.continue_tid).unwrap_or(self.last_tid)
     }
 
     pub(crate) fn slot_of(&self, tid: Tid) -> Result<usize, TargetFault> {

@@ -1,0 +1,137 @@
+//! Shared helpers for end-to-end tests: run the real server binary on a dump and drive
+//! the real gdb against it over TCP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The gdb binary; the project's scripts install it. A missing gdb fails the test.
+pub fn gdb_path() -> PathBuf {
+    let p = std::env::var_os("GDB").map(PathBuf::from).unwrap_or_else(|| "gdb".into());
+    let ok = Command::new(&p).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(ok, "gdb not found ({}): run scripts/install-deps.sh (end-to-end tests need the real gdb)", p.display());
+    p
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    pub stderr_log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    /// Start `xendump-gdbserver` on `dump`, on a free loopback port.
+    pub fn start(dump: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xendump-gdbserver"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(extra)
+            .arg(dump)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start server");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(i) = line.find(" on 127.0.0.1:") {
+                        let addr = line[i + 4..].split_whitespace().next().unwrap().to_string();
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+                log2.lock().unwrap().push_str(&line);
+                log2.lock().unwrap().push('\n');
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("server did not start; log:\n{}", log.lock().unwrap()));
+        Server { child, addr, stderr_log: log }
+    }
+
+    /// Is the server process still running?
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr_log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run gdb in batch mode: connect to `addr`, run `cmds`, return stdout+stderr.
+pub fn gdb(addr: &str, cmds: &[&str]) -> String {
+    gdb_with(addr, cmds, &[], Duration::from_secs(60))
+}
+
+/// Like [`gdb`], with extra gdb arguments placed before the commands.
+pub fn gdb_with(addr: &str, cmds: &[&str], pre: &[&str], timeout: Duration) -> String {
+    let mut c = Command::new(gdb_path());
+    c.args(["-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off"]);
+    c.args(pre);
+    if !addr.is_empty() {
+        c.args(["-ex", &format!("target remote {addr}")]);
+    }
+    for cmd in cmds {
+        c.args(["-ex", cmd]);
+    }
+    run_with_timeout(c, timeout)
+}
+
+/// Run a command to completion (killing it after `timeout`), returning its output.
+pub fn run_with_timeout(mut c: Command, timeout: Duration) -> String {
+    let out_path = std::env::temp_dir().join(format!("xd-gdb-{}-{:?}.out", std::process::id(), std::thread::current().id()));
+    let f = std::fs::File::create(&out_path).unwrap();
+    let f2 = f.try_clone().unwrap();
+    let mut child = c.stdin(Stdio::null()).stdout(f).stderr(f2).spawn().expect("spawn");
+    let deadline = Instant::now() + timeout;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+            panic!("command timed out after {timeout:?}; output so far:\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    out
+}
+
+/// Value of register `name` in `info registers` output (first hex column).
+pub fn reg(out: &str, name: &str) -> Option<u64> {
+    out.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next()? == name).then_some(())?;
+        let v = it.next()?;
+        u64::from_str_radix(v.strip_prefix("0x")?, 16).ok()
+    })
+}
+
+/// Write a dump file for a test into a fresh temporary directory.
+pub fn dump_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.path().join(format!("{name}.core"));
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
