@@ -18,6 +18,9 @@ pub mod cr3;
 pub mod paging;
 pub mod walk;
 
+#[cfg(test)]
+mod oracle_tests;
+
 pub use cache::{CacheStats, CachedTranslation, TranslationCache};
 pub use cr3::{Cr3Decode, Root};
 pub use paging::{infer_long_mode, level_name, LevelSpec, LongModeHints, PageSize, PagingMode};
