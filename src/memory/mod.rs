@@ -10,7 +10,7 @@
 //!
 //! Pipeline: [`Cr3Decode`] turns a vCPU's stored CR3 into a [`Root`];
 //! [`PagingMode`] (from the control registers, or forced) describes the tables;
-//! [`walk`] translates one address and reports each entry it read;
+//! [`walk()`] translates one address and reports each entry it read;
 //! [`TranslationCache`] remembers results for bulk reads.
 
 pub mod cache;
