@@ -8,7 +8,7 @@
 //! itself, so tests can compare the walker against it.
 //!
 //! Frames here are raw `u64` frame numbers in the guest's table-frame space, as in
-//! [`crate::memory::walk`].
+//! [`mod@crate::memory::walk`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -85,7 +85,9 @@ pub struct Mapping {
 impl Mapping {
     /// Last virtual address covered (inclusive, so a run may end at 2^64 − 1).
     pub fn last(&self) -> u64 {
-        self.va.0 + (self.count * self.page_size.bytes() - 1)
+        // Wrapping: the fields are public, and a hand-made run must not panic here.
+        let len = self.count.wrapping_mul(self.page_size.bytes());
+        self.va.0.wrapping_add(len.wrapping_sub(1))
     }
 
     /// Whether `va` falls inside the run.

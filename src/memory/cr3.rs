@@ -65,6 +65,10 @@ pub enum Cr3Decode {
     /// correct for plain (unfolded) CR3 values of frames below 2^20.
     Pv32,
     /// HVM/PVH in 4- or 5-level paging: guest-physical base in bits 51:12.
+    ///
+    /// A Linux guest with KPTI may be caught on its user page tables: bit 12 set, the
+    /// kernel's PGD being the 8 KiB-aligned frame below. That choice is left to the
+    /// caller, as it is Linux-specific.
     HvmLong,
     /// HVM/PVH in PAE paging: PDPT at guest-physical `cr3 & 0xFFFF_FFE0`, possibly
     /// in the middle of a page.

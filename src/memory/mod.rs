@@ -10,7 +10,7 @@
 //!
 //! Pipeline: [`Cr3Decode`] turns a vCPU's stored CR3 into a [`Root`];
 //! [`PagingMode`] (from the control registers, or forced) describes the tables;
-//! [`walk`] translates one address and reports each entry it read;
+//! [`walk()`] translates one address and reports each entry it read;
 //! [`TranslationCache`] remembers results for bulk reads; [`Guest`] joins all of it
 //! with the dump reader into the three address views gdb reads through.
 
@@ -19,6 +19,9 @@ pub mod cr3;
 mod guest;
 pub mod paging;
 pub mod walk;
+
+#[cfg(test)]
+mod oracle_tests;
 
 pub use cache::{CacheStats, CachedTranslation, TranslationCache};
 pub use cr3::{Cr3Decode, Root};

@@ -3,7 +3,7 @@
 //!
 //! Everything here is pure bit arithmetic on page-table *entries* and *virtual
 //! addresses*; frame numbers come out in whatever space the guest's tables use (machine
-//! frames for PV, guest frames for HVM). The walker in [`super::walk`] is the only
+//! frames for PV, guest frames for HVM). The walker in [`super::walk()`] is the only
 //! consumer that reads tables.
 //!
 //! Unknowns are resolved towards accepting what some real CPU would accept, because a

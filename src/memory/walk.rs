@@ -275,6 +275,31 @@ impl WalkError {
 /// Without paging ([`PagingMode::None`]) the address is its own frame address and no
 /// table is read. Frames of data pages are not checked against the source: whether the
 /// target page is in the dump is the caller's question.
+///
+/// ```
+/// use xendump_gdbserver::addr::VirtAddr;
+/// use xendump_gdbserver::builder::pagetable::{EntryFlags, PageTableBuilder};
+/// use xendump_gdbserver::memory::{walk, Cr3Decode, PageSize, PagingMode};
+///
+/// let va = VirtAddr(0xffff_8000_0010_0abc);
+/// let mut builder = PageTableBuilder::new(PagingMode::FourLevel);
+/// let first = VirtAddr(0xffff_8000_0010_0000);
+/// builder.map(first, 0x1234, PageSize::Size4K, 1, EntryFlags::default())?;
+/// let mut next_frame = 0x100;
+/// let tables = builder.build(|| {
+///     next_frame += 1;
+///     next_frame
+/// })?;
+/// let cr3 = tables.cr3(Cr3Decode::HvmLong).ok_or("root not representable")?;
+/// let root = Cr3Decode::HvmLong.decode(cr3);
+/// let pages = tables.into_map();
+///
+/// let tr = walk(&pages, PagingMode::FourLevel, root, va)?;
+/// assert_eq!((tr.frame, tr.offset, tr.page_size), (0x1234, 0xabc, PageSize::Size4K));
+/// let names: Vec<_> = tr.steps().iter().map(|s| s.level_name()).collect();
+/// assert_eq!(names, ["PML4", "PDPT", "PD", "PT"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn walk<S: TableSource + ?Sized>(
     src: &S,
     mode: PagingMode,
@@ -298,11 +323,6 @@ pub fn walk<S: TableSource + ?Sized>(
         step_count: 0,
     };
     let Some((last, upper)) = mode.levels().split_last() else {
-        out.rights = PageRights {
-            writable: true,
-            user: true,
-            no_execute: false,
-        };
         return Ok(out);
     };
 
