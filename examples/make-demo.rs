@@ -12,7 +12,12 @@ use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::PagingMode;
 
-fn write(out: &Path, kind: GuestKind, mode: PagingMode, opts: &DumpOptions) -> Result<(), Box<dyn std::error::Error>> {
+fn write(
+    out: &Path,
+    kind: GuestKind,
+    mode: PagingMode,
+    opts: &DumpOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
     let s = Scenario::new(kind, mode)?;
     s.image.write_file(out, opts)?;
     println!("wrote {} ({kind:?} guest, {mode} paging)", out.display());
@@ -23,7 +28,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
         std::fs::create_dir_all("demo")?;
-        write(Path::new("demo/demo-pv64.core"), GuestKind::Pv, PagingMode::FourLevel, &DumpOptions::elf(Width::Bits64))?;
+        write(
+            Path::new("demo/demo-pv64.core"),
+            GuestKind::Pv,
+            PagingMode::FourLevel,
+            &DumpOptions::elf(Width::Bits64),
+        )?;
         return Ok(());
     }
     let [out, kind, mode, format] = args.as_slice() else {
@@ -44,7 +54,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = match format.as_str() {
         "elf" => DumpOptions::elf(Width::Bits64),
         "elf32tools" => DumpOptions::elf(Width::Bits32),
-        "legacy" => DumpOptions::legacy(if mode.is_32bit() { Width::Bits32 } else { Width::Bits64 }),
+        "legacy" => DumpOptions::legacy(if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        }),
         f => return Err(format!("unknown format {f}").into()),
     };
     write(Path::new(out), kind, mode, &opts)

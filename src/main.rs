@@ -1,5 +1,6 @@
 //! `xendump-gdbserver`: serve a Xen core dump to gdb, or summarise it.
 
+use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,7 +64,12 @@ struct ServeArgs {
     dump: Option<PathBuf>,
     /// Where to listen: PORT, :PORT or HOST:PORT. Loopback unless you name another
     /// address; port 0 picks a free one (printed at start).
-    #[arg(long, short = 'l', default_value = "127.0.0.1:1234", value_name = "ADDR:PORT")]
+    #[arg(
+        long,
+        short = 'l',
+        default_value = "127.0.0.1:1234",
+        value_name = "ADDR:PORT"
+    )]
     listen: String,
     /// gdb packet size in bytes; gdb reads memory in chunks of half this.
     #[arg(long, default_value_t = DEFAULT_PACKET_SIZE, value_parser = clap::value_parser!(usize))]
@@ -144,7 +150,9 @@ fn parse_listen(spec: &str) -> Result<SocketAddr> {
         spec.to_string()
     };
     full.to_socket_addrs()
-        .with_context(|| format!("invalid --listen address {spec:?} (expected PORT, :PORT or HOST:PORT)"))?
+        .with_context(|| {
+            format!("invalid --listen address {spec:?} (expected PORT, :PORT or HOST:PORT)")
+        })?
         .next()
         .with_context(|| format!("--listen address {spec:?} resolves to nothing"))
 }
@@ -162,6 +170,7 @@ fn init_logging(verbose: u8) {
         .with_env_filter(env)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -102,7 +102,11 @@ pub async fn serve(
 }
 
 /// Bind `addr` and serve until Ctrl-C.
-pub async fn serve_until_ctrl_c(addr: SocketAddr, guest: Arc<Guest>, config: ServerConfig) -> std::io::Result<()> {
+pub async fn serve_until_ctrl_c(
+    addr: SocketAddr,
+    guest: Arc<Guest>,
+    config: ServerConfig,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     info!("listening on {}", listener.local_addr()?);
     serve(listener, guest, config, async {
@@ -201,8 +205,12 @@ async fn run_session<A: XenArch>(
         for &byte in &buf[..n] {
             sm = settle(sm, &mut target)?;
             sm = match sm {
-                GdbStubStateMachine::Idle(g) => g.incoming_data(&mut target, byte).map_err(protocol)?,
-                GdbStubStateMachine::Running(g) => g.incoming_data(&mut target, byte).map_err(protocol)?,
+                GdbStubStateMachine::Idle(g) => {
+                    g.incoming_data(&mut target, byte).map_err(protocol)?
+                }
+                GdbStubStateMachine::Running(g) => {
+                    g.incoming_data(&mut target, byte).map_err(protocol)?
+                }
                 GdbStubStateMachine::Disconnected(g) => GdbStubStateMachine::Disconnected(g),
                 GdbStubStateMachine::CtrlCInterrupt(g) => GdbStubStateMachine::CtrlCInterrupt(g),
             };

@@ -105,7 +105,10 @@ impl Summary {
             magic: format!("{:#x}", d.magic()),
             xen_version: d.xen_version().map(|v| v.version_string()),
             xen_capabilities: d.xen_version().map(|v| v.capabilities.clone()),
-            xen_changeset: d.xen_version().map(|v| v.changeset.clone()).filter(|c| !c.is_empty()),
+            xen_changeset: d
+                .xen_version()
+                .map(|v| v.changeset.clone())
+                .filter(|c| !c.is_empty()),
             hypervisor_64bit: d.xen_version().map(|v| v.hypervisor_is_64bit()),
             tools_width: d.tools_width().map(width_bits),
             guest_kind: match d.guest_kind() {
@@ -163,7 +166,7 @@ impl fmt::Display for Summary {
             f,
             "pages:           {} ({} MiB){}{}",
             self.pages,
-            self.pages * self.page_size >> 20,
+            (self.pages * self.page_size) >> 20,
             if self.page_slots != self.pages {
                 format!(", {} slots incl. padding", self.page_slots)
             } else {
@@ -181,7 +184,10 @@ impl fmt::Display for Summary {
         }
         match &self.mfn_range {
             Some([a, b]) => writeln!(f, "mfn range:       {a} .. {b}")?,
-            None => writeln!(f, "mfn range:       unknown (HVM dumps record guest frames only)")?,
+            None => writeln!(
+                f,
+                "mfn range:       unknown (HVM dumps record guest frames only)"
+            )?,
         }
         writeln!(f, "vCPUs:           {}", self.vcpus.len())?;
         for v in &self.vcpus {

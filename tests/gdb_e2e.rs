@@ -27,12 +27,20 @@ fn cases() -> Vec<Case> {
         (GuestKind::Hvm, PagingMode::Pae),
     ] {
         let s = Scenario::new(kind, mode).unwrap();
-        let width = if mode.is_32bit() { Width::Bits32 } else { Width::Bits64 };
+        let width = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
         for (name, opts) in all_variants(kind, width) {
             if kind == GuestKind::Hvm && matches!(opts.format, Layout::Legacy(_)) {
                 continue; // legacy HVM CR3 semantics differ; covered in tests/memory.rs
             }
-            out.push(Case { name: format!("{name}-{mode}"), scenario: s.clone(), opts });
+            out.push(Case {
+                name: format!("{name}-{mode}"),
+                scenario: s.clone(),
+                opts,
+            });
         }
     }
     out
@@ -44,13 +52,29 @@ fn expected_regs(v: &VcpuState, wide: bool) -> Vec<(&'static str, u64)> {
     let m = |x: u64| if wide { x } else { x & 0xffff_ffff };
     let mut r = if wide {
         vec![
-            ("rax", g.rax), ("rbx", g.rbx), ("rcx", g.rcx), ("rdx", g.rdx), ("rsi", g.rsi), ("rdi", g.rdi),
-            ("rbp", g.rbp), ("rsp", g.rsp), ("r8", g.r8), ("r15", g.r15), ("rip", v.rip),
+            ("rax", g.rax),
+            ("rbx", g.rbx),
+            ("rcx", g.rcx),
+            ("rdx", g.rdx),
+            ("rsi", g.rsi),
+            ("rdi", g.rdi),
+            ("rbp", g.rbp),
+            ("rsp", g.rsp),
+            ("r8", g.r8),
+            ("r15", g.r15),
+            ("rip", v.rip),
         ]
     } else {
         vec![
-            ("eax", m(g.rax)), ("ebx", m(g.rbx)), ("ecx", m(g.rcx)), ("edx", m(g.rdx)), ("esi", m(g.rsi)),
-            ("edi", m(g.rdi)), ("ebp", m(g.rbp)), ("esp", m(g.rsp)), ("eip", m(v.rip)),
+            ("eax", m(g.rax)),
+            ("ebx", m(g.rbx)),
+            ("ecx", m(g.rcx)),
+            ("edx", m(g.rdx)),
+            ("esi", m(g.rsi)),
+            ("edi", m(g.rdi)),
+            ("ebp", m(g.rbp)),
+            ("esp", m(g.rsp)),
+            ("eip", m(v.rip)),
         ]
     };
     r.extend([
@@ -101,16 +125,48 @@ fn gdb_sees_every_format_and_width() {
         let out = gdb(&server.addr, &cmds_ref);
         let ctx = format!("{}:\n{out}\nserver log:\n{}", case.name, server.log());
 
-        assert!(out.contains("Thread 1.1 (vCPU 0, online, kernel mode)"), "{ctx}");
-        assert!(out.contains("Thread 1.2 (vCPU 1, online, user mode)"), "{ctx}");
-        assert!(out.contains("Thread 1.3 (vCPU 2, offline, kernel mode)"), "{ctx}");
+        assert!(
+            out.contains("Thread 1.1 (vCPU 0, online, kernel mode)"),
+            "{ctx}"
+        );
+        assert!(
+            out.contains("Thread 1.2 (vCPU 1, online, user mode)"),
+            "{ctx}"
+        );
+        // Xen 3.0.x had no VGCF_online: every context in a legacy dump was of a running
+        // vCPU, so the reader reports them all online.
+        let legacy = matches!(case.opts.format, Layout::Legacy(_));
+        let third = if legacy { "online" } else { "offline" };
+        assert!(
+            out.contains(&format!("Thread 1.3 (vCPU 2, {third}, kernel mode)")),
+            "{ctx}"
+        );
         assert!(out.contains(&format!("\"{}\"", f.banner)), "banner: {ctx}");
-        let jline = format!("{:#0w$x}", f.jiffies & if wide { u64::MAX } else { 0xffff_ffff }, w = unit * 2 + 2);
+        let jline = format!(
+            "{:#0w$x}",
+            f.jiffies & if wide { u64::MAX } else { 0xffff_ffff },
+            w = unit * 2 + 2
+        );
         assert!(out.contains(&jline), "jiffies {jline}: {ctx}");
         // Data pages carry 0xda7a0000 + page index at offset 8: the first x/8 word.
-        assert!(out.contains(&format!("{:#0w$x}", 0xda7a_0000u64, w = unit * 2 + 2)), "data: {ctx}");
-        assert!(out.contains(&format!("Cannot access memory at address {:#x}", f.unmapped_va)), "{ctx}");
-        assert!(out.contains(&format!("Cannot access memory at address {:#x}", f.absent_va)), "{ctx}");
+        assert!(
+            out.contains(&format!("{:#0w$x}", 0xda7a_0000u64, w = unit * 2 + 2)),
+            "data: {ctx}"
+        );
+        assert!(
+            out.contains(&format!(
+                "Cannot access memory at address {:#x}",
+                f.unmapped_va
+            )),
+            "{ctx}"
+        );
+        assert!(
+            out.contains(&format!(
+                "Cannot access memory at address {:#x}",
+                f.absent_va
+            )),
+            "{ctx}"
+        );
         // Registers of every thread, from the builder's own description.
         let expected = s.image.expected_states();
         let blocks: Vec<&str> = out.split("==REGS==").skip(1).collect();
@@ -120,7 +176,8 @@ fn gdb_sees_every_format_and_width() {
                 assert_eq!(reg(block, name), Some(want), "vCPU {slot} {name}: {ctx}");
             }
         }
-        let legacy_pv = matches!(case.opts.format, Layout::Legacy(_)) && s.image.kind == GuestKind::Pv;
+        let legacy_pv =
+            matches!(case.opts.format, Layout::Legacy(_)) && s.image.kind == GuestKind::Pv;
         let banner_hits = out.matches(&format!("\"{}\"", f.banner)).count();
         if legacy_pv {
             assert!(out.contains("Cannot access memory"), "{ctx}");
@@ -136,21 +193,42 @@ fn gdb_sees_every_format_and_width() {
 fn segment_bases_and_system_registers() {
     let dir = tempfile::tempdir().unwrap();
     let s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
-    let path = dump_file(&dir, "hvm64", &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap());
+    let path = dump_file(
+        &dir,
+        "hvm64",
+        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    );
     let server = Server::start(&path, &[]);
     let out = gdb(
         &server.addr,
-        &["p/x $fs_base", "p/x $gs_base", "p $orig_rax", "p/x $cr3", "thread 2", "p/x $gs_base", "p/x $cr3"],
+        &[
+            "p/x $fs_base",
+            "p/x $gs_base",
+            "p $orig_rax",
+            "p/x $cr3",
+            "thread 2",
+            "p/x $gs_base",
+            "p/x $cr3",
+        ],
     );
     let v = s.image.expected_states();
     let ctx = format!("{out}\n{}", server.log());
-    assert!(out.contains(&format!("$1 = {:#x}", v[0].fs_base.unwrap())), "{ctx}");
+    assert!(
+        out.contains(&format!("$1 = {:#x}", v[0].fs_base.unwrap())),
+        "{ctx}"
+    );
     // Kernel mode: the kernel GS base is the live one.
-    assert!(out.contains(&format!("$2 = {:#x}", v[0].gs_base_kernel.unwrap())), "{ctx}");
+    assert!(
+        out.contains(&format!("$2 = {:#x}", v[0].gs_base_kernel.unwrap())),
+        "{ctx}"
+    );
     assert!(out.contains("$3 = <unavailable>"), "{ctx}");
     assert!(out.contains(&format!("$4 = {:#x}", v[0].cr3())), "{ctx}");
     // vCPU 1 is in user mode (cs & 3 == 3): the user GS base is live.
-    assert!(out.contains(&format!("$5 = {:#x}", v[1].gs_base_user.unwrap())), "{ctx}");
+    assert!(
+        out.contains(&format!("$5 = {:#x}", v[1].gs_base_user.unwrap())),
+        "{ctx}"
+    );
     assert!(out.contains(&format!("$6 = {:#x}", v[1].cr3())), "{ctx}");
 }
 
@@ -158,7 +236,11 @@ fn segment_bases_and_system_registers() {
 fn running_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
-    let path = dump_file(&dir, "pv64", &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap());
+    let path = dump_file(
+        &dir,
+        "pv64",
+        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    );
     let server = Server::start(&path, &[]);
     let out = gdb(
         &server.addr,
@@ -187,17 +269,38 @@ fn running_is_refused_and_changes_nothing() {
     let ctx = format!("{out}\n{}", server.log());
     assert!(out.contains("dump is read-only: vCPUs cannot run"), "{ctx}");
     let after_stepi = out.split("==AFTER-STEPI==").nth(1).unwrap();
-    assert_eq!(reg(after_stepi, "rip"), Some(v[1].rip), "stepi moved vCPU 1: {ctx}");
+    assert_eq!(
+        reg(after_stepi, "rip"),
+        Some(v[1].rip),
+        "stepi moved vCPU 1: {ctx}"
+    );
     let after = out.split("==AFTER-CONT==").nth(1).unwrap();
     let blocks: Vec<&str> = after.split("[Switching to thread").skip(1).collect();
     assert!(blocks.len() >= 3, "{ctx}");
     for (slot, b) in blocks.iter().take(3).enumerate() {
-        assert_eq!(reg(b, "rip"), Some(v[slot].rip), "vCPU {slot} rip after continue: {ctx}");
-        assert_eq!(reg(b, "rsp"), Some(v[slot].gprs.rsp), "vCPU {slot} rsp after continue: {ctx}");
+        assert_eq!(
+            reg(b, "rip"),
+            Some(v[slot].rip),
+            "vCPU {slot} rip after continue: {ctx}"
+        );
+        assert_eq!(
+            reg(b, "rsp"),
+            Some(v[slot].gprs.rsp),
+            "vCPU {slot} rsp after continue: {ctx}"
+        );
     }
-    assert!(out.contains("Cannot access memory at address"), "write: {ctx}");
-    assert!(out.contains("Could not write register") || out.contains("E79"), "register write: {ctx}");
-    assert!(out.contains("Cannot insert breakpoint"), "breakpoint: {ctx}");
+    assert!(
+        out.contains("Cannot access memory at address"),
+        "write: {ctx}"
+    );
+    assert!(
+        out.contains("Could not write register") || out.contains("E79"),
+        "register write: {ctx}"
+    );
+    assert!(
+        out.contains("Cannot insert breakpoint"),
+        "breakpoint: {ctx}"
+    );
     assert!(!out.contains("Remote connection closed"), "{ctx}");
     assert!(!out.contains("internal-error"), "{ctx}");
 }
@@ -206,7 +309,11 @@ fn running_is_refused_and_changes_nothing() {
 fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
     let dir = tempfile::tempdir().unwrap();
     let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
-    let path = dump_file(&dir, "pv64", &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap());
+    let path = dump_file(
+        &dir,
+        "pv64",
+        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    );
     let mut server = Server::start(&path, &[]);
     let f = s.facts.clone();
     // Two sessions in parallel, each switching threads and views independently.
@@ -233,12 +340,26 @@ fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
     let v = s.image.expected_states();
     for (i, out) in outs.iter().enumerate() {
         assert!(out.contains(f.banner), "session {i}: {out}");
-        assert!(out.contains(&format!("{:#x}", v[i].rip)), "session {i}: {out}");
+        assert!(
+            out.contains(&format!("{:#x}", v[i].rip)),
+            "session {i}: {out}"
+        );
     }
     // A gdb killed mid-session must not take the server down.
     let mut c = std::process::Command::new(support::gdb_path());
-    c.args(["-nx", "-batch", "-ex", &format!("target remote {}", server.addr), "-ex", "shell sleep 30"]);
-    let mut victim = c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    c.args([
+        "-nx",
+        "-batch",
+        "-ex",
+        &format!("target remote {}", server.addr),
+        "-ex",
+        "shell sleep 30",
+    ]);
+    let mut victim = c
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     victim.kill().unwrap();
     victim.wait().unwrap();
@@ -251,7 +372,11 @@ fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
 fn the_gdbinit_connects_and_its_helpers_work() {
     let dir = tempfile::tempdir().unwrap();
     let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
-    let path = dump_file(&dir, "pv64", &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap());
+    let path = dump_file(
+        &dir,
+        "pv64",
+        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    );
     let server = Server::start(&path, &[]);
     let gdbinit = concat!(env!("CARGO_MANIFEST_DIR"), "/gdbinit");
     let mut c = std::process::Command::new(support::gdb_path());
@@ -263,7 +388,10 @@ fn the_gdbinit_connects_and_its_helpers_work() {
         "xd-vcpu 1".into(),
         format!("xd-translate {:#x}", s.facts.jiffies_va),
         "xd-p2m 0x300".into(),
-        format!("xd-m2p {:#x}", xendump_gdbserver::builder::scenario::scenario_mfn(0x300)),
+        format!(
+            "xd-m2p {:#x}",
+            xendump_gdbserver::builder::scenario::scenario_mfn(0x300)
+        ),
         "xd-physical".into(),
         format!("x/s {:#x}", s.facts.banner_pa),
         "xd-machine".into(),
@@ -277,7 +405,10 @@ fn the_gdbinit_connects_and_its_helpers_work() {
     let out = support::run_with_timeout(c, Duration::from_secs(60));
     let ctx = format!("{out}\n{}", server.log());
     assert!(out.contains("format:          ELF xc_core"), "{ctx}");
-    assert!(out.contains("vCPU 1 (thread 2): online, user mode"), "{ctx}");
+    assert!(
+        out.contains("vCPU 1 (thread 2): online, user mode"),
+        "{ctx}"
+    );
     assert!(out.contains("PML4"), "{ctx}");
     assert!(out.contains("pfn 0x300 -> mfn 0x81300"), "{ctx}");
     assert!(out.contains("mfn 0x81300 -> pfn 0x300"), "{ctx}");
@@ -292,6 +423,9 @@ fn demo_dump_is_the_builder_output() {
     let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
     let want = s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap();
     let have = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/demo-pv64.core")).unwrap();
-    assert!(have == want, "demo/demo-pv64.core is stale: run `cargo run --example make-demo`");
+    assert!(
+        have == want,
+        "demo/demo-pv64.core is stale: run `cargo run --example make-demo`"
+    );
     let _ = gdb_with; // used by other test files
 }

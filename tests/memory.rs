@@ -6,7 +6,8 @@ use xendump_gdbserver::builder::scenario::Scenario;
 use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
 use xendump_gdbserver::dump::{DumpFormat, GuestKind, Width, XenDump};
 use xendump_gdbserver::memory::{
-    Guest, GuestOptions, MemoryError, PagingMode, RegisterWidth, TranslationCache, View, WalkError, CACHE_SLOTS,
+    Guest, GuestOptions, MemoryError, PagingMode, RegisterWidth, TranslationCache, View, WalkError,
+    CACHE_SLOTS,
 };
 
 fn scenarios() -> Vec<Scenario> {
@@ -25,7 +26,11 @@ fn scenarios() -> Vec<Scenario> {
 }
 
 fn variants(s: &Scenario) -> Vec<(String, DumpOptions)> {
-    let width = if s.mode.is_32bit() { Width::Bits32 } else { Width::Bits64 };
+    let width = if s.mode.is_32bit() {
+        Width::Bits32
+    } else {
+        Width::Bits64
+    };
     all_variants(s.image.kind, width)
         .into_iter()
         // Legacy HVM dumps record CR3 as a machine frame, which the scenario (written
@@ -46,12 +51,29 @@ fn probe_addresses(s: &Scenario) -> Vec<u64> {
     for m in s.user_tables.mappings() {
         let start = m.va.0;
         let end = m.last();
-        for a in [start, start + 1, start + 0xfff, start + 0x1000, end - 7, end, end.wrapping_add(1), start.wrapping_sub(1)] {
+        for a in [
+            start,
+            start + 1,
+            start + 0xfff,
+            start + 0x1000,
+            end - 7,
+            end,
+            end.wrapping_add(1),
+            start.wrapping_sub(1),
+        ] {
             v.push(a);
         }
     }
     let f = &s.facts;
-    v.extend([f.unmapped_va, f.absent_va, f.banner_va, f.jiffies_va, f.user_va, 0, 0x1000]);
+    v.extend([
+        f.unmapped_va,
+        f.absent_va,
+        f.banner_va,
+        f.jiffies_va,
+        f.user_va,
+        0,
+        0x1000,
+    ]);
     if !s.mode.is_32bit() {
         v.extend([0x0000_8000_0000_0000, 0xffff_7fff_ffff_ffff, u64::MAX]);
     } else {
@@ -72,7 +94,12 @@ fn virtual_reads_match_the_oracle_everywhere() {
                     let mut b = [0u8; 1];
                     let n = g.read(&mut cache, View::Virtual, slot, VirtAddr(a), &mut b);
                     let want = s.byte_at(slot, VirtAddr(a));
-                    assert_eq!(n == 1, want.is_some(), "{name} {:?} vCPU {slot} {a:#x}", s.mode);
+                    assert_eq!(
+                        n == 1,
+                        want.is_some(),
+                        "{name} {:?} vCPU {slot} {a:#x}",
+                        s.mode
+                    );
                     if let Some(w) = want {
                         assert_eq!(b[0], w, "{name} {:?} vCPU {slot} {a:#x}", s.mode);
                     }
@@ -82,15 +109,26 @@ fn virtual_reads_match_the_oracle_everywhere() {
             // Known contents.
             let f = &s.facts;
             let mut banner = vec![0u8; f.banner.len()];
-            g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.banner_va), &mut banner).unwrap();
+            g.read_exact(
+                &mut cache,
+                View::Virtual,
+                0,
+                VirtAddr(f.banner_va),
+                &mut banner,
+            )
+            .unwrap();
             assert_eq!(banner, f.banner.as_bytes(), "{name}");
             let mut j = [0u8; 8];
-            g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.jiffies_va), &mut j).unwrap();
+            g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.jiffies_va), &mut j)
+                .unwrap();
             assert_eq!(u64::from_le_bytes(j), f.jiffies, "{name}");
             // The user page exists only in vCPU 1's address space.
-            g.read_exact(&mut cache, View::Virtual, 1, VirtAddr(f.user_va), &mut j).unwrap();
+            g.read_exact(&mut cache, View::Virtual, 1, VirtAddr(f.user_va), &mut j)
+                .unwrap();
             assert_eq!(u64::from_le_bytes(j), f.user_value, "{name}");
-            assert!(g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.user_va), &mut j).is_err());
+            assert!(g
+                .read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.user_va), &mut j)
+                .is_err());
         }
     }
     assert!(checked > 1000, "{checked}");
@@ -112,15 +150,31 @@ fn reads_stop_at_the_first_unreadable_page() {
             .read_exact(&mut cache, View::Virtual, 0, VirtAddr(end - 100), &mut buf)
             .unwrap_err();
         match e {
-            MemoryError::Partial { completed, expected, cause, .. } => {
+            MemoryError::Partial {
+                completed,
+                expected,
+                cause,
+                ..
+            } => {
                 assert_eq!((completed, expected), (100, buf.len()));
-                assert!(matches!(*cause, MemoryError::Walk(WalkError::NotPresent { .. })), "{cause}");
+                assert!(
+                    matches!(*cause, MemoryError::Walk(WalkError::NotPresent { .. })),
+                    "{cause}"
+                );
                 assert!(cause.to_string().contains(&format!("{end:#x}")), "{cause}");
             }
             other => panic!("{name}: {other}"),
         }
         // Mapped to a frame that the dump does not hold: an error naming the frame.
-        let e = g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.absent_va), &mut buf[..8]).unwrap_err();
+        let e = g
+            .read_exact(
+                &mut cache,
+                View::Virtual,
+                0,
+                VirtAddr(f.absent_va),
+                &mut buf[..8],
+            )
+            .unwrap_err();
         assert!(matches!(e, MemoryError::FrameAbsent { .. }), "{name}: {e}");
         assert!(e.to_string().contains("not in the dump"), "{e}");
     }
@@ -135,18 +189,36 @@ fn physical_and_machine_views() {
             let f = &s.facts;
             let mut buf = vec![0u8; f.banner.len()];
             let legacy = matches!(opts.format, Layout::Legacy(_));
-            let phys = g.read_exact(&mut cache, View::Physical, 0, VirtAddr(f.banner_pa), &mut buf);
+            let phys = g.read_exact(
+                &mut cache,
+                View::Physical,
+                0,
+                VirtAddr(f.banner_pa),
+                &mut buf,
+            );
             if legacy && s.image.kind == GuestKind::Pv {
                 let e = phys.unwrap_err();
-                assert!(matches!(e, MemoryError::ViewUnavailable { .. }), "{name}: {e}");
+                assert!(
+                    matches!(e, MemoryError::ViewUnavailable { .. }),
+                    "{name}: {e}"
+                );
                 assert!(e.to_string().contains("p2m"), "{e}");
             } else {
                 phys.unwrap();
                 assert_eq!(buf, f.banner.as_bytes(), "{name}");
             }
-            let mach = g.read_exact(&mut cache, View::Machine, 0, VirtAddr(f.banner_ma), &mut buf);
+            let mach = g.read_exact(
+                &mut cache,
+                View::Machine,
+                0,
+                VirtAddr(f.banner_ma),
+                &mut buf,
+            );
             if s.image.kind == GuestKind::Hvm && g.dump().format() == DumpFormat::Elf {
-                assert!(matches!(mach, Err(MemoryError::ViewUnavailable { .. })), "{name}");
+                assert!(
+                    matches!(mach, Err(MemoryError::ViewUnavailable { .. })),
+                    "{name}"
+                );
             } else {
                 mach.unwrap();
                 assert_eq!(buf, f.banner.as_bytes(), "{name}");
@@ -161,16 +233,29 @@ fn translate_reports_each_level_and_the_right_widths() {
         let (name, opts) = &variants(&s)[0];
         let g = guest(&s, opts);
         let tr = g.translate(0, VirtAddr(s.facts.jiffies_va)).unwrap();
-        assert_eq!(tr.steps().len(), s.mode.levels().len(), "{name} {:?}", s.mode);
+        assert_eq!(
+            tr.steps().len(),
+            s.mode.levels().len(),
+            "{name} {:?}",
+            s.mode
+        );
         let (frame, off) = s.lookup(0, VirtAddr(s.facts.jiffies_va)).unwrap();
         assert_eq!((tr.frame, tr.offset), (frame, off), "{name}");
         // Large page: fewer steps.
         let tr = g.translate(0, VirtAddr(s.facts.banner_va)).unwrap();
         assert_eq!(tr.steps().len(), s.mode.levels().len() - 1, "{name}");
-        let expect = if s.mode.is_32bit() { RegisterWidth::Bits32 } else { RegisterWidth::Bits64 };
+        let expect = if s.mode.is_32bit() {
+            RegisterWidth::Bits32
+        } else {
+            RegisterWidth::Bits64
+        };
         assert_eq!(g.register_width(), expect, "{name}");
         for slot in 0..3 {
-            assert_eq!(g.address_space(slot).unwrap().mode, s.mode, "{name} vCPU {slot}");
+            assert_eq!(
+                g.address_space(slot).unwrap().mode,
+                s.mode,
+                "{name} vCPU {slot}"
+            );
         }
     }
 }
@@ -183,8 +268,23 @@ fn the_cache_keeps_vcpus_apart() {
     let mut b = [0u8; 8];
     // Warm the cache through vCPU 1, whose tables map the user page, then ask vCPU 0.
     for _ in 0..2 {
-        g.read_exact(&mut cache, View::Virtual, 1, VirtAddr(s.facts.user_va), &mut b).unwrap();
-        assert!(g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(s.facts.user_va), &mut b).is_err());
+        g.read_exact(
+            &mut cache,
+            View::Virtual,
+            1,
+            VirtAddr(s.facts.user_va),
+            &mut b,
+        )
+        .unwrap();
+        assert!(g
+            .read_exact(
+                &mut cache,
+                View::Virtual,
+                0,
+                VirtAddr(s.facts.user_va),
+                &mut b
+            )
+            .is_err());
     }
     let stats = cache.stats();
     assert!(stats.hits >= 1, "{stats:?}");

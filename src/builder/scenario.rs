@@ -103,7 +103,11 @@ impl Scenario {
     ///
     /// PV guests: 4-level (64-bit) or PAE (32-bit). HVM: every mode with tables.
     pub fn new(kind: GuestKind, mode: PagingMode) -> Result<Scenario, ScenarioError> {
-        let width = if mode.is_32bit() { Width::Bits32 } else { Width::Bits64 };
+        let width = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
         let unsupported = ScenarioError::Unsupported { kind, mode };
         match (kind, mode) {
             (_, PagingMode::None) => return Err(unsupported),
@@ -130,41 +134,57 @@ impl Scenario {
             GuestKind::Hvm => pfn,
         };
 
-        let (text_va, data_va, stack_va, direct_va, unmapped_va, absent_va, user_va) = if width == Width::Bits64 {
-            (
-                0xffff_ffff_8100_0000u64,
-                0xffff_ffff_8200_0000u64,
-                0xffff_c900_0000_0000u64,
-                0xffff_8880_0000_0000u64,
-                0xffff_ffff_9000_0000u64,
-                0xffff_ffff_8300_0000u64,
-                0x40_0000u64,
-            )
-        } else {
-            (
-                0xc100_0000u64,
-                0xc200_0000u64,
-                0xc300_0000u64,
-                0xc000_0000u64,
-                0xd000_0000u64,
-                0xc380_0000u64,
-                0x40_0000u64,
-            )
-        };
+        let (text_va, data_va, stack_va, direct_va, unmapped_va, absent_va, user_va) =
+            if width == Width::Bits64 {
+                (
+                    0xffff_ffff_8100_0000u64,
+                    0xffff_ffff_8200_0000u64,
+                    0xffff_c900_0000_0000u64,
+                    0xffff_8880_0000_0000u64,
+                    0xffff_ffff_9000_0000u64,
+                    0xffff_ffff_8300_0000u64,
+                    0x40_0000u64,
+                )
+            } else {
+                (
+                    0xc100_0000u64,
+                    0xc200_0000u64,
+                    0xc300_0000u64,
+                    0xc000_0000u64,
+                    0xd000_0000u64,
+                    0xc380_0000u64,
+                    0x40_0000u64,
+                )
+            };
         let large = match mode {
             PagingMode::TwoLevel { .. } => PageSize::Size4M,
             _ => PageSize::Size2M,
         };
-        let rw = EntryFlags { writable: true, ..EntryFlags::default() };
+        let rw = EntryFlags {
+            writable: true,
+            ..EntryFlags::default()
+        };
         let ro = EntryFlags::default();
         let mut kt = PageTableBuilder::new(mode);
         kt.map(VirtAddr(text_va), tf(TEXT_PFN), large, 1, ro)?;
-        kt.map(VirtAddr(data_va), tf(DATA_PFN), PageSize::Size4K, DATA_PAGES, rw)?;
+        kt.map(
+            VirtAddr(data_va),
+            tf(DATA_PFN),
+            PageSize::Size4K,
+            DATA_PAGES,
+            rw,
+        )?;
         kt.map(VirtAddr(stack_va), tf(STACK_PFN), PageSize::Size4K, 4, rw)?;
         kt.map(VirtAddr(direct_va), tf(0), PageSize::Size4K, 0x100, rw)?;
         kt.map(VirtAddr(absent_va), tf(ABSENT_PFN), PageSize::Size4K, 1, rw)?;
         let mut ut = kt.clone();
-        ut.map(VirtAddr(user_va), tf(USER_PFN), PageSize::Size4K, 1, EntryFlags { user: true, ..rw })?;
+        ut.map(
+            VirtAddr(user_va),
+            tf(USER_PFN),
+            PageSize::Size4K,
+            1,
+            EntryFlags { user: true, ..rw },
+        )?;
 
         // Table pages come from a pool of guest frames near the top of RAM.
         let mut next = TABLE_POOL;
@@ -178,7 +198,9 @@ impl Scenario {
             roots.push(built.root);
             for (frame, page) in built.pages {
                 let pfn = match kind {
-                    GuestKind::Pv => image.mfn_to_pfn(MachineFrame(frame)).expect("pool frame is RAM"),
+                    GuestKind::Pv => image
+                        .mfn_to_pfn(MachineFrame(frame))
+                        .expect("pool frame is RAM"),
                     GuestKind::Hvm => GuestFrame(frame),
                 };
                 image.set_page(pfn, &page)?;
@@ -189,7 +211,11 @@ impl Scenario {
         let banner = "Linux version 6.1.0-xendump-demo (builder@xendump-gdbserver) #1 SMP";
         let banner_off = 0x10_0000u64.min(large.bytes() - 0x1000);
         let banner_pa = TEXT_PFN * PAGE_SIZE + banner_off;
-        image.write_bytes(GuestFrame(banner_pa / PAGE_SIZE), banner_pa % PAGE_SIZE, banner.as_bytes())?;
+        image.write_bytes(
+            GuestFrame(banner_pa / PAGE_SIZE),
+            banner_pa % PAGE_SIZE,
+            banner.as_bytes(),
+        )?;
         // Kernel text: something that disassembles (nop; nop; hlt; jmp .-3).
         image.write_bytes(GuestFrame(TEXT_PFN), 0, &[0x90, 0x90, 0xf4, 0xeb, 0xfd])?;
         let jiffies = 0x1_0000_2a3bu64;
@@ -223,7 +249,11 @@ impl Scenario {
             (GuestKind::Hvm, Width::Bits64) => (0x0010, 0x0018, 0x0033, 0x002b),
             (GuestKind::Hvm, Width::Bits32) => (0x0060, 0x0068, 0x0073, 0x007b),
         };
-        let mask = if width == Width::Bits64 { u64::MAX } else { 0xffff_ffff };
+        let mask = if width == Width::Bits64 {
+            u64::MAX
+        } else {
+            0xffff_ffff
+        };
         for slot in 0..3u64 {
             let mut v = VcpuImage::online();
             let user = slot == 1;
@@ -274,7 +304,9 @@ impl Scenario {
             v.fpu[2..4].copy_from_slice(&(7u16 << 11).to_le_bytes()); // TOP = 7
             v.fpu[4] = 0x80; // physical register 7 (= ST0) in use
             v.fpu[32..42].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f]);
-            v.fpu[160..176].copy_from_slice(&(0x1122_3344_5566_7788_99aa_bbcc_ddee_ff00u128 + u128::from(slot)).to_le_bytes());
+            v.fpu[160..176].copy_from_slice(
+                &(0x1122_3344_5566_7788_99aa_bbcc_ddee_ff00u128 + u128::from(slot)).to_le_bytes(),
+            );
             image.push_vcpu(v);
         }
 
@@ -284,7 +316,9 @@ impl Scenario {
             banner,
             banner_pa,
             banner_ma: match kind {
-                GuestKind::Pv => scenario_mfn(banner_pa / PAGE_SIZE) * PAGE_SIZE + banner_pa % PAGE_SIZE,
+                GuestKind::Pv => {
+                    scenario_mfn(banner_pa / PAGE_SIZE) * PAGE_SIZE + banner_pa % PAGE_SIZE
+                }
                 GuestKind::Hvm => image
                     .pfn_to_mfn(GuestFrame(banner_pa / PAGE_SIZE))
                     .map_or(0, |m| m.0 * PAGE_SIZE + banner_pa % PAGE_SIZE),
@@ -321,7 +355,9 @@ impl Scenario {
     pub fn pfn_of_table_frame(&self, frame: u64) -> Option<GuestFrame> {
         match self.image.kind {
             GuestKind::Pv => self.image.mfn_to_pfn(MachineFrame(frame)),
-            GuestKind::Hvm => Some(GuestFrame(frame)).filter(|p| self.image.pfn_to_mfn(*p).is_some()),
+            GuestKind::Hvm => {
+                Some(GuestFrame(frame)).filter(|p| self.image.pfn_to_mfn(*p).is_some())
+            }
         }
     }
 

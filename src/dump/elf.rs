@@ -77,7 +77,10 @@ fn parse_generic<Elf: FileHeader<Endian = LittleEndian>>(data: &[u8]) -> Result<
     if let Ok(headers) = header.section_headers(endian, data) {
         if let Some(sh) = headers.get(shstrndx) {
             let (off, size): (u64, u64) = (sh.sh_offset(endian).into(), sh.sh_size(endian).into());
-            if off.checked_add(size).is_none_or(|end| end > data.len() as u64) {
+            if off
+                .checked_add(size)
+                .is_none_or(|end| end > data.len() as u64)
+            {
                 return Err(DumpError::OutOfBounds {
                     name: ".shstrtab (section names)",
                     offset: off,

@@ -105,7 +105,9 @@ pub enum DumpError {
     PageOutOfRange { index: PageIndex, count: u64 },
 
     /// The page is listed but its bytes are missing (file cut short).
-    #[error("{index} lies past the end of the file (the dump was truncated at {file_len:#x} bytes)")]
+    #[error(
+        "{index} lies past the end of the file (the dump was truncated at {file_len:#x} bytes)"
+    )]
     PageTruncated { index: PageIndex, file_len: u64 },
 }
 

@@ -73,7 +73,10 @@ pub enum FrameTableKind {
     /// `.xen_pfn`: 8-byte pfn entries (HVM/PVH). No machine frames.
     Pfn,
     /// Legacy index: mfns, 4 or 8 bytes each, in allocation order.
-    LegacyMfns { width: u8, hvm: Option<LegacyHvmLayout> },
+    LegacyMfns {
+        width: u8,
+        hvm: Option<LegacyHvmLayout>,
+    },
 }
 
 /// Frame numbers of the dump's pages, read in place from the mapped table.
@@ -141,7 +144,11 @@ impl FrameTable {
             FrameTableKind::LegacyMfns { width: 4, .. } => {
                 let v = file.u32_at(at)?;
                 // A 32-bit ~0 is the same "invalid" marker as a 64-bit one.
-                Some(if v == u32::MAX { INVALID_FRAME } else { u64::from(v) })
+                Some(if v == u32::MAX {
+                    INVALID_FRAME
+                } else {
+                    u64::from(v)
+                })
             }
             FrameTableKind::LegacyMfns { .. } => file.u64_at(at),
         }
@@ -153,9 +160,14 @@ impl FrameTable {
             return None;
         }
         match self.kind {
-            FrameTableKind::LegacyMfns { hvm: Some(l), .. } => Some(GuestFrame(l.position_to_pfn(idx.0))),
+            FrameTableKind::LegacyMfns { hvm: Some(l), .. } => {
+                Some(GuestFrame(l.position_to_pfn(idx.0)))
+            }
             FrameTableKind::LegacyMfns { hvm: None, .. } => None,
-            _ => self.raw_pfn(file, idx.0).filter(|&v| v != INVALID_FRAME).map(GuestFrame),
+            _ => self
+                .raw_pfn(file, idx.0)
+                .filter(|&v| v != INVALID_FRAME)
+                .map(GuestFrame),
         }
     }
 
@@ -216,9 +228,14 @@ impl FrameTable {
         self.by_mfn.get_or_init(|| {
             // Positions fit in u32: open() rejects dumps of more than u32::MAX pages.
             let mut keyed: Vec<u32> = (0..self.valid as u32)
-                .filter(|&i| self.raw_mfn(file, u64::from(i)).is_some_and(|m| m != INVALID_FRAME))
+                .filter(|&i| {
+                    self.raw_mfn(file, u64::from(i))
+                        .is_some_and(|m| m != INVALID_FRAME)
+                })
                 .collect();
-            keyed.sort_unstable_by_key(|&i| self.raw_mfn(file, u64::from(i)).unwrap_or(INVALID_FRAME));
+            keyed.sort_unstable_by_key(|&i| {
+                self.raw_mfn(file, u64::from(i)).unwrap_or(INVALID_FRAME)
+            });
             keyed
         })
     }

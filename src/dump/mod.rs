@@ -395,7 +395,9 @@ fn decode_vcpus(
 fn pv_cr3_frame(data: &[u8], slot_off: u64, layout: ContextLayout) -> Option<MachineFrame> {
     let raw = match layout {
         ContextLayout::X86_64 => data.u64_at(slot_off + cr3_offset(layout))? >> 12,
-        ContextLayout::X86_32 => unfold_pv32_cr3(u64::from(data.u32_at(slot_off + cr3_offset(layout))?)),
+        ContextLayout::X86_32 => {
+            unfold_pv32_cr3(u64::from(data.u32_at(slot_off + cr3_offset(layout))?))
+        }
     };
     (raw != 0).then_some(MachineFrame(raw))
 }
@@ -409,7 +411,10 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
         .section(".note.Xen")
         .ok_or(DumpError::NotXenElf { name: ".note.Xen" })?;
     if note_sec.sh_type != object::elf::SHT_NOTE {
-        warnings.push(format!(".note.Xen has section type {} instead of SHT_NOTE", note_sec.sh_type));
+        warnings.push(format!(
+            ".note.Xen has section type {} instead of SHT_NOTE",
+            note_sec.sh_type
+        ));
     }
     let note_region = region(".note.Xen", note_sec.offset, note_sec.size, file_len)?;
     let note_bytes = data.bytes_at(note_sec.offset, note_sec.size).unwrap_or(&[]);
@@ -449,8 +454,18 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
             where_: "DUMPCORE_HEADER note",
         });
     }
-    count_limit("DUMPCORE_HEADER note", "xch_nr_vcpus", header.nr_vcpus, MAX_VCPUS)?;
-    count_limit("DUMPCORE_HEADER note", "xch_nr_pages", header.nr_pages, MAX_PAGES)?;
+    count_limit(
+        "DUMPCORE_HEADER note",
+        "xch_nr_vcpus",
+        header.nr_vcpus,
+        MAX_VCPUS,
+    )?;
+    count_limit(
+        "DUMPCORE_HEADER note",
+        "xch_nr_pages",
+        header.nr_pages,
+        MAX_PAGES,
+    )?;
     if let Some(v) = notes.format_version {
         if v >> 32 != 0 {
             warnings.push(format!(
@@ -469,10 +484,12 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
     let nr_vcpus = header.nr_vcpus;
 
     // .xen_pages
-    let pages = layout.section(".xen_pages").ok_or(DumpError::MissingSection {
-        name: ".xen_pages",
-        why: "every xendump stores its page contents there",
-    })?;
+    let pages = layout
+        .section(".xen_pages")
+        .ok_or(DumpError::MissingSection {
+            name: ".xen_pages",
+            why: "every xendump stores its page contents there",
+        })?;
     if pages.entsize != PAGE_SIZE && pages.entsize != 0 {
         return Err(DumpError::BadEntrySize {
             name: ".xen_pages",
@@ -495,15 +512,25 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
         GuestKind::Pv => (".xen_p2m", 16, FrameTableKind::P2m),
         GuestKind::Hvm => (".xen_pfn", 8, FrameTableKind::Pfn),
     };
-    let table = layout.section(table_name).ok_or(DumpError::MissingSection {
-        name: if guest_kind == GuestKind::Pv { ".xen_p2m" } else { ".xen_pfn" },
-        why: if guest_kind == GuestKind::Pv {
-            "a PV dump (magic 0xf00febed) maps its pages with it"
-        } else {
-            "an HVM dump (magic 0xf00febee) maps its pages with it"
-        },
-    })?;
-    let table_name: &'static str = if guest_kind == GuestKind::Pv { ".xen_p2m" } else { ".xen_pfn" };
+    let table = layout
+        .section(table_name)
+        .ok_or(DumpError::MissingSection {
+            name: if guest_kind == GuestKind::Pv {
+                ".xen_p2m"
+            } else {
+                ".xen_pfn"
+            },
+            why: if guest_kind == GuestKind::Pv {
+                "a PV dump (magic 0xf00febed) maps its pages with it"
+            } else {
+                "an HVM dump (magic 0xf00febee) maps its pages with it"
+            },
+        })?;
+    let table_name: &'static str = if guest_kind == GuestKind::Pv {
+        ".xen_p2m"
+    } else {
+        ".xen_pfn"
+    };
     if table.entsize != entry {
         return Err(DumpError::BadEntrySize {
             name: table_name,
@@ -522,11 +549,17 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
     let table_region = region(table_name, table.offset, table.size, file_len)?;
 
     // .xen_prstatus
-    let pr = layout.section(".xen_prstatus").ok_or(DumpError::MissingSection {
-        name: ".xen_prstatus",
-        why: "it holds the vCPU contexts",
-    })?;
-    let stride = if pr.entsize != 0 { pr.entsize } else { pr.size / nr_vcpus };
+    let pr = layout
+        .section(".xen_prstatus")
+        .ok_or(DumpError::MissingSection {
+            name: ".xen_prstatus",
+            why: "it holds the vCPU contexts",
+        })?;
+    let stride = if pr.entsize != 0 {
+        pr.entsize
+    } else {
+        pr.size / nr_vcpus
+    };
     if stride < ContextLayout::X86_32.size() {
         return Err(DumpError::BadEntrySize {
             name: ".xen_prstatus",
@@ -620,7 +653,8 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
                         ContextLayout::X86_32
                     } else {
                         warnings.push(
-                            "no vCPU's CR3 names a page in the dump; assuming 64-bit contexts".to_string(),
+                            "no vCPU's CR3 names a page in the dump; assuming 64-bit contexts"
+                                .to_string(),
                         );
                         ContextLayout::X86_64
                     }
@@ -628,7 +662,9 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
             }
         }
     };
-    let vcpus = decode_vcpus(data, pr.offset, stride, nr_vcpus, ctx_layout, guest_kind, false);
+    let vcpus = decode_vcpus(
+        data, pr.offset, stride, nr_vcpus, ctx_layout, guest_kind, false,
+    );
 
     Ok(Parsed {
         format: DumpFormat::Elf,
@@ -684,12 +720,14 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
             expected: "24 (the header size)".into(),
         });
     }
-    let ctx_bytes = index_offset.checked_sub(ctxt_offset).ok_or(DumpError::BadField {
-        header: H,
-        field: "xch_index_offset",
-        found: index_offset,
-        expected: "at least xch_ctxt_offset (24)".into(),
-    })?;
+    let ctx_bytes = index_offset
+        .checked_sub(ctxt_offset)
+        .ok_or(DumpError::BadField {
+            header: H,
+            field: "xch_index_offset",
+            found: index_offset,
+            expected: "at least xch_ctxt_offset (24)".into(),
+        })?;
     let ctx_size = ctx_bytes / nr_vcpus;
     let layout = match (ctx_size, ctx_bytes % nr_vcpus) {
         (5168, 0) => ContextLayout::X86_64,
@@ -711,7 +749,11 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
     // Index entries are the tools' `unsigned long`, whose width matches the context
     // layout in every release; a short-lived unstable writer used u64 on 32-bit tools.
     // The header's page offset tells which, since it rounds up the end of the index.
-    let native_width: u64 = if layout == ContextLayout::X86_64 { 8 } else { 4 };
+    let native_width: u64 = if layout == ContextLayout::X86_64 {
+        8
+    } else {
+        4
+    };
     let fits = |w: u64| {
         index_offset
             .checked_add(nr_pages * w)
@@ -733,7 +775,12 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
             ),
         });
     };
-    let index_region = region("legacy page index", index_offset, nr_pages * index_width, file_len)?;
+    let index_region = region(
+        "legacy page index",
+        index_offset,
+        nr_pages * index_width,
+        file_len,
+    )?;
     check_overlaps(&[ctx_region, index_region])?;
 
     let mut warnings = Vec::new();
@@ -751,7 +798,9 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
     // HVM: magic 0xF00FEBEE (3.0.4), or VGCF_HVM_GUEST in the contexts (3.0.0–3.0.3).
     let first_flags = match layout {
         ContextLayout::X86_64 => data.u64_at(ctxt_offset + context::FLAGS_OFFSET),
-        ContextLayout::X86_32 => data.u32_at(ctxt_offset + context::FLAGS_OFFSET).map(u64::from),
+        ContextLayout::X86_32 => data
+            .u32_at(ctxt_offset + context::FLAGS_OFFSET)
+            .map(u64::from),
     }
     .unwrap_or(0);
     let hvm = if magic == kinds::XC_CORE_MAGIC_HVM {
@@ -761,10 +810,15 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
     } else {
         None
     };
-    let guest_kind = if hvm.is_some() { GuestKind::Hvm } else { GuestKind::Pv };
+    let guest_kind = if hvm.is_some() {
+        GuestKind::Hvm
+    } else {
+        GuestKind::Pv
+    };
     if hvm.is_some() {
         warnings.push(
-            "legacy HVM dump: pfns are inferred from page positions (the format stores none)".to_string(),
+            "legacy HVM dump: pfns are inferred from page positions (the format stores none)"
+                .to_string(),
         );
     } else {
         warnings.push(
@@ -781,12 +835,24 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
         nr_pages,
         data,
     );
-    let vcpus = decode_vcpus(data, ctxt_offset, ctx_size, nr_vcpus, layout, guest_kind, true);
+    let vcpus = decode_vcpus(
+        data,
+        ctxt_offset,
+        ctx_size,
+        nr_vcpus,
+        layout,
+        guest_kind,
+        true,
+    );
     Ok(Parsed {
         format: DumpFormat::Legacy,
         guest_kind,
         layout,
-        tools_width: Some(if layout == ContextLayout::X86_64 { Width::Bits64 } else { Width::Bits32 }),
+        tools_width: Some(if layout == ContextLayout::X86_64 {
+            Width::Bits64
+        } else {
+            Width::Bits32
+        }),
         elf_machine: None,
         elf_class64: None,
         version: None,

@@ -3,7 +3,8 @@
 
 use crate::addr::{GuestFrame, MachineFrame, PageIndex};
 use crate::builder::{
-    all_variants, pv32_cr3, pv64_cr3, DumpOptions, ElfOptions, GuestImage, Layout, LegacyOptions, VcpuImage,
+    all_variants, pv32_cr3, pv64_cr3, DumpOptions, ElfOptions, GuestImage, Layout, LegacyOptions,
+    VcpuImage,
 };
 use crate::dump::{ContextLayout, DumpError, DumpFormat, GuestKind, Width, XenDump};
 use crate::vcpu::{VcpuState, VGCF_HVM_GUEST, VGCF_IN_KERNEL, VGCF_ONLINE};
@@ -15,8 +16,9 @@ fn busy_vcpu(seed: u64, cr3: u64) -> VcpuImage {
     let s = seed << 40;
     let g = &mut v.gprs;
     for (i, r) in [
-        &mut g.rax, &mut g.rbx, &mut g.rcx, &mut g.rdx, &mut g.rsi, &mut g.rdi, &mut g.rbp, &mut g.rsp,
-        &mut g.r8, &mut g.r9, &mut g.r10, &mut g.r11, &mut g.r12, &mut g.r13, &mut g.r14, &mut g.r15,
+        &mut g.rax, &mut g.rbx, &mut g.rcx, &mut g.rdx, &mut g.rsi, &mut g.rdi, &mut g.rbp,
+        &mut g.rsp, &mut g.r8, &mut g.r9, &mut g.r10, &mut g.r11, &mut g.r12, &mut g.r13,
+        &mut g.r14, &mut g.r15,
     ]
     .into_iter()
     .enumerate()
@@ -46,14 +48,19 @@ fn sample(kind: GuestKind, width: Width) -> GuestImage {
     let mut img = GuestImage::new(kind, width);
     match kind {
         GuestKind::Pv => {
-            img.add_run(GuestFrame(0), MachineFrame(0x8_1000), 0x40).unwrap();
-            img.add_run(GuestFrame(0x40), MachineFrame(0x2_0000), 0x20).unwrap();
-            img.add_run(GuestFrame(0x100), MachineFrame(0x5_0000), 0x10).unwrap();
+            img.add_run(GuestFrame(0), MachineFrame(0x8_1000), 0x40)
+                .unwrap();
+            img.add_run(GuestFrame(0x40), MachineFrame(0x2_0000), 0x20)
+                .unwrap();
+            img.add_run(GuestFrame(0x100), MachineFrame(0x5_0000), 0x10)
+                .unwrap();
         }
         GuestKind::Hvm => {
             // Real HVM memory: the VGA hole 0xA0–0xBF is never populated.
-            img.add_run(GuestFrame(0), MachineFrame(0x10_0000), 0xA0).unwrap();
-            img.add_run(GuestFrame(0xC0), MachineFrame(0x10_00C0), 0x40).unwrap();
+            img.add_run(GuestFrame(0), MachineFrame(0x10_0000), 0xA0)
+                .unwrap();
+            img.add_run(GuestFrame(0xC0), MachineFrame(0x10_00C0), 0x40)
+                .unwrap();
         }
     }
     img.stamp_pages();
@@ -104,7 +111,15 @@ fn every_variant_reads_back() {
             for (name, opts) in all_variants(kind, width) {
                 let d = open(&img, &opts);
                 let legacy = matches!(opts.format, Layout::Legacy(_));
-                assert_eq!(d.format(), if legacy { DumpFormat::Legacy } else { DumpFormat::Elf }, "{name}");
+                assert_eq!(
+                    d.format(),
+                    if legacy {
+                        DumpFormat::Legacy
+                    } else {
+                        DumpFormat::Elf
+                    },
+                    "{name}"
+                );
                 assert_eq!(d.guest_kind(), kind, "{name}");
                 assert_eq!(d.context_layout(), img.context_layout(), "{name}");
                 if kind == GuestKind::Pv {
@@ -136,15 +151,31 @@ fn check_frames(img: &GuestImage, d: &XenDump, name: &str) {
         // Pages were stamped with their own pfn and mfn: finding the page by either
         // frame number must give back those stamps.
         if !elf_hvm {
-            let by_mfn = d.page_of_mfn(mfn).unwrap_or_else(|| panic!("{name}: {mfn} not found"));
+            let by_mfn = d
+                .page_of_mfn(mfn)
+                .unwrap_or_else(|| panic!("{name}: {mfn} not found"));
             let page = d.page(by_mfn).unwrap();
-            assert_eq!(u64::from_le_bytes(page[8..16].try_into().unwrap()), mfn.0, "{name}");
-            assert_eq!(u64::from_le_bytes(page[0..8].try_into().unwrap()), pfn.0, "{name}");
+            assert_eq!(
+                u64::from_le_bytes(page[8..16].try_into().unwrap()),
+                mfn.0,
+                "{name}"
+            );
+            assert_eq!(
+                u64::from_le_bytes(page[0..8].try_into().unwrap()),
+                pfn.0,
+                "{name}"
+            );
         }
         if !legacy_pv {
-            let by_pfn = d.page_of_pfn(pfn).unwrap_or_else(|| panic!("{name}: {pfn} not found"));
+            let by_pfn = d
+                .page_of_pfn(pfn)
+                .unwrap_or_else(|| panic!("{name}: {pfn} not found"));
             let page = d.page(by_pfn).unwrap();
-            assert_eq!(u64::from_le_bytes(page[0..8].try_into().unwrap()), pfn.0, "{name}");
+            assert_eq!(
+                u64::from_le_bytes(page[0..8].try_into().unwrap()),
+                pfn.0,
+                "{name}"
+            );
             assert_eq!(d.pfn_of(by_pfn), Some(pfn), "{name}");
         }
         if !legacy_pv && !elf_hvm {
@@ -155,12 +186,20 @@ fn check_frames(img: &GuestImage, d: &XenDump, name: &str) {
     // Frames that are not populated are reported absent, never as some other page.
     for absent in [0xA0u64, 0xBF, 0x60, 0xFF, 0x1_0000, u64::MAX] {
         if img.pfn_to_mfn(GuestFrame(absent)).is_none() {
-            assert_eq!(d.page_of_pfn(GuestFrame(absent)), None, "{name}: pfn {absent:#x}");
+            assert_eq!(
+                d.page_of_pfn(GuestFrame(absent)),
+                None,
+                "{name}: pfn {absent:#x}"
+            );
         }
     }
     for absent in [0u64, 0x8_0FFF, 0x2_0020, u64::MAX] {
         if img.mfn_to_pfn(MachineFrame(absent)).is_none() {
-            assert_eq!(d.page_of_mfn(MachineFrame(absent)), None, "{name}: mfn {absent:#x}");
+            assert_eq!(
+                d.page_of_mfn(MachineFrame(absent)),
+                None,
+                "{name}: mfn {absent:#x}"
+            );
         }
     }
 }
@@ -194,7 +233,8 @@ fn legacy_pages_in_allocation_order_are_found_by_mfn() {
 #[test]
 fn legacy_hvm_before_3_0_4_is_recognised_by_the_context_flag() {
     let mut img = GuestImage::new(GuestKind::Hvm, Width::Bits64);
-    img.add_run(GuestFrame(0), MachineFrame(0x3000), 0x100).unwrap();
+    img.add_run(GuestFrame(0), MachineFrame(0x3000), 0x100)
+        .unwrap();
     img.stamp_pages();
     let mut v = busy_vcpu(1, 0x3005 << 12);
     v.flags |= VGCF_HVM_GUEST;
@@ -266,7 +306,8 @@ fn a_dump_file_opens_through_the_mapping() {
     let img = sample(GuestKind::Pv, Width::Bits64);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("guest.core");
-    img.write_file(&path, &DumpOptions::elf(Width::Bits64)).unwrap();
+    img.write_file(&path, &DumpOptions::elf(Width::Bits64))
+        .unwrap();
     let d = XenDump::open(&path).unwrap();
     check_frames(&img, &d, "mapped");
     let err = XenDump::open(dir.path().join("missing.core")).unwrap_err();
@@ -337,7 +378,10 @@ fn bad_magic_names_what_was_found() {
     let e = err_of(bytes);
     assert!(matches!(e, DumpError::UnknownFormat { .. }), "{e}");
     assert!(e.to_string().contains("not a Xen core dump"));
-    assert!(matches!(err_of(b"LinuxGuestRecord".to_vec()), DumpError::UnknownFormat { .. }));
+    assert!(matches!(
+        err_of(b"LinuxGuestRecord".to_vec()),
+        DumpError::UnknownFormat { .. }
+    ));
     assert!(matches!(err_of(vec![]), DumpError::TooShort { .. }));
 }
 
@@ -346,7 +390,8 @@ fn patch_section(bytes: &mut [u8], name: &str, field: usize, value: u64) {
     let shoff = u64::from_le_bytes(bytes[0x28..0x30].try_into().unwrap()) as usize;
     let shnum = u16::from_le_bytes(bytes[0x3c..0x3e].try_into().unwrap()) as usize;
     let shstrndx = u16::from_le_bytes(bytes[0x3e..0x40].try_into().unwrap()) as usize;
-    let strtab_off = u64::from_le_bytes(bytes[shoff + shstrndx * 64 + 24..][..8].try_into().unwrap()) as usize;
+    let strtab_off =
+        u64::from_le_bytes(bytes[shoff + shstrndx * 64 + 24..][..8].try_into().unwrap()) as usize;
     for i in 0..shnum {
         let sh = shoff + i * 64;
         let n = u32::from_le_bytes(bytes[sh..sh + 4].try_into().unwrap()) as usize;
@@ -373,24 +418,60 @@ fn section_damage_gets_its_own_error() {
     let mut b = good.clone();
     patch_section(&mut b, ".xen_p2m", SH_ENTSIZE, 12);
     let e = err_of(b);
-    assert!(matches!(e, DumpError::BadEntrySize { name: ".xen_p2m", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DumpError::BadEntrySize {
+                name: ".xen_p2m",
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let mut b = good.clone();
     patch_section(&mut b, ".xen_prstatus", SH_ENTSIZE, 100);
-    assert!(matches!(err_of(b), DumpError::BadEntrySize { name: ".xen_prstatus", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadEntrySize {
+            name: ".xen_prstatus",
+            ..
+        }
+    ));
 
     let mut b = good.clone();
     patch_section(&mut b, ".xen_p2m", SH_OFFSET, 1 << 40);
     let e = err_of(b);
-    assert!(matches!(e, DumpError::OutOfBounds { name: ".xen_p2m", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DumpError::OutOfBounds {
+                name: ".xen_p2m",
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let mut b = good.clone();
     patch_section(&mut b, ".xen_p2m", SH_SIZE, 48);
-    assert!(matches!(err_of(b), DumpError::SizeMismatch { name: ".xen_p2m", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::SizeMismatch {
+            name: ".xen_p2m",
+            ..
+        }
+    ));
 
     let mut b = good.clone();
     patch_section(&mut b, ".xen_pages", SH_SIZE, u64::MAX);
-    assert!(matches!(err_of(b), DumpError::SizeMismatch { name: ".xen_pages", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::SizeMismatch {
+            name: ".xen_pages",
+            ..
+        }
+    ));
 
     // A p2m placed on top of the vCPU contexts.
     let mut b = good.clone();
@@ -406,26 +487,45 @@ fn section_damage_gets_its_own_error() {
     // Renaming a section makes it missing (name offset 0 is the empty string).
     let mut b = good.clone();
     patch_section(&mut b, ".xen_prstatus", SH_NAME, 0);
-    assert!(matches!(err_of(b), DumpError::MissingSection { name: ".xen_prstatus", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::MissingSection {
+            name: ".xen_prstatus",
+            ..
+        }
+    ));
     let mut b = good.clone();
     patch_section(&mut b, ".note.Xen", SH_NAME, 0);
     assert!(matches!(err_of(b), DumpError::NotXenElf { .. }));
     let mut b = good.clone();
     patch_section(&mut b, ".xen_p2m", SH_NAME, 0);
-    assert!(matches!(err_of(b), DumpError::MissingSection { name: ".xen_p2m", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::MissingSection {
+            name: ".xen_p2m",
+            ..
+        }
+    ));
 
     // Section header table pointing past the end.
     let mut b = good.clone();
     b[0x28..0x30].copy_from_slice(&(1u64 << 40).to_le_bytes());
     let e = err_of(b);
-    assert!(matches!(e, DumpError::OutOfBounds { .. } | DumpError::Elf { .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::OutOfBounds { .. } | DumpError::Elf { .. }),
+        "{e}"
+    );
 }
 
 /// Offset of the DUMPCORE_HEADER descriptor in an ELF dump.
 fn header_note_desc(bytes: &[u8]) -> usize {
     let pos = bytes
         .windows(12)
-        .position(|w| w[0..4] == 4u32.to_le_bytes() && w[4..8] == 32u32.to_le_bytes() && w[8..12] == 0x200_0001u32.to_le_bytes())
+        .position(|w| {
+            w[0..4] == 4u32.to_le_bytes()
+                && w[4..8] == 32u32.to_le_bytes()
+                && w[8..12] == 0x200_0001u32.to_le_bytes()
+        })
         .expect("header note");
     pos + 16
 }
@@ -442,11 +542,26 @@ fn header_note_damage_gets_its_own_error() {
     let mut b = good.clone();
     b[at + 8..at + 16].copy_from_slice(&(1u64 << 40).to_le_bytes());
     let e = err_of(b);
-    assert!(matches!(e, DumpError::BadField { field: "xch_nr_vcpus", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DumpError::BadField {
+                field: "xch_nr_vcpus",
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let mut b = good.clone();
     b[at + 16..at + 24].copy_from_slice(&u64::MAX.to_le_bytes());
-    assert!(matches!(err_of(b), DumpError::BadField { field: "xch_nr_pages", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadField {
+            field: "xch_nr_pages",
+            ..
+        }
+    ));
 
     let mut b = good.clone();
     b[at + 16..at + 24].copy_from_slice(&1000u64.to_le_bytes());
@@ -454,11 +569,23 @@ fn header_note_damage_gets_its_own_error() {
 
     let mut b = good.clone();
     b[at + 24..at + 32].copy_from_slice(&8192u64.to_le_bytes());
-    assert!(matches!(err_of(b), DumpError::BadField { field: "xch_page_size", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadField {
+            field: "xch_page_size",
+            ..
+        }
+    ));
 
     let mut b = good.clone();
     b[at..at + 8].copy_from_slice(&0x1234u64.to_le_bytes());
-    assert!(matches!(err_of(b), DumpError::BadField { field: "xch_magic", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadField {
+            field: "xch_magic",
+            ..
+        }
+    ));
 
     // A note whose descsz runs off the section.
     let mut b = good.clone();
@@ -469,27 +596,58 @@ fn header_note_damage_gets_its_own_error() {
 #[test]
 fn legacy_header_damage_gets_its_own_error() {
     let (good, _) = built(GuestKind::Pv, &DumpOptions::legacy(Width::Bits64));
-    let set = |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    let set =
+        |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
 
     let mut b = good.clone();
     set(&mut b, 4, 0);
     assert!(matches!(err_of(b), DumpError::NoVcpus { .. }));
     let mut b = good.clone();
     set(&mut b, 4, u32::MAX);
-    assert!(matches!(err_of(b), DumpError::BadField { field: "xch_nr_vcpus", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadField {
+            field: "xch_nr_vcpus",
+            ..
+        }
+    ));
     let mut b = good.clone();
     set(&mut b, 12, 32);
-    assert!(matches!(err_of(b), DumpError::BadField { field: "xch_ctxt_offset", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadField {
+            field: "xch_ctxt_offset",
+            ..
+        }
+    ));
     let mut b = good.clone();
     set(&mut b, 16, 24 + 3 * 5000);
-    assert!(matches!(err_of(b), DumpError::BadField { field: "xch_index_offset", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadField {
+            field: "xch_index_offset",
+            ..
+        }
+    ));
     let mut b = good.clone();
     set(&mut b, 20, 0x10_0000);
-    assert!(matches!(err_of(b), DumpError::BadField { field: "xch_pages_offset", .. }));
+    assert!(matches!(
+        err_of(b),
+        DumpError::BadField {
+            field: "xch_pages_offset",
+            ..
+        }
+    ));
     let mut b = good.clone();
     set(&mut b, 8, u32::MAX);
     let e = err_of(b);
-    assert!(matches!(e, DumpError::BadField { .. } | DumpError::OutOfBounds { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DumpError::BadField { .. } | DumpError::OutOfBounds { .. }
+        ),
+        "{e}"
+    );
 }
 
 #[test]

@@ -82,7 +82,12 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
             }
             Some(n) => match parse_num(n).and_then(|n| guest.vcpus().get(n as usize)) {
                 None => {
-                    let _ = write!(out, "no vCPU {n}: the dump has {} (0..{})", guest.vcpus().len(), guest.vcpus().len());
+                    let _ = write!(
+                        out,
+                        "no vCPU {n}: the dump has {} (0..{})",
+                        guest.vcpus().len(),
+                        guest.vcpus().len()
+                    );
                 }
                 Some(v) => {
                     let g = &v.gprs;
@@ -97,14 +102,31 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                         v.layout
                     );
                     let regs = [
-                        ("rax", g.rax), ("rbx", g.rbx), ("rcx", g.rcx), ("rdx", g.rdx),
-                        ("rsi", g.rsi), ("rdi", g.rdi), ("rbp", g.rbp), ("rsp", g.rsp),
-                        ("r8", g.r8), ("r9", g.r9), ("r10", g.r10), ("r11", g.r11),
-                        ("r12", g.r12), ("r13", g.r13), ("r14", g.r14), ("r15", g.r15),
-                        ("rip", v.rip), ("rflags", v.rflags),
+                        ("rax", g.rax),
+                        ("rbx", g.rbx),
+                        ("rcx", g.rcx),
+                        ("rdx", g.rdx),
+                        ("rsi", g.rsi),
+                        ("rdi", g.rdi),
+                        ("rbp", g.rbp),
+                        ("rsp", g.rsp),
+                        ("r8", g.r8),
+                        ("r9", g.r9),
+                        ("r10", g.r10),
+                        ("r11", g.r11),
+                        ("r12", g.r12),
+                        ("r13", g.r13),
+                        ("r14", g.r14),
+                        ("r15", g.r15),
+                        ("rip", v.rip),
+                        ("rflags", v.rflags),
                     ];
                     for pair in regs.chunks(2) {
-                        let _ = writeln!(out, "  {:<7}{:#018x}   {:<7}{:#018x}", pair[0].0, pair[0].1, pair[1].0, pair[1].1);
+                        let _ = writeln!(
+                            out,
+                            "  {:<7}{:#018x}   {:<7}{:#018x}",
+                            pair[0].0, pair[0].1, pair[1].0, pair[1].1
+                        );
                     }
                     let s = v.selectors;
                     let _ = writeln!(
@@ -120,7 +142,12 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                     let _ = writeln!(
                         out,
                         "  dr0-3  {:#x} {:#x} {:#x} {:#x}  dr6 {:#x}  dr7 {:#x}",
-                        v.debugreg[0], v.debugreg[1], v.debugreg[2], v.debugreg[3], v.debugreg[6], v.debugreg[7]
+                        v.debugreg[0],
+                        v.debugreg[1],
+                        v.debugreg[2],
+                        v.debugreg[3],
+                        v.debugreg[6],
+                        v.debugreg[7]
                     );
                     let opt = |o: Option<u64>| o.map_or("-".to_string(), |x| format!("{x:#x}"));
                     let _ = writeln!(
@@ -136,7 +163,8 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                             "  paging {} ({}), root {}",
                             sp.mode,
                             sp.mode_source,
-                            sp.root.map_or("-".to_string(), |r| frame_both(guest, r.frame))
+                            sp.root
+                                .map_or("-".to_string(), |r| frame_both(guest, r.frame))
                         );
                     }
                 }
@@ -162,7 +190,9 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                 "vCPU {slot}: {} paging, cr3 {:#x}, root {}",
                 space.mode,
                 guest.vcpus()[slot].cr3(),
-                space.root.map_or("-".to_string(), |r| frame_both(guest, r.frame))
+                space
+                    .root
+                    .map_or("-".to_string(), |r| frame_both(guest, r.frame))
             );
             match guest.translate(slot, VirtAddr(addr)) {
                 Ok(tr) => {
@@ -183,7 +213,11 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                         frame_both(guest, tr.frame),
                         tr.offset,
                         tr.page_size,
-                        if tr.rights.writable { ", writable" } else { ", read-only" }
+                        if tr.rights.writable {
+                            ", writable"
+                        } else {
+                            ", read-only"
+                        }
                     );
                     let d = guest.dump();
                     let idx = match d.table_frame_space() {
@@ -192,7 +226,11 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                     };
                     match idx {
                         Some(i) => {
-                            let _ = write!(out, "  in the dump: {i} at file offset {:#x}", d.page_offset(i) + tr.offset);
+                            let _ = write!(
+                                out,
+                                "  in the dump: {i} at file offset {:#x}",
+                                d.page_offset(i) + tr.offset
+                            );
                         }
                         None => out.push_str("  not in the dump: reads of this address fail"),
                     }
@@ -212,8 +250,16 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
             }
             match d.page_of_pfn(GuestFrame(pfn)) {
                 Some(i) => {
-                    let m = d.mfn_of(i).map_or("mfn unknown (HVM dump)".to_string(), |m| format!("mfn {:#x}", m.0));
-                    let _ = write!(out, "pfn {pfn:#x} -> {m}, {i} at file offset {:#x}", d.page_offset(i));
+                    let m = d
+                        .mfn_of(i)
+                        .map_or("mfn unknown (HVM dump)".to_string(), |m| {
+                            format!("mfn {:#x}", m.0)
+                        });
+                    let _ = write!(
+                        out,
+                        "pfn {pfn:#x} -> {m}, {i} at file offset {:#x}",
+                        d.page_offset(i)
+                    );
                 }
                 None => {
                     let _ = write!(out, "pfn {pfn:#x} is not in the dump");
@@ -230,8 +276,16 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
             }
             match d.page_of_mfn(MachineFrame(mfn)) {
                 Some(i) => {
-                    let p = d.pfn_of(i).map_or("pfn unknown (legacy PV dump)".to_string(), |p| format!("pfn {:#x}", p.0));
-                    let _ = write!(out, "mfn {mfn:#x} -> {p}, {i} at file offset {:#x}", d.page_offset(i));
+                    let p = d
+                        .pfn_of(i)
+                        .map_or("pfn unknown (legacy PV dump)".to_string(), |p| {
+                            format!("pfn {:#x}", p.0)
+                        });
+                    let _ = write!(
+                        out,
+                        "mfn {mfn:#x} -> {p}, {i} at file offset {:#x}",
+                        d.page_offset(i)
+                    );
                 }
                 None => {
                     let _ = write!(out, "mfn {mfn:#x} is not in the dump");
@@ -268,7 +322,11 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
 }
 
 impl<A: XenArch> MonitorCmd for DumpTarget<A> {
-    fn handle_monitor_cmd(&mut self, cmd: &[u8], mut out: ConsoleOutput<'_>) -> Result<(), Self::Error> {
+    fn handle_monitor_cmd(
+        &mut self,
+        cmd: &[u8],
+        mut out: ConsoleOutput<'_>,
+    ) -> Result<(), Self::Error> {
         let line = String::from_utf8_lossy(cmd);
         let current = self.last_tid.get() - 1;
         let text = run_command(&self.guest, &mut self.view, current, &line);

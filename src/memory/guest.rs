@@ -104,7 +104,10 @@ pub enum MemoryError {
     PageMissing { addr: u64, index: PageIndex },
     /// This view cannot be served by this dump.
     #[error("{view} addresses cannot be read in this dump: {why}")]
-    ViewUnavailable { view: &'static str, why: &'static str },
+    ViewUnavailable {
+        view: &'static str,
+        why: &'static str,
+    },
     /// No such vCPU.
     #[error("no vCPU slot {0}")]
     NoSuchVcpu(usize),
@@ -194,14 +197,23 @@ impl Guest {
         })
     }
 
-    fn space_for(dump: &XenDump, v: &VcpuState, choice: ModeChoice, long_mode: bool) -> AddressSpace {
+    fn space_for(
+        dump: &XenDump,
+        v: &VcpuState,
+        choice: ModeChoice,
+        long_mode: bool,
+    ) -> AddressSpace {
         let kind = dump.guest_kind();
         let (mode, mode_source) = match choice {
             ModeChoice::Auto => match dump.pv_guest_width() {
                 Some(w) => (PagingMode::for_pv(w), "PV guest width"),
                 None => (
                     PagingMode::from_control_regs(v.cr0(), v.cr4(), long_mode),
-                    if long_mode { "CR0/CR4, long mode inferred" } else { "CR0/CR4" },
+                    if long_mode {
+                        "CR0/CR4, long mode inferred"
+                    } else {
+                        "CR0/CR4"
+                    },
                 ),
             },
             ModeChoice::NoPaging => (PagingMode::None, "--paging"),
@@ -309,7 +321,12 @@ impl Guest {
     }
 
     /// Walk from an explicit root (e.g. a CR3 given by the user).
-    pub fn translate_in(&self, mode: PagingMode, root: Root, va: VirtAddr) -> Result<Translation, MemoryError> {
+    pub fn translate_in(
+        &self,
+        mode: PagingMode,
+        root: Root,
+        va: VirtAddr,
+    ) -> Result<Translation, MemoryError> {
         Ok(walk(&self.tables(), mode, root, va)?)
     }
 
@@ -338,7 +355,12 @@ impl Guest {
                     FrameSpace::Guest => "guest frame",
                     FrameSpace::Machine => "machine frame",
                 };
-                (self.page_of_table_frame(tr.frame), tr.offset, space_name, tr.frame)
+                (
+                    self.page_of_table_frame(tr.frame),
+                    tr.offset,
+                    space_name,
+                    tr.frame,
+                )
             }
             View::Physical => {
                 if !self.dump.frames().knows_pfns() {
@@ -348,7 +370,12 @@ impl Guest {
                     });
                 }
                 let pfn = addr >> PAGE_SHIFT;
-                (self.dump.page_of_pfn(GuestFrame(pfn)), addr & (PAGE_SIZE - 1), "pfn", pfn)
+                (
+                    self.dump.page_of_pfn(GuestFrame(pfn)),
+                    addr & (PAGE_SIZE - 1),
+                    "pfn",
+                    pfn,
+                )
             }
             View::Machine => {
                 if !self.dump.frames().knows_mfns() {
@@ -358,7 +385,12 @@ impl Guest {
                     });
                 }
                 let mfn = addr >> PAGE_SHIFT;
-                (self.dump.page_of_mfn(MachineFrame(mfn)), addr & (PAGE_SIZE - 1), "mfn", mfn)
+                (
+                    self.dump.page_of_mfn(MachineFrame(mfn)),
+                    addr & (PAGE_SIZE - 1),
+                    "mfn",
+                    mfn,
+                )
             }
         };
         match index {
@@ -369,7 +401,14 @@ impl Guest {
 
     /// Read as much of `buf` as is readable from `addr` on; stops at the first page
     /// that cannot be read and returns the number of bytes read.
-    pub fn read(&self, cache: &mut TranslationCache, view: View, slot: usize, addr: VirtAddr, buf: &mut [u8]) -> usize {
+    pub fn read(
+        &self,
+        cache: &mut TranslationCache,
+        view: View,
+        slot: usize,
+        addr: VirtAddr,
+        buf: &mut [u8],
+    ) -> usize {
         self.read_inner(cache, view, slot, addr.0, buf).0
     }
 

@@ -9,9 +9,19 @@ use std::time::{Duration, Instant};
 
 /// The gdb binary; the project's scripts install it. A missing gdb fails the test.
 pub fn gdb_path() -> PathBuf {
-    let p = std::env::var_os("GDB").map(PathBuf::from).unwrap_or_else(|| "gdb".into());
-    let ok = Command::new(&p).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
-    assert!(ok, "gdb not found ({}): run scripts/install-deps.sh (end-to-end tests need the real gdb)", p.display());
+    let p = std::env::var_os("GDB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "gdb".into());
+    let ok = Command::new(&p)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "gdb not found ({}): run scripts/install-deps.sh (end-to-end tests need the real gdb)",
+        p.display()
+    );
     p
 }
 
@@ -56,7 +66,11 @@ impl Server {
         let addr = rx
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("server did not start; log:\n{}", log.lock().unwrap()));
-        Server { child, addr, stderr_log: log }
+        Server {
+            child,
+            addr,
+            stderr_log: log,
+        }
     }
 
     /// Is the server process still running?
@@ -84,7 +98,14 @@ pub fn gdb(addr: &str, cmds: &[&str]) -> String {
 /// Like [`gdb`], with extra gdb arguments placed before the commands.
 pub fn gdb_with(addr: &str, cmds: &[&str], pre: &[&str], timeout: Duration) -> String {
     let mut c = Command::new(gdb_path());
-    c.args(["-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off"]);
+    c.args([
+        "-nx",
+        "-batch",
+        "-ex",
+        "set pagination off",
+        "-ex",
+        "set confirm off",
+    ]);
     c.args(pre);
     if !addr.is_empty() {
         c.args(["-ex", &format!("target remote {addr}")]);
@@ -97,10 +118,19 @@ pub fn gdb_with(addr: &str, cmds: &[&str], pre: &[&str], timeout: Duration) -> S
 
 /// Run a command to completion (killing it after `timeout`), returning its output.
 pub fn run_with_timeout(mut c: Command, timeout: Duration) -> String {
-    let out_path = std::env::temp_dir().join(format!("xd-gdb-{}-{:?}.out", std::process::id(), std::thread::current().id()));
+    let out_path = std::env::temp_dir().join(format!(
+        "xd-gdb-{}-{:?}.out",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let f = std::fs::File::create(&out_path).unwrap();
     let f2 = f.try_clone().unwrap();
-    let mut child = c.stdin(Stdio::null()).stdout(f).stderr(f2).spawn().expect("spawn");
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(f)
+        .stderr(f2)
+        .spawn()
+        .expect("spawn");
     let deadline = Instant::now() + timeout;
     loop {
         if child.try_wait().unwrap().is_some() {
