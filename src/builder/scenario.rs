@@ -285,6 +285,12 @@ impl Scenario {
             v.selectors.es = uss;
             let root = roots[usize::from(user)];
             v.ctrlreg = [cr0, 0, 0xdead_0000 + slot, encode(root), cr4, 0, 0, 0];
+            if user && kind == GuestKind::Pv && width == Width::Bits64 {
+                // 64-bit PV: CR3 keeps the kernel table, ctrlreg[1] holds the user table
+                // the vCPU was running on.
+                v.ctrlreg[3] = encode(roots[0]);
+                v.ctrlreg[1] = encode(root);
+            }
             if kind == GuestKind::Hvm && !mode.is_32bit() {
                 v.fs_base = 0x7f00_0000_0000 + slot * 0x1000;
                 v.gs_base_kernel = 0xffff_8880_7fc0_0000 + slot * 0x10_0000;

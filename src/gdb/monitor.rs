@@ -166,6 +166,13 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                             sp.root
                                 .map_or("-".to_string(), |r| frame_both(guest, r.frame))
                         );
+                        if let Some(u) = sp.user_root {
+                            let _ = write!(
+                                out,
+                                "\n  user page table (ctrlreg[1], for lower-half addresses): {}",
+                                frame_both(guest, u.frame)
+                            );
+                        }
                     }
                 }
             },

@@ -82,8 +82,23 @@ pub struct AddressSpace {
     pub mode: PagingMode,
     /// The root table, in the tables' frame space; `None` without paging.
     pub root: Option<Root>,
+    /// A 64-bit PV vCPU caught in user mode runs on its user page table
+    /// (`ctrlreg[1]`), which maps only the lower half; it is used for lower-half
+    /// addresses, the kernel table (`ctrlreg[3]`) for the rest.
+    pub user_root: Option<Root>,
     /// Where the mode came from ("PV guest width", "CR0/CR4", "user", …).
     pub mode_source: &'static str,
+}
+
+impl AddressSpace {
+    /// The table that translates `va`: the user table for lower-half addresses of a
+    /// PV vCPU in user mode, the CR3 table otherwise.
+    pub fn root_for(&self, va: VirtAddr) -> Root {
+        match self.user_root {
+            Some(u) if va.0 >> 63 == 0 => u,
+            _ => self.root.unwrap_or(Root::new(0)),
+        }
+    }
 }
 
 /// Memory-layer errors: why bytes at an address cannot be read.
@@ -228,9 +243,15 @@ impl Guest {
             ModeChoice::FiveLevel => (PagingMode::FiveLevel, "--paging"),
         };
         let root = Self::root_for(dump, v, mode);
+        let user_root = (kind == GuestKind::Pv
+            && mode == PagingMode::FourLevel
+            && !v.kernel_mode()
+            && v.ctrlreg[1] != 0)
+            .then(|| Cr3Decode::Pv64.decode(v.ctrlreg[1]));
         AddressSpace {
             mode,
             root,
+            user_root,
             mode_source,
         }
     }
@@ -317,7 +338,7 @@ impl Guest {
     /// Walk vCPU `slot`'s page tables for `va`, reporting every step.
     pub fn translate(&self, slot: usize, va: VirtAddr) -> Result<Translation, MemoryError> {
         let space = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
-        self.translate_in(space.mode, space.root.unwrap_or(Root::new(0)), va)
+        self.translate_in(space.mode, space.root_for(va), va)
     }
 
     /// Walk from an explicit root (e.g. a CR3 given by the user).
@@ -349,7 +370,7 @@ impl Guest {
         let (index, offset, space, frame) = match view {
             View::Virtual => {
                 let space = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
-                let root = space.root.unwrap_or(Root::new(0));
+                let root = space.root_for(VirtAddr(addr));
                 let tr = cache.translate(&self.tables(), space.mode, root, VirtAddr(addr))?;
                 let space_name = match self.dump.table_frame_space() {
                     FrameSpace::Guest => "guest frame",
