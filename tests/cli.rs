@@ -1,0 +1,247 @@
+//! The command line: `info` on every format variant (text and JSON), help, errors,
+//! loopback by default, Ctrl-C.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use xendump_gdbserver::builder::scenario::Scenario;
+use xendump_gdbserver::builder::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+use xendump_gdbserver::dump::{GuestKind, Width};
+use xendump_gdbserver::memory::PagingMode;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xendump-gdbserver"))
+}
+
+fn info_json(path: &std::path::Path) -> serde_json::Value {
+    let out = bin().arg("info").arg("--json").arg(path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn info_reports_the_facts_of_every_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = 0;
+    for (kind, mode) in [
+        (GuestKind::Pv, PagingMode::FourLevel),
+        (GuestKind::Pv, PagingMode::Pae),
+        (GuestKind::Hvm, PagingMode::FourLevel),
+        (GuestKind::Hvm, PagingMode::Pae),
+    ] {
+        let s = Scenario::new(kind, mode).unwrap();
+        let width = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
+        let mut variants = all_variants(kind, width);
+        if kind == GuestKind::Pv && width == Width::Bits32 {
+            variants.push((
+                "elfclass32-pv32".into(),
+                DumpOptions {
+                    format: Layout::Elf(ElfOptions::class32_2007()),
+                    tools: Width::Bits32,
+                },
+            ));
+            variants.push((
+                "legacy-u64-index-pv32".into(),
+                DumpOptions {
+                    format: Layout::Legacy(LegacyOptions {
+                        index_width: Some(8),
+                        ..LegacyOptions::default()
+                    }),
+                    tools: Width::Bits32,
+                },
+            ));
+        }
+        for (name, opts) in variants {
+            let path = support::dump_file(&dir, &name, &s.image.write(&opts).unwrap());
+            let j = info_json(&path);
+            let legacy = matches!(opts.format, Layout::Legacy(_));
+            let ctx = format!("{name}: {j:#}");
+            assert_eq!(
+                j["format"].as_str().unwrap().starts_with("legacy"),
+                legacy,
+                "{ctx}"
+            );
+            assert_eq!(
+                j["guest_kind"],
+                if kind == GuestKind::Pv {
+                    "PV"
+                } else {
+                    "HVM/PVH"
+                },
+                "{ctx}"
+            );
+            if kind == GuestKind::Pv || !legacy {
+                assert_eq!(
+                    j["guest_width"],
+                    if mode.is_32bit() { 32 } else { 64 },
+                    "{ctx}"
+                );
+            }
+            assert_eq!(j["page_size"], 4096, "{ctx}");
+            assert_eq!(j["pages"], s.image.page_count(), "{ctx}");
+            let pfns: Vec<u64> = s.image.populated_pfns().map(|p| p.0).collect();
+            if !(legacy && kind == GuestKind::Pv) {
+                assert_eq!(j["pfn_range"][0], format!("{:#x}", pfns[0]), "{ctx}");
+                assert_eq!(
+                    j["pfn_range"][1],
+                    format!("{:#x}", pfns[pfns.len() - 1]),
+                    "{ctx}"
+                );
+            } else {
+                assert!(j["pfn_range"].is_null(), "{ctx}");
+            }
+            if kind == GuestKind::Pv {
+                let mut mfns: Vec<u64> = pfns
+                    .iter()
+                    .map(|&p| {
+                        s.image
+                            .pfn_to_mfn(xendump_gdbserver::addr::GuestFrame(p))
+                            .unwrap()
+                            .0
+                    })
+                    .collect();
+                mfns.sort();
+                assert_eq!(j["mfn_range"][0], format!("{:#x}", mfns[0]), "{ctx}");
+                assert_eq!(
+                    j["mfn_range"][1],
+                    format!("{:#x}", mfns[mfns.len() - 1]),
+                    "{ctx}"
+                );
+            }
+            if !legacy {
+                assert_eq!(j["xen_version"], "4.17.0", "{ctx}");
+                assert_eq!(j["format_version"], "0.1", "{ctx}");
+                assert_eq!(
+                    j["tools_width"],
+                    if opts.tools == Width::Bits64 { 64 } else { 32 },
+                    "{ctx}"
+                );
+            }
+            let states = s.image.expected_states();
+            let vcpus = j["vcpus"].as_array().unwrap();
+            assert_eq!(vcpus.len(), 3, "{ctx}");
+            for (i, v) in vcpus.iter().enumerate() {
+                assert_eq!(v["rip"], format!("{:#x}", states[i].rip), "{ctx}");
+                assert_eq!(v["rsp"], format!("{:#x}", states[i].gprs.rsp), "{ctx}");
+                assert_eq!(v["cr3"], format!("{:#x}", states[i].cr3()), "{ctx}");
+                assert_eq!(v["online"], legacy || i != 2, "{ctx}");
+                assert_eq!(v["mode"], if i == 1 { "user" } else { "kernel" }, "{ctx}");
+                if !(legacy && kind == GuestKind::Hvm) {
+                    assert_eq!(v["paging"], s.mode.to_string(), "{ctx}");
+                    let root =
+                        s.facts.roots[if i == 1 && !(kind == GuestKind::Pv && !mode.is_32bit()) {
+                            1
+                        } else {
+                            0
+                        }];
+                    assert_eq!(v["root_frame"], format!("{:#x}", root.frame), "{ctx}");
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 16);
+    // The text form says the same things in words.
+    let path = dir.path().join("elf-pv64-tools64.core");
+    let out = bin().arg("info").arg(&path).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("format:          ELF xc_core"), "{text}");
+    assert!(text.contains("guest:           PV, 64-bit"), "{text}");
+    assert!(text.contains("vCPU 2   offline"), "{text}");
+}
+
+#[test]
+fn help_teaches_and_errors_are_clear() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "127.0.0.1:1234",
+        "gdb -x gdbinit vmlinux",
+        "monitor help",
+        "info --json",
+        "--paging",
+        "read-only",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    let out = bin().arg("/nonexistent/guest.core").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("/nonexistent/guest.core") && err.contains("No such file"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = support::dump_file(&dir, "junk", b"this is not a dump at all");
+    let out = bin().arg("info").arg(&junk).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("not a Xen core dump"), "{err}");
+
+    let out = bin()
+        .args(["--listen", "not-an-address"])
+        .arg(&junk)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("invalid --listen address"), "{err}");
+}
+
+#[test]
+fn serves_on_loopback_by_default_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
+    let path = support::dump_file(
+        &dir,
+        "pv",
+        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    );
+    // No --listen: the default must be loopback (another process may hold port 1234, in
+    // which case the error must say so).
+    let mut child = bin()
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // SIGINT, as Ctrl-C sends.
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server ignored Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    if err.contains("cannot listen on") {
+        assert!(err.contains("127.0.0.1:1234"), "{err}");
+    } else {
+        assert!(err.contains("on 127.0.0.1:1234"), "{err}");
+        assert!(status.success(), "{status:?}: {err}");
+    }
+}
