@@ -138,12 +138,11 @@ fn info_reports_the_facts_of_every_variant() {
                 assert_eq!(v["mode"], if i == 1 { "user" } else { "kernel" }, "{ctx}");
                 if !(legacy && kind == GuestKind::Hvm) {
                     assert_eq!(v["paging"], s.mode.to_string(), "{ctx}");
-                    let root =
-                        s.facts.roots[if i == 1 && !(kind == GuestKind::Pv && !mode.is_32bit()) {
-                            1
-                        } else {
-                            0
-                        }];
+                    // 64-bit PV keeps the kernel table in CR3 even in user mode (the user table
+                    // is ctrlreg[1]); elsewhere vCPU 1's CR3 is its own table.
+                    let pv64 = kind == GuestKind::Pv && !mode.is_32bit();
+                    let cr3_table = usize::from(i == 1 && !pv64);
+                    let root = s.facts.roots[cr3_table];
                     assert_eq!(v["root_frame"], format!("{:#x}", root.frame), "{ctx}");
                 }
             }
