@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Install what the test suite needs on a fresh Debian machine: gdb (the end-to-end
-# tests drive the real gdb against the real server). Idempotent; needs root (or sudo)
+# Install what the test suite needs on a fresh Debian machine: gdb and lldb (the
+# end-to-end tests drive the real debuggers against the real server). Idempotent; needs root (or sudo)
 # only when something is missing.
 set -euo pipefail
 
 need=()
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
+# LLDB: IDE users connect with it too; tests/lldb_e2e.rs drives it.
+command -v lldb >/dev/null 2>&1 || need+=(lldb)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "install-deps: gdb $(gdb --version | head -n1 | awk '{print $NF}') already present"
+  echo "install-deps: gdb and lldb already present"
   exit 0
 fi
 

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use gdbstub::common::Tid;
 use gdbstub::target::ext::base::multithread::{MultiThreadBase, MultiThreadResumeOps};
+use gdbstub::target::ext::base::single_register_access::{
+    SingleRegisterAccess, SingleRegisterAccessOps,
+};
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::monitor_cmd::MonitorCmdOps;
 use gdbstub::target::ext::thread_extra_info::ThreadExtraInfoOps;
@@ -175,5 +178,35 @@ impl<A: XenArch> MultiThreadBase for DumpTarget<A> {
     #[inline(always)]
     fn support_thread_extra_info(&mut self) -> Option<ThreadExtraInfoOps<'_, Self>> {
         Some(self)
+    }
+
+    #[inline(always)]
+    fn support_single_register_access(&mut self) -> Option<SingleRegisterAccessOps<'_, Tid, Self>> {
+        Some(self)
+    }
+}
+
+// LLDB reads registers one by one with `p` packets; gdb uses `g`.
+impl<A: XenArch> SingleRegisterAccess<Tid> for DumpTarget<A> {
+    fn read_register(
+        &mut self,
+        tid: Tid,
+        reg_id: <A as gdbstub::arch::Arch>::RegId,
+        buf: &mut [u8],
+    ) -> TargetResult<usize, Self> {
+        let slot = self.slot_of(tid).map_err(TargetError::Fatal)?;
+        let regs =
+            A::registers_from_state(&self.guest.vcpus()[slot], self.guest.hypervisor_width());
+        // 0 bytes tells gdbstub the register is unavailable (`xx…`).
+        Ok(A::read_register(&regs, reg_id, buf))
+    }
+
+    fn write_register(
+        &mut self,
+        _tid: Tid,
+        _reg_id: <A as gdbstub::arch::Arch>::RegId,
+        _val: &[u8],
+    ) -> TargetResult<(), Self> {
+        Err(TargetError::NonFatal)
     }
 }
