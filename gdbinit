@@ -83,6 +83,15 @@ document xd-m2p
 xd-m2p MFN: the guest frame and dump page holding machine frame MFN.
 end
 
+# xd-cr3 VALUE|off: read virtual addresses through another page table (another process).
+define xd-cr3
+  monitor cr3 $arg0
+end
+document xd-cr3
+xd-cr3 VALUE: virtual reads go through the page tables CR3 VALUE points to (encoded as the
+vCPU stores it), e.g. another process's mm->pgd. xd-cr3 off: back to each thread's own.
+end
+
 # xd-virtual / xd-physical / xd-machine: which address space `x`, `p` and `dump` read.
 define xd-virtual
   monitor view virtual

@@ -429,3 +429,50 @@ fn demo_dump_is_the_builder_output() {
     );
     let _ = gdb_with; // used by other test files
 }
+
+#[test]
+fn monitor_cr3_reads_through_another_page_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
+    let path = dump_file(
+        &dir,
+        "hvm64",
+        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    );
+    let server = Server::start(&path, &[]);
+    let v = s.image.expected_states();
+    let user = format!("x/xg {:#x}", s.facts.user_va);
+    let cr3 = format!("monitor cr3 {:#x}", v[1].cr3());
+    let out = gdb(
+        &server.addr,
+        &[
+            "thread 1",
+            &user,
+            &cr3,
+            &user,
+            "monitor info",
+            "monitor cr3 off",
+            &user,
+            "monitor cr3 zebra",
+        ],
+    );
+    let ctx = format!("{out}\n{}", server.log());
+    let hits = out
+        .matches(&format!("{:#018x}", s.facts.user_value))
+        .count();
+    assert_eq!(hits, 1, "{ctx}");
+    assert_eq!(
+        out.matches(&format!(
+            "Cannot access memory at address {:#x}",
+            s.facts.user_va
+        ))
+        .count(),
+        2,
+        "{ctx}"
+    );
+    assert!(
+        out.contains(&format!("through cr3 {:#x}", v[1].cr3())),
+        "{ctx}"
+    );
+    assert!(out.contains("not a number: zebra"), "{ctx}");
+}

@@ -24,6 +24,9 @@ xendump-gdbserver monitor commands:
   monitor m2p MFN              which guest frame and dump page hold machine frame MFN
   monitor view [KIND]          address space of memory reads: virtual (default),
                                physical (guest pfn space) or machine (mfn space)
+  monitor cr3 [VALUE|off]      read virtual addresses through page tables at VALUE (as
+                               the vCPU would store it), e.g. another process's; off:
+                               back to each thread's own
 Numbers: 0x-prefixed hex, or decimal.";
 
 /// Parse a number the way gdb users write them.
@@ -51,8 +54,32 @@ fn frame_both(guest: &Guest, frame: u64) -> String {
     }
 }
 
+/// Per-session settings that monitor commands change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadSettings {
+    /// Address space of memory reads.
+    pub view: View,
+    /// A CR3 to read virtual addresses through instead of the thread's own.
+    pub cr3: Option<u64>,
+}
+
+impl Default for ReadSettings {
+    fn default() -> Self {
+        ReadSettings {
+            view: View::Virtual,
+            cr3: None,
+        }
+    }
+}
+
 /// Run one monitor command and return its text.
-pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &str) -> String {
+pub fn run_command(
+    guest: &Guest,
+    settings: &mut ReadSettings,
+    current_slot: usize,
+    line: &str,
+) -> String {
+    let view = &mut settings.view;
     let mut out = String::new();
     let words: Vec<&str> = line.split_whitespace().collect();
     let arg = |i: usize| words.get(i).copied();
@@ -61,6 +88,9 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
         "info" => {
             let _ = write!(out, "{}", Summary::of(guest));
             let _ = write!(out, "memory view:     {}", view.name());
+            if let Some(c) = settings.cr3 {
+                let _ = write!(out, " through cr3 {c:#x}");
+            }
         }
         "vcpu" | "vcpus" => match arg(1) {
             None => {
@@ -321,6 +351,42 @@ pub fn run_command(guest: &Guest, view: &mut View, current_slot: usize, line: &s
                 }
             }
         },
+        "cr3" => match arg(1) {
+            None => match settings.cr3 {
+                Some(c) => {
+                    let _ = write!(
+                        out,
+                        "virtual reads use cr3 {c:#x} (monitor cr3 off to undo)"
+                    );
+                }
+                None => out.push_str("virtual reads use each thread's own page tables"),
+            },
+            Some("off" | "reset" | "none") => {
+                settings.cr3 = None;
+                out.push_str("virtual reads use each thread's own page tables again");
+            }
+            Some(v) => match parse_num(v) {
+                Some(c) => match guest.space_from_cr3(current_slot, c) {
+                    Ok(space) => {
+                        settings.cr3 = Some(c);
+                        let _ = write!(
+                            out,
+                            "virtual reads now use cr3 {c:#x}: {} paging, root {}",
+                            space.mode,
+                            space
+                                .root
+                                .map_or("-".to_string(), |r| frame_both(guest, r.frame))
+                        );
+                    }
+                    Err(e) => {
+                        let _ = write!(out, "{e}");
+                    }
+                },
+                None => {
+                    let _ = write!(out, "not a number: {v}");
+                }
+            },
+        },
         other => {
             let _ = write!(out, "unknown command {other:?}\n{HELP}");
         }
@@ -336,7 +402,7 @@ impl<A: XenArch> MonitorCmd for DumpTarget<A> {
     ) -> Result<(), Self::Error> {
         let line = String::from_utf8_lossy(cmd);
         let current = self.last_tid.get() - 1;
-        let text = run_command(&self.guest, &mut self.view, current, &line);
+        let text = run_command(&self.guest, &mut self.settings, current, &line);
         outputln!(out, "{}", text.trim_end());
         Ok(())
     }

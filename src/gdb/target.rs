@@ -19,6 +19,8 @@ use gdbstub::target::{Target, TargetError, TargetResult};
 use crate::addr::VirtAddr;
 use crate::memory::{Guest, TranslationCache, View};
 
+use super::monitor::ReadSettings;
+
 use super::arch::XenArch;
 
 /// EFAULT: gdb ignores the number, but it reads well in packet logs.
@@ -39,8 +41,8 @@ pub enum TargetFault {
 pub struct DumpTarget<A: XenArch> {
     pub(crate) guest: Arc<Guest>,
     pub(crate) cache: TranslationCache,
-    /// Address space used for memory reads (`monitor view`).
-    pub(crate) view: View,
+    /// Address space used for memory reads (`monitor view`, `monitor cr3`).
+    pub(crate) settings: ReadSettings,
     /// The thread a step was requested for, if any (reported in the stop).
     pub(crate) step_tid: Option<Tid>,
     /// The thread a continue named explicitly, if any.
@@ -59,7 +61,7 @@ impl<A: XenArch> DumpTarget<A> {
         let first = thread_order.first().copied().unwrap_or(0);
         DumpTarget {
             cache: TranslationCache::new(crate::memory::CACHE_SLOTS),
-            view: View::Virtual,
+            settings: ReadSettings::default(),
             step_tid: None,
             continue_tid: None,
             last_tid: slot_tid(first),
@@ -136,9 +138,18 @@ impl<A: XenArch> MultiThreadBase for DumpTarget<A> {
         let addr: u64 = A::addr_to_u64(start_addr);
         // Return the readable prefix so gdb names the first byte that failed
         // (gdbstub-notes.md A.3); nothing readable at all is an error.
-        let n = self
-            .guest
-            .read(&mut self.cache, self.view, slot, VirtAddr(addr), data);
+        let n = match (self.settings.view, self.settings.cr3) {
+            (View::Virtual, Some(cr3)) => match self.guest.space_from_cr3(slot, cr3) {
+                Ok(space) => {
+                    self.guest
+                        .read_in_space(&mut self.cache, &space, VirtAddr(addr), data)
+                }
+                Err(_) => 0,
+            },
+            (view, _) => self
+                .guest
+                .read(&mut self.cache, view, slot, VirtAddr(addr), data),
+        };
         if n == 0 && !data.is_empty() {
             Err(TargetError::Errno(EFAULT))
         } else {

@@ -136,6 +136,13 @@ pub enum MemoryError {
     },
 }
 
+/// Whose page tables a virtual read goes through.
+#[derive(Clone, Copy)]
+enum Through<'a> {
+    Vcpu(usize),
+    Space(&'a AddressSpace),
+}
+
 /// Table pages looked up in the dump by frame number.
 struct DumpTables<'a> {
     dump: &'a XenDump,
@@ -364,12 +371,17 @@ impl Guest {
         &self,
         cache: &mut TranslationCache,
         view: View,
-        slot: usize,
+        through: Through<'_>,
         addr: u64,
     ) -> Result<(PageIndex, u64), MemoryError> {
         let (index, offset, space, frame) = match view {
             View::Virtual => {
-                let space = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
+                let space = match through {
+                    Through::Vcpu(slot) => {
+                        self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?
+                    }
+                    Through::Space(space) => space,
+                };
                 let root = space.root_for(VirtAddr(addr));
                 let tr = cache.translate(&self.tables(), space.mode, root, VirtAddr(addr))?;
                 let space_name = match self.dump.table_frame_space() {
@@ -430,7 +442,8 @@ impl Guest {
         addr: VirtAddr,
         buf: &mut [u8],
     ) -> usize {
-        self.read_inner(cache, view, slot, addr.0, buf).0
+        self.read_inner(cache, view, Through::Vcpu(slot), addr.0, buf)
+            .0
     }
 
     /// Read all of `buf`, or say what stopped the read.
@@ -442,7 +455,7 @@ impl Guest {
         addr: VirtAddr,
         buf: &mut [u8],
     ) -> Result<(), MemoryError> {
-        match self.read_inner(cache, view, slot, addr.0, buf) {
+        match self.read_inner(cache, view, Through::Vcpu(slot), addr.0, buf) {
             (_, None) => Ok(()),
             (0, Some(e)) => Err(e),
             (n, Some(e)) => Err(MemoryError::Partial {
@@ -454,11 +467,47 @@ impl Guest {
         }
     }
 
+    /// Like [`Guest::read`] for virtual addresses, through an explicit address space
+    /// (e.g. from [`Guest::space_from_cr3`]) instead of a vCPU's own.
+    pub fn read_in_space(
+        &self,
+        cache: &mut TranslationCache,
+        space: &AddressSpace,
+        addr: VirtAddr,
+        buf: &mut [u8],
+    ) -> usize {
+        self.read_inner(cache, View::Virtual, Through::Space(space), addr.0, buf)
+            .0
+    }
+
+    /// The address space a CR3 value would give vCPU `slot` (its paging mode, this
+    /// root): to read another process's memory through its page tables.
+    pub fn space_from_cr3(&self, slot: usize, cr3: u64) -> Result<AddressSpace, MemoryError> {
+        let own = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
+        let mut state = self.vcpus()[slot].clone();
+        state.ctrlreg[3] = cr3;
+        Ok(AddressSpace {
+            mode: own.mode,
+            root: Self::root_for(&self.dump, &state, own.mode),
+            user_root: None,
+            mode_source: own.mode_source,
+        })
+    }
+
+    /// Walk an explicit address space for `va`.
+    pub fn translate_in_space(
+        &self,
+        space: &AddressSpace,
+        va: VirtAddr,
+    ) -> Result<Translation, MemoryError> {
+        self.translate_in(space.mode, space.root_for(va), va)
+    }
+
     fn read_inner(
         &self,
         cache: &mut TranslationCache,
         view: View,
-        slot: usize,
+        through: Through<'_>,
         addr: u64,
         buf: &mut [u8],
     ) -> (usize, Option<MemoryError>) {
@@ -467,7 +516,7 @@ impl Guest {
             let Some(cur) = addr.checked_add(done as u64) else {
                 break;
             };
-            let (index, offset) = match self.locate(cache, view, slot, cur) {
+            let (index, offset) = match self.locate(cache, view, through, cur) {
                 Ok(x) => x,
                 Err(e) => return (done, Some(e)),
             };
