@@ -191,14 +191,11 @@ fn gdb_sees_every_format_and_width() {
 
 #[test]
 fn segment_bases_and_system_registers() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
-    let path = dump_file(
-        &dir,
-        "hvm64",
-        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    let (_dir, s, server) = support::serve_scenario(
+        GuestKind::Hvm,
+        PagingMode::FourLevel,
+        &DumpOptions::elf(Width::Bits64),
     );
-    let server = Server::start(&path, &[]);
     let out = gdb(
         &server.addr,
         &[
@@ -234,14 +231,11 @@ fn segment_bases_and_system_registers() {
 
 #[test]
 fn running_is_refused_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
-    let path = dump_file(
-        &dir,
-        "pv64",
-        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    let (_dir, s, server) = support::serve_scenario(
+        GuestKind::Pv,
+        PagingMode::FourLevel,
+        &DumpOptions::elf(Width::Bits64),
     );
-    let server = Server::start(&path, &[]);
     let out = gdb(
         &server.addr,
         &[
@@ -307,14 +301,11 @@ fn running_is_refused_and_changes_nothing() {
 
 #[test]
 fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
-    let path = dump_file(
-        &dir,
-        "pv64",
-        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    let (_dir, s, mut server) = support::serve_scenario(
+        GuestKind::Pv,
+        PagingMode::FourLevel,
+        &DumpOptions::elf(Width::Bits64),
     );
-    let mut server = Server::start(&path, &[]);
     let f = s.facts.clone();
     // Two sessions in parallel, each switching threads and views independently.
     let handles: Vec<_> = (0..2)
@@ -370,14 +361,11 @@ fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
 
 #[test]
 fn the_gdbinit_connects_and_its_helpers_work() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
-    let path = dump_file(
-        &dir,
-        "pv64",
-        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    let (_dir, s, server) = support::serve_scenario(
+        GuestKind::Pv,
+        PagingMode::FourLevel,
+        &DumpOptions::elf(Width::Bits64),
     );
-    let server = Server::start(&path, &[]);
     let gdbinit = concat!(env!("CARGO_MANIFEST_DIR"), "/gdbinit");
     let mut c = std::process::Command::new(support::gdb_path());
     c.env("XENDUMP_GDBSERVER", &server.addr);
@@ -432,14 +420,11 @@ fn demo_dump_is_the_builder_output() {
 
 #[test]
 fn monitor_cr3_reads_through_another_page_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
-    let path = dump_file(
-        &dir,
-        "hvm64",
-        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    let (_dir, s, server) = support::serve_scenario(
+        GuestKind::Hvm,
+        PagingMode::FourLevel,
+        &DumpOptions::elf(Width::Bits64),
     );
-    let server = Server::start(&path, &[]);
     let v = s.image.expected_states();
     let user = format!("x/xg {:#x}", s.facts.user_va);
     let cr3 = format!("monitor cr3 {:#x}", v[1].cr3());

@@ -6,8 +6,6 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{dump_file, Server};
-use xendump_gdbserver::builder::scenario::Scenario;
 use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::PagingMode;
@@ -19,14 +17,11 @@ fn lldb_reads_threads_registers_and_memory() {
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(ok, "lldb not found: run scripts/install-deps.sh");
-    let dir = tempfile::tempdir().unwrap();
-    let s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
-    let path = dump_file(
-        &dir,
-        "hvm64",
-        &s.image.write(&DumpOptions::elf(Width::Bits64)).unwrap(),
+    let (_dir, s, server) = support::serve_scenario(
+        GuestKind::Hvm,
+        PagingMode::FourLevel,
+        &DumpOptions::elf(Width::Bits64),
     );
-    let server = Server::start(&path, &[]);
     let port = server.addr.rsplit(':').next().unwrap();
     let mut c = Command::new("lldb");
     c.args(["--no-lldbinit", "--batch"]);

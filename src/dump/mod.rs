@@ -49,24 +49,7 @@ pub enum FrameSpace {
 #[derive(Debug)]
 pub struct XenDump {
     bytes: DumpBytes,
-    format: DumpFormat,
-    guest_kind: GuestKind,
-    layout: ContextLayout,
-    tools_width: Option<Width>,
-    elf_machine: Option<u16>,
-    elf_class64: Option<bool>,
-    version: Option<XenVersion>,
-    format_version: Option<u64>,
-    magic: u32,
-    nr_pages: u64,
-    pages_offset: u64,
-    pages_present: u64,
-    frames: FrameTable,
-    context_offset: u64,
-    context_stride: u64,
-    vcpus: Vec<VcpuState>,
-    shared_info_offset: Option<u64>,
-    warnings: Vec<String>,
+    meta: Parsed,
 }
 
 impl XenDump {
@@ -102,7 +85,10 @@ impl XenDump {
                 }
             }
         };
-        Ok(parsed.into_dump(bytes))
+        Ok(XenDump {
+            bytes,
+            meta: parsed,
+        })
     }
 
     /// The raw bytes of the whole file.
@@ -111,20 +97,20 @@ impl XenDump {
     }
     /// Container format.
     pub fn format(&self) -> DumpFormat {
-        self.format
+        self.meta.format
     }
     /// PV or HVM.
     pub fn guest_kind(&self) -> GuestKind {
-        self.guest_kind
+        self.meta.guest_kind
     }
     /// Layout of the vCPU contexts.
     pub fn context_layout(&self) -> ContextLayout {
-        self.layout
+        self.meta.layout
     }
     /// Width of a PV guest (its context layout). HVM guests' width depends on their
     /// paging mode, which the memory layer works out; this returns `None` for them.
     pub fn pv_guest_width(&self) -> Option<Width> {
-        match (self.guest_kind, self.layout) {
+        match (self.meta.guest_kind, self.meta.layout) {
             (GuestKind::Pv, ContextLayout::X86_64) => Some(Width::Bits64),
             (GuestKind::Pv, ContextLayout::X86_32) => Some(Width::Bits32),
             (GuestKind::Hvm, _) => None,
@@ -132,27 +118,27 @@ impl XenDump {
     }
     /// Width of the dom0 toolstack that wrote the dump, when it can be told.
     pub fn tools_width(&self) -> Option<Width> {
-        self.tools_width
+        self.meta.tools_width
     }
     /// `e_machine` of an ELF dump.
     pub fn elf_machine(&self) -> Option<u16> {
-        self.elf_machine
+        self.meta.elf_machine
     }
     /// Is the ELF file of class 64 (`None` for legacy dumps)?
     pub fn elf_class64(&self) -> Option<bool> {
-        self.elf_class64
+        self.meta.elf_class64
     }
     /// The hypervisor's version note (ELF dumps only).
     pub fn xen_version(&self) -> Option<&XenVersion> {
-        self.version.as_ref()
+        self.meta.version.as_ref()
     }
     /// The `FORMAT_VERSION` note: major in the high 32 bits, minor in the low.
     pub fn format_version(&self) -> Option<u64> {
-        self.format_version
+        self.meta.format_version
     }
     /// `xch_magic`.
     pub fn magic(&self) -> u32 {
-        self.magic
+        self.meta.magic
     }
     /// Page size (always 4096 on x86; checked at open).
     pub fn page_size(&self) -> u64 {
@@ -160,39 +146,40 @@ impl XenDump {
     }
     /// Number of page slots in the dump, `~0` padding included.
     pub fn page_count(&self) -> u64 {
-        self.nr_pages
+        self.meta.nr_pages
     }
     /// Number of pages that belong to the guest (padding excluded).
     pub fn valid_page_count(&self) -> u64 {
-        self.frames.valid_entries()
+        self.meta.frames.valid_entries()
     }
     /// Number of pages whose bytes are actually in the file (less if it was cut short).
     pub fn pages_present(&self) -> u64 {
-        self.pages_present
+        self.meta.pages_present
     }
     /// The frame table.
     pub fn frames(&self) -> &FrameTable {
-        &self.frames
+        &self.meta.frames
     }
     /// Decoded vCPU contexts, in slot order.
     pub fn vcpus(&self) -> &[VcpuState] {
-        &self.vcpus
+        &self.meta.vcpus
     }
     /// File offset and stride of the context slots.
     pub fn context_slots(&self) -> (u64, u64) {
-        (self.context_offset, self.context_stride)
+        (self.meta.context_offset, self.meta.context_stride)
     }
     /// The guest's shared-info page, when the dump carries one.
     pub fn shared_info(&self) -> Option<&[u8]> {
-        self.file().bytes_at(self.shared_info_offset?, PAGE_SIZE)
+        self.file()
+            .bytes_at(self.meta.shared_info_offset?, PAGE_SIZE)
     }
     /// Things that looked wrong but did not stop the dump from opening.
     pub fn warnings(&self) -> &[String] {
-        &self.warnings
+        &self.meta.warnings
     }
     /// Frame space of page-table entries.
     pub fn table_frame_space(&self) -> FrameSpace {
-        match self.guest_kind {
+        match self.meta.guest_kind {
             GuestKind::Pv => FrameSpace::Machine,
             GuestKind::Hvm => FrameSpace::Guest,
         }
@@ -200,7 +187,7 @@ impl XenDump {
     /// Frame space of CR3: as the tables, except that legacy (3.0.x) Xen stored the
     /// *machine* frame of an HVM guest's top-level table.
     pub fn cr3_frame_space(&self) -> FrameSpace {
-        match (self.format, self.guest_kind) {
+        match (self.meta.format, self.meta.guest_kind) {
             (DumpFormat::Legacy, _) | (_, GuestKind::Pv) => FrameSpace::Machine,
             (DumpFormat::Elf, GuestKind::Hvm) => FrameSpace::Guest,
         }
@@ -208,19 +195,19 @@ impl XenDump {
 
     /// The 4096 bytes of page `index`.
     pub fn page(&self, index: PageIndex) -> Result<&[u8]> {
-        if index.0 >= self.nr_pages {
+        if index.0 >= self.meta.nr_pages {
             return Err(DumpError::PageOutOfRange {
                 index,
-                count: self.nr_pages,
+                count: self.meta.nr_pages,
             });
         }
-        if index.0 >= self.pages_present {
+        if index.0 >= self.meta.pages_present {
             return Err(DumpError::PageTruncated {
                 index,
                 file_len: self.file().len() as u64,
             });
         }
-        let off = self.pages_offset + index.0 * PAGE_SIZE;
+        let off = self.meta.pages_offset + index.0 * PAGE_SIZE;
         self.file()
             .bytes_at(off, PAGE_SIZE)
             .ok_or(DumpError::PageTruncated {
@@ -231,24 +218,24 @@ impl XenDump {
 
     /// File offset of page `index` (not checked against the file length).
     pub fn page_offset(&self, index: PageIndex) -> u64 {
-        self.pages_offset + index.0 * PAGE_SIZE
+        self.meta.pages_offset + index.0 * PAGE_SIZE
     }
 
     /// The page holding guest frame `pfn`, if dumped.
     pub fn page_of_pfn(&self, pfn: GuestFrame) -> Option<PageIndex> {
-        self.frames.page_of_pfn(self.file(), pfn)
+        self.meta.frames.page_of_pfn(self.file(), pfn)
     }
     /// The page holding machine frame `mfn`, if dumped.
     pub fn page_of_mfn(&self, mfn: MachineFrame) -> Option<PageIndex> {
-        self.frames.page_of_mfn(self.file(), mfn)
+        self.meta.frames.page_of_mfn(self.file(), mfn)
     }
     /// The guest frame of page `index`, if the dump records it.
     pub fn pfn_of(&self, index: PageIndex) -> Option<GuestFrame> {
-        self.frames.pfn_of(self.file(), index)
+        self.meta.frames.pfn_of(self.file(), index)
     }
     /// The machine frame of page `index`, if the dump records it.
     pub fn mfn_of(&self, index: PageIndex) -> Option<MachineFrame> {
-        self.frames.mfn_of(self.file(), index)
+        self.meta.frames.mfn_of(self.file(), index)
     }
     /// pfn → mfn through the dump's p2m.
     pub fn pfn_to_mfn(&self, pfn: GuestFrame) -> Option<MachineFrame> {
@@ -260,11 +247,12 @@ impl XenDump {
     }
     /// Build the mfn index now rather than on first use.
     pub fn prepare(&self) {
-        self.frames.prepare_mfn_index(self.file());
+        self.meta.frames.prepare_mfn_index(self.file());
     }
 }
 
-/// Everything parsed, before it is tied to the bytes.
+/// Everything validated at open: offsets, counts and decoded metadata.
+#[derive(Debug)]
 struct Parsed {
     format: DumpFormat,
     guest_kind: GuestKind,
@@ -284,32 +272,6 @@ struct Parsed {
     vcpus: Vec<VcpuState>,
     shared_info_offset: Option<u64>,
     warnings: Vec<String>,
-}
-
-impl Parsed {
-    fn into_dump(self, bytes: DumpBytes) -> XenDump {
-        XenDump {
-            bytes,
-            format: self.format,
-            guest_kind: self.guest_kind,
-            layout: self.layout,
-            tools_width: self.tools_width,
-            elf_machine: self.elf_machine,
-            elf_class64: self.elf_class64,
-            version: self.version,
-            format_version: self.format_version,
-            magic: self.magic,
-            nr_pages: self.nr_pages,
-            pages_offset: self.pages_offset,
-            pages_present: self.pages_present,
-            frames: self.frames,
-            context_offset: self.context_offset,
-            context_stride: self.context_stride,
-            vcpus: self.vcpus,
-            shared_info_offset: self.shared_info_offset,
-            warnings: self.warnings,
-        }
-    }
 }
 
 /// A region of the file, for bounds and overlap checks.

@@ -165,3 +165,21 @@ pub fn dump_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&p, bytes).unwrap();
     p
 }
+
+/// A scenario guest written as a dump in `opts` format and served: the temporary
+/// directory (keep it alive), the scenario (the expected values) and the server.
+pub fn serve_scenario(
+    kind: xendump_gdbserver::dump::GuestKind,
+    mode: xendump_gdbserver::memory::PagingMode,
+    opts: &xendump_gdbserver::builder::DumpOptions,
+) -> (
+    tempfile::TempDir,
+    xendump_gdbserver::builder::scenario::Scenario,
+    Server,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = xendump_gdbserver::builder::scenario::Scenario::new(kind, mode).unwrap();
+    let path = dump_file(&dir, "guest", &s.image.write(opts).unwrap());
+    let server = Server::start(&path, &[]);
+    (dir, s, server)
+}
