@@ -340,3 +340,88 @@ mod property {
         }
     }
 }
+
+/// Linux KPTI: an HVM vCPU in user mode has the user PGD (kernel PGD + 4 KiB) loaded;
+/// kernel addresses are read through the kernel PGD next to it.
+#[test]
+fn kpti_user_pgd_falls_back_to_the_kernel_pgd_for_kernel_addresses() {
+    use xendump_gdbserver::addr::{GuestFrame, MachineFrame};
+    use xendump_gdbserver::builder::pagetable::{EntryFlags, PageTableBuilder};
+    use xendump_gdbserver::builder::{GuestImage, VcpuImage};
+    use xendump_gdbserver::memory::{ModeChoice, PageSize};
+
+    let mut img = GuestImage::new(GuestKind::Hvm, Width::Bits64);
+    img.add_run(GuestFrame(0), MachineFrame(0x1000), 0x100)
+        .unwrap();
+    let (kva, uva) = (0xffff_ffff_8100_0000u64, 0x40_0000u64);
+    let mut kt = PageTableBuilder::new(PagingMode::FourLevel);
+    kt.map(
+        VirtAddr(kva),
+        0x50,
+        PageSize::Size4K,
+        1,
+        EntryFlags::default(),
+    )
+    .unwrap();
+    let mut ut = PageTableBuilder::new(PagingMode::FourLevel);
+    ut.map(
+        VirtAddr(uva),
+        0x51,
+        PageSize::Size4K,
+        1,
+        EntryFlags {
+            user: true,
+            ..EntryFlags::default()
+        },
+    )
+    .unwrap();
+    // Kernel PGD at pfn 0x20, user PGD at 0x21 (an 8 KiB-aligned pair, as Linux has it).
+    for (tables, first, pool) in [(&kt, 0x20u64, 0x30u64), (&ut, 0x21, 0x40)] {
+        let mut next = None;
+        let built = tables
+            .build(|| match next {
+                None => {
+                    next = Some(pool);
+                    first
+                }
+                Some(n) => {
+                    next = Some(n + 1);
+                    n
+                }
+            })
+            .unwrap();
+        for (frame, page) in built.pages {
+            img.set_page(GuestFrame(frame), &page).unwrap();
+        }
+    }
+    img.write_u64(GuestFrame(0x50), 0, 0x6b65_726e_656c)
+        .unwrap();
+    img.write_u64(GuestFrame(0x51), 0, 0x7573_6572).unwrap();
+    let mut v = VcpuImage::online();
+    v.selectors.cs = 0x33;
+    v.rip = uva;
+    v.ctrlreg = [0x8005_0033, 0, 0, 0x21 << 12, 0x0035_06f0, 0, 0, 0];
+    img.push_vcpu(v);
+    let dump = XenDump::from_bytes(img.write(&DumpOptions::elf(Width::Bits64)).unwrap()).unwrap();
+    let g = Guest::new(
+        dump,
+        GuestOptions {
+            mode: ModeChoice::FourLevel,
+            ..GuestOptions::default()
+        },
+    )
+    .unwrap();
+    let mut cache = TranslationCache::new(CACHE_SLOTS);
+    let mut b = [0u8; 8];
+    g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(uva), &mut b)
+        .unwrap();
+    assert_eq!(u64::from_le_bytes(b), 0x7573_6572);
+    g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(kva), &mut b)
+        .unwrap();
+    assert_eq!(u64::from_le_bytes(b), 0x6b65_726e_656c);
+    assert_eq!(g.translate(0, VirtAddr(kva)).unwrap().frame, 0x50);
+    // Lower-half addresses never take the fallback.
+    assert!(g
+        .read_exact(&mut cache, View::Virtual, 0, VirtAddr(uva + 0x1000), &mut b)
+        .is_err());
+}

@@ -15,6 +15,9 @@ use super::cr3::{Cr3Decode, Root};
 use super::paging::{infer_long_mode, LongModeHints, PagingMode};
 use super::walk::{walk, TableSource, Translation, WalkError};
 
+/// Linux's KPTI user PGD is the kernel PGD + 4 KiB: CR3 bit 12 tells them apart.
+const KPTI_USER_PGD_BIT: u64 = 1 << 12;
+
 /// Slots of a per-session translation cache: 4096 × 4 KiB covers 16 MiB of hot pages.
 pub const CACHE_SLOTS: usize = 4096;
 
@@ -86,6 +89,10 @@ pub struct AddressSpace {
     /// (`ctrlreg[1]`), which maps only the lower half; it is used for lower-half
     /// addresses, the kernel table (`ctrlreg[3]`) for the rest.
     pub user_root: Option<Root>,
+    /// Linux KPTI: an HVM vCPU caught in user mode has the user PGD loaded, which
+    /// maps almost none of the kernel; the kernel PGD is the page just below it
+    /// (CR3 bit 12 clear). Tried for upper-half addresses the user PGD cannot map.
+    pub kpti_kernel_root: Option<Root>,
     /// Where the mode came from ("PV guest width", "CR0/CR4", "user", …).
     pub mode_source: &'static str,
 }
@@ -255,10 +262,16 @@ impl Guest {
             && !v.kernel_mode()
             && v.ctrlreg[1] != 0)
             .then(|| Cr3Decode::Pv64.decode(v.ctrlreg[1]));
+        let kpti_kernel_root = (kind == GuestKind::Hvm
+            && matches!(mode, PagingMode::FourLevel | PagingMode::FiveLevel)
+            && !v.kernel_mode()
+            && v.cr3() & KPTI_USER_PGD_BIT != 0)
+            .then(|| Cr3Decode::HvmLong.decode(v.cr3() & !KPTI_USER_PGD_BIT));
         AddressSpace {
             mode,
             root,
             user_root,
+            kpti_kernel_root,
             mode_source,
         }
     }
@@ -345,7 +358,7 @@ impl Guest {
     /// Walk vCPU `slot`'s page tables for `va`, reporting every step.
     pub fn translate(&self, slot: usize, va: VirtAddr) -> Result<Translation, MemoryError> {
         let space = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
-        self.translate_in(space.mode, space.root_for(va), va)
+        self.translate_in_space(space, va)
     }
 
     /// Walk from an explicit root (e.g. a CR3 given by the user).
@@ -382,8 +395,17 @@ impl Guest {
                     }
                     Through::Space(space) => space,
                 };
-                let root = space.root_for(VirtAddr(addr));
-                let tr = cache.translate(&self.tables(), space.mode, root, VirtAddr(addr))?;
+                let va = VirtAddr(addr);
+                let tables = self.tables();
+                let tr = match (
+                    cache.translate(&tables, space.mode, space.root_for(va), va),
+                    space.kpti_kernel_root,
+                ) {
+                    (Err(_), Some(k)) if addr >> 63 == 1 => {
+                        cache.translate(&tables, space.mode, k, va)?
+                    }
+                    (r, _) => r?,
+                };
                 let space_name = match self.dump.table_frame_space() {
                     FrameSpace::Guest => "guest frame",
                     FrameSpace::Machine => "machine frame",
@@ -490,6 +512,7 @@ impl Guest {
             mode: own.mode,
             root: Self::root_for(&self.dump, &state, own.mode),
             user_root: None,
+            kpti_kernel_root: None,
             mode_source: own.mode_source,
         })
     }
@@ -500,7 +523,13 @@ impl Guest {
         space: &AddressSpace,
         va: VirtAddr,
     ) -> Result<Translation, MemoryError> {
-        self.translate_in(space.mode, space.root_for(va), va)
+        match (
+            self.translate_in(space.mode, space.root_for(va), va),
+            space.kpti_kernel_root,
+        ) {
+            (Err(_), Some(k)) if va.0 >> 63 == 1 => self.translate_in(space.mode, k, va),
+            (r, _) => r,
+        }
     }
 
     fn read_inner(
