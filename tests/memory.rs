@@ -15,6 +15,7 @@ fn scenarios() -> Vec<Scenario> {
     for (kind, mode) in [
         (GuestKind::Pv, PagingMode::FourLevel),
         (GuestKind::Pv, PagingMode::Pae),
+        (GuestKind::Pv, PagingMode::TwoLevel { pse: true }),
         (GuestKind::Hvm, PagingMode::FourLevel),
         (GuestKind::Hvm, PagingMode::FiveLevel),
         (GuestKind::Hvm, PagingMode::Pae),

@@ -112,10 +112,18 @@ impl Scenario {
         match (kind, mode) {
             (_, PagingMode::None) => return Err(unsupported),
             (GuestKind::Pv, PagingMode::FourLevel | PagingMode::Pae) => {}
+            // 32-bit PV on an old non-PAE 32-bit Xen.
+            (GuestKind::Pv, PagingMode::TwoLevel { pse: true }) => {}
             (GuestKind::Pv, _) => return Err(unsupported),
             (GuestKind::Hvm, _) => {}
         }
         let mut image = GuestImage::new(kind, width);
+        if kind == GuestKind::Pv && matches!(mode, PagingMode::TwoLevel { .. }) {
+            // Only a non-PAE 32-bit hypervisor runs 2-level PV guests.
+            image.set_hypervisor(Width::Bits32);
+            image.xen = super::XenVersionImage::for_hypervisor(Width::Bits32);
+            image.xen.capabilities = "xen-3.0-x86_32".into();
+        }
         match kind {
             GuestKind::Pv => {
                 image.add_run(GuestFrame(0), MachineFrame(scenario_mfn(0)), 0x400)?;

@@ -235,6 +235,7 @@ impl Guest {
         let kind = dump.guest_kind();
         let (mode, mode_source) = match choice {
             ModeChoice::Auto => match dump.pv_guest_width() {
+                Some(Width::Bits32) => Self::pv32_mode(dump, v),
                 Some(w) => (PagingMode::for_pv(w), "PV guest width"),
                 None => (
                     PagingMode::from_control_regs(v.cr0(), v.cr4(), long_mode),
@@ -273,6 +274,35 @@ impl Guest {
             user_root,
             kpti_kernel_root,
             mode_source,
+        }
+    }
+
+    /// 32-bit PV guests use PAE, except on the old non-PAE 32-bit Xen (3.0.x), whose
+    /// capabilities say `xen-3.0-x86_32` without the `p`. Legacy dumps carry no
+    /// capabilities: there the top table tells, since a PAE PDPT uses only its first
+    /// 32 bytes while a 2-level page directory maps the kernel from entry 768 on.
+    fn pv32_mode(dump: &XenDump, v: &VcpuState) -> (PagingMode, &'static str) {
+        const PAE: PagingMode = PagingMode::Pae;
+        const TWO: PagingMode = PagingMode::TwoLevel { pse: true };
+        if let Some(ver) = dump.xen_version() {
+            let caps: Vec<&str> = ver.capabilities.split_whitespace().collect();
+            let non_pae = caps.contains(&"xen-3.0-x86_32")
+                && !caps
+                    .iter()
+                    .any(|c| c.ends_with("x86_32p") || c.ends_with("x86_64"));
+            return if non_pae {
+                (TWO, "non-PAE Xen capabilities")
+            } else {
+                (PAE, "PV guest width")
+            };
+        }
+        let mfn = MachineFrame(crate::dump::unfold_pv32_cr3(v.cr3()));
+        let page = dump.page_of_mfn(mfn).and_then(|i| dump.page(i).ok());
+        match page {
+            Some(p) if p[32..].iter().any(|&b| b != 0) => {
+                (TWO, "top table is a 2-level page directory")
+            }
+            _ => (PAE, "PV guest width"),
         }
     }
 
