@@ -2,7 +2,8 @@
 //! with FPU state), the guest's `VMCOREINFO`, and the Xen facts as notes of our own.
 //!
 //! Our notes are named [`XENDUMP_NOTE`] (not `Xen`: crash takes `Xen` notes for a
-//! hypervisor kdump):
+//! hypervisor kdump), with types no tool knows (BFD, hence gdb, and readelf read types
+//! 1-3 as `NT_PRSTATUS`, `NT_FPREGSET`, `NT_PRPSINFO` whatever the note's name):
 //!
 //! | type | descriptor |
 //! |---|---|
@@ -22,12 +23,12 @@ use super::vmcoreinfo::VmcoreInfo;
 
 /// Name of our own notes.
 pub const XENDUMP_NOTE: &str = "XENDUMP";
-/// Text facts about the dump and the guest.
-pub const NT_XENDUMP_INFO: u32 = 1;
-/// The p2m as `(pfn, mfn, count)` runs.
-pub const NT_XENDUMP_P2M: u32 = 2;
-/// One vCPU's raw `vcpu_guest_context`.
-pub const NT_XENDUMP_CONTEXT: u32 = 3;
+/// Text facts about the dump and the guest ("XD" 1).
+pub const NT_XENDUMP_INFO: u32 = 0x5844_0001;
+/// The p2m as `(pfn, mfn, count)` runs ("XD" 2).
+pub const NT_XENDUMP_P2M: u32 = 0x5844_0002;
+/// One vCPU's raw `vcpu_guest_context` ("XD" 3).
+pub const NT_XENDUMP_CONTEXT: u32 = 0x5844_0003;
 /// Name of Linux's own notes (`NT_PRSTATUS`, `NT_PRFPREG`).
 pub const CORE_NOTE: &str = "CORE";
 /// Name of the VMCOREINFO note.
