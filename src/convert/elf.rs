@@ -188,4 +188,32 @@ mod tests {
         encode_xnum_shdr(70_000, &mut s);
         assert_eq!(u32::from_le_bytes(s[44..48].try_into().unwrap()), 70_000);
     }
+
+    #[test]
+    fn object_reads_extended_numbering_back() {
+        use object::read::elf::{FileHeader as _, ProgramHeader as _};
+        let phnum = 70_000u64;
+        let mut v = Vec::new();
+        encode_ehdr(EM_X86_64, phnum, &mut v);
+        for i in 0..phnum {
+            ProgramHeader {
+                p_type: PT_LOAD,
+                p_flags: PF_RWX,
+                p_offset: 0,
+                p_vaddr: 0,
+                p_paddr: i << 12,
+                p_filesz: 0,
+                p_memsz: 0,
+                p_align: 0,
+            }
+            .encode(&mut v);
+        }
+        encode_xnum_shdr(phnum, &mut v);
+        assert_eq!(v.len() as u64, headers_size(phnum));
+        let h = object::elf::FileHeader64::<object::LittleEndian>::parse(&v[..]).unwrap();
+        let e = h.endian().unwrap();
+        let ph = h.program_headers(e, &v[..]).unwrap();
+        assert_eq!(ph.len() as u64, phnum);
+        assert_eq!(ph[69_999].p_paddr(e), 69_999 << 12);
+    }
 }

@@ -179,6 +179,17 @@ pub fn write_vmcore<W: Write + Seek>(
     out: &mut W,
     progress: &mut dyn Progress,
 ) -> Result<WriteStats, ConvertError> {
+    write_vmcore_from(guest, None, plan, out, progress)
+}
+
+/// [`write_vmcore`], skipping the holes of the dump file at `input` unread.
+fn write_vmcore_from<W: Write + Seek>(
+    guest: &Guest,
+    input: Option<&Path>,
+    plan: &Plan,
+    out: &mut W,
+    progress: &mut dyn Progress,
+) -> Result<WriteStats, ConvertError> {
     let dump = guest.dump();
     let mut w = SparseOut::new(out);
     let phnum = plan.phnum();
@@ -215,28 +226,106 @@ pub fn write_vmcore<W: Write + Seek>(
     w.put(&vec![0; pad as usize])?;
 
     progress.start(plan.data_bytes());
-    let result = copy_pages(guest, plan, &mut w, progress);
+    let holes = input.and_then(InputHoles::open);
+    let result = copy_pages(guest, plan, &mut w, holes, progress);
     progress.finish();
     result?;
     w.expect_at("end of data", plan.file_size)?;
     w.finish()
 }
 
+/// Where the dump file has data, asked from the filesystem (`SEEK_DATA`/`SEEK_HOLE`),
+/// so pages in the holes of a sparse dump are skipped without being read (and faulted
+/// in as zero-filled page-cache pages). Only a hint: without it every page is read.
+struct InputHoles {
+    #[cfg(unix)]
+    file: std::fs::File,
+    /// `[query, data, data_end)`: no data in `[query, data)`, data in `[data, data_end)`.
+    window: Option<(u64, u64, u64)>,
+}
+
+impl InputHoles {
+    fn open(path: &Path) -> Option<InputHoles> {
+        #[cfg(unix)]
+        {
+            let file = std::fs::File::open(path).ok()?;
+            Some(InputHoles { file, window: None })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
+    /// Does the file hold no data in `[start, end)`? Offsets must not go backwards
+    /// between calls by more than the cached window (they only go forwards here).
+    fn is_hole(&mut self, start: u64, end: u64) -> bool {
+        let (data, _) = match self.window {
+            Some((q, d, e)) if q <= start && start < e => (d.max(start), e),
+            _ => match self.query(start) {
+                Some((d, e)) => {
+                    self.window = Some((start, d, e));
+                    (d, e)
+                }
+                None => return false,
+            },
+        };
+        data >= end
+    }
+
+    /// Next data at or after `at`, and where it ends; `u64::MAX` past the last data.
+    #[cfg(unix)]
+    fn query(&self, at: u64) -> Option<(u64, u64)> {
+        use rustix::fs::{seek, SeekFrom};
+        match seek(&self.file, SeekFrom::Data(at)) {
+            Ok(d) => {
+                let e = seek(&self.file, SeekFrom::Hole(d)).ok()?;
+                Some((d, e.max(d.saturating_add(1))))
+            }
+            Err(rustix::io::Errno::NXIO) => Some((u64::MAX, u64::MAX)),
+            Err(_) => None,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn query(&self, _at: u64) -> Option<(u64, u64)> {
+        None
+    }
+}
+
 fn copy_pages<W: Write + Seek>(
     guest: &Guest,
     plan: &Plan,
     w: &mut SparseOut<'_, W>,
+    mut holes: Option<InputHoles>,
     progress: &mut dyn Progress,
 ) -> Result<(), ConvertError> {
     let dump = guest.dump();
+    let mut in_hole = |first: PageIndex, n: u64| {
+        let start = dump.page_offset(first);
+        holes
+            .as_mut()
+            .is_some_and(|h| h.is_hole(start, start + n * PAGE_SIZE))
+    };
     for seg in &plan.segments {
         w.expect_at("segment data", seg.offset)?;
         let pages = seg.size / PAGE_SIZE;
         let mut done = 0;
         while done < pages {
             let n = CHUNK_PAGES.min(pages - done);
+            if in_hole(PageIndex(seg.first_page.0 + done), n) {
+                w.hole(n * PAGE_SIZE);
+                done += n;
+                progress.advance(n * PAGE_SIZE);
+                continue;
+            }
             for k in 0..n {
                 let index = PageIndex(seg.first_page.0 + done + k);
+                if in_hole(index, 1) {
+                    w.hole(PAGE_SIZE);
+                    continue;
+                }
                 let page = dump
                     .page(index)
                     .map_err(|source| ConvertError::ReadPage { index, source })?;
@@ -308,12 +397,13 @@ pub fn convert_file(
             source,
         })?;
     let temp_path = tmp.path().to_path_buf();
-    let stats = write_vmcore(guest, &plan, tmp.as_file_mut(), progress).map_err(|e| {
-        ConvertError::Write {
-            path: temp_path.clone(),
-            source: Box::new(e),
-        }
-    })?;
+    let stats =
+        write_vmcore_from(guest, input, &plan, tmp.as_file_mut(), progress).map_err(|e| {
+            ConvertError::Write {
+                path: temp_path.clone(),
+                source: Box::new(e),
+            }
+        })?;
     tmp.as_file()
         .sync_all()
         .map_err(|source| ConvertError::Sync {
