@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Install what the test suite needs on a fresh Debian machine: gdb (the end-to-end
-# tests drive the real gdb against the real server). Idempotent; needs root (or sudo)
-# only when something is missing.
+# tests drive the real gdb against the real server), crash and drgn (the vmcores of
+# `convert` are opened with them). Idempotent; needs root (or sudo) only when
+# something is missing.
 set -euo pipefail
 
 need=()
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v crash >/dev/null 2>&1 || need+=(crash)
+/usr/bin/python3 -c 'import drgn' >/dev/null 2>&1 || need+=(python3-drgn)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "install-deps: gdb $(gdb --version | head -n1 | awk '{print $NF}') already present"
+  echo "install-deps: gdb $(gdb --version | head -n1 | awk '{print $NF}'), crash and drgn already present"
   exit 0
 fi
 

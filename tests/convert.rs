@@ -769,3 +769,70 @@ fn output_is_sparse_atomic_and_not_clobbered() {
     // Reading the sparse dump's holes from the filesystem changes nothing.
     assert_eq!(convert_bytes(&guest).unwrap().0, before);
 }
+
+/// A Python that can import drgn (Debian's python3-drgn; scripts/install-deps.sh).
+fn drgn_python() -> PathBuf {
+    for p in ["/usr/bin/python3", "python3"] {
+        let ok = Command::new(p)
+            .args(["-c", "import drgn"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("no python3 with drgn: run scripts/install-deps.sh (installs python3-drgn)");
+}
+
+/// drgn opens the vmcore as a Linux kernel core (it insists on VMCOREINFO) and reads
+/// guest-physical and virtual memory from it; crash recognises it as a kdump vmcore and
+/// reads the kernel release from its VMCOREINFO. 64-bit guests: Debian's crash is built
+/// for x86_64 dumps only.
+#[test]
+fn drgn_and_crash_open_the_vmcore() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = drgn_python();
+    let script = "import sys, drgn\n\
+        p = drgn.Program()\n\
+        p.set_core_dump(sys.argv[1])\n\
+        print('kernel', bool(p.flags & drgn.ProgramFlags.IS_LINUX_KERNEL))\n\
+        n = int(sys.argv[5])\n\
+        print('phys', p.read(int(sys.argv[2], 0), n, True).decode())\n\
+        print('image', p.read(int(sys.argv[3], 0), n).decode())\n\
+        print('direct', p.read(int(sys.argv[4], 0), 29).decode())\n";
+    for kind in [GuestKind::Pv, GuestKind::Hvm] {
+        let s = scenario(kind, PagingMode::FourLevel, 0);
+        let f = &s.facts;
+        let name = format!("{kind:?}");
+        let dump = write_dump(dir.path(), &name, &s, &DumpOptions::default());
+        let vmcore = dir.path().join(format!("{name}.vmcore"));
+        let (ok, _, err) = run(bin().args(["convert", "-q", "-o"]).arg(&vmcore).arg(&dump));
+        assert!(ok, "{err}");
+        let note_text_va = f.direct_map_va + f.vmcoreinfo.as_ref().unwrap().note_pa + 24;
+        let (ok, out, err) = run(Command::new(&python)
+            .args(["-c", script])
+            .arg(&vmcore)
+            .arg(format!("{:#x}", f.banner_pa))
+            .arg(format!("{:#x}", f.banner_va))
+            .arg(format!("{note_text_va:#x}"))
+            .arg(f.banner.len().to_string()));
+        assert!(ok, "{name}: drgn failed: {err}");
+        assert!(out.contains("kernel True"), "{name}: {out}");
+        assert!(out.contains(&format!("phys {}", f.banner)), "{name}: {out}");
+        assert!(
+            out.contains(&format!("image {}", f.banner)),
+            "{name}: {out}"
+        );
+        assert!(
+            out.contains("direct OSRELEASE=6.1.0-xendump-demo"),
+            "{name}: {out}"
+        );
+
+        let (ok, out, err) = run(Command::new("crash").arg("--osrelease").arg(&vmcore));
+        assert!(
+            ok,
+            "{name}: crash failed to run (scripts/install-deps.sh installs it): {err}"
+        );
+        assert_eq!(out.trim(), "6.1.0-xendump-demo", "{name}: {err}");
+    }
+}

@@ -394,14 +394,15 @@ impl Scenario {
             return t;
         }
         let phys_base = f.text_pa.wrapping_sub(f.text_va - START_KERNEL_MAP) as i64;
+        let pgd = f.data_va + 0x1000;
         format!(
             "OSRELEASE={release}\nBUILD-ID=5eed0f5eed0f5eed0f5eed0f5eed0f5eed0f5eed\nPAGESIZE=4096\n\
-             SYMBOL(init_uts_ns)={:x}\nSYMBOL(_stext)={:x}\nNUMBER(phys_base)={phys_base}\n\
-             SYMBOL(init_top_pgt)={:x}\nNUMBER(pgtable_l5_enabled)={}\nKERNELOFFSET={kernel_offset:x}\n\
+             SYMBOL(init_uts_ns)={:x}\nSYMBOL(_stext)={:x}\nSYMBOL(swapper_pg_dir)={pgd:x}\n\
+             NUMBER(phys_base)={phys_base}\nSYMBOL(init_top_pgt)={pgd:x}\n\
+             NUMBER(pgtable_l5_enabled)={}\nKERNELOFFSET={kernel_offset:x}\n\
              NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n",
             f.data_va + 0x100,
             f.text_va,
-            f.data_va + 0x1000,
             u8::from(self.mode == PagingMode::FiveLevel),
         )
     }
