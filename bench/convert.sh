@@ -10,6 +10,8 @@
 #   cp+sync       cp DUMP COPY && sync COPY        (the vmcore is fsync'd, so this is fair)
 #   convert       xendump-gdbserver convert -q --force -o VMCORE DUMP
 # Throughput is the dump's size over the wall time; peak RSS comes from /usr/bin/time.
+# BENCH_OUT=DIR writes the copies and vmcores there (e.g. /dev/shm, to time the tools
+# without the disk: flushes and deletes on a busy shared disk take seconds each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,8 @@ size=${1:-2048}
 every=${2:-8}
 runs=${3:-3}
 work=${BENCH_DIR:-target/bench-convert}
-mkdir -p "$work"
+out=${BENCH_OUT:-$work}
+mkdir -p "$work" "$out"
 dump="$work/big-${size}-${every}.core"
 
 cargo build --release --quiet --example make-big-dump --bin xendump-gdbserver
@@ -35,7 +38,7 @@ time_cmd() {
   local name=$1; shift
   local times=() rss=0
   for _ in $(seq "$runs"); do
-    rm -f "$work/copy" "$work/out.vmcore"
+    rm -f "$out/copy" "$out/out.vmcore"
     local t
     t=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -n1 )
     times+=("${t% *}")
@@ -50,11 +53,11 @@ time_cmd() {
   eval "t_${name//+/_}=$median"
 }
 
-time_cmd cp cp "$dump" "$work/copy"
-time_cmd cp+sync sh -c "cp '$dump' '$work/copy' && sync '$work/copy'"
-time_cmd convert "$bin" convert -q --force -o "$work/out.vmcore" "$dump"
-out_alloc=$(( $(stat -c %b "$work/out.vmcore") * $(stat -c %B "$work/out.vmcore") ))
-echo "vmcore: $(( $(stat -c %s "$work/out.vmcore") >> 20 )) MiB ($((out_alloc >> 20)) MiB allocated)"
+time_cmd cp cp "$dump" "$out/copy"
+time_cmd cp+sync sh -c "cp '$dump' '$out/copy' && sync '$out/copy'"
+time_cmd convert "$bin" convert -q --force -o "$out/out.vmcore" "$dump"
+out_alloc=$(( $(stat -c %b "$out/out.vmcore") * $(stat -c %B "$out/out.vmcore") ))
+echo "vmcore: $(( $(stat -c %s "$out/out.vmcore") >> 20 )) MiB ($((out_alloc >> 20)) MiB allocated)"
 awk -v c="$t_convert" -v p="$t_cp" -v s="$t_cp_sync" 'BEGIN {
   printf "convert takes %.2fx the time of cp, %.2fx that of cp+sync\n", c / p, c / s }'
-rm -f "$work/copy" "$work/out.vmcore"
+rm -f "$out/copy" "$out/out.vmcore"

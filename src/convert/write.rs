@@ -5,6 +5,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::addr::{PageIndex, PAGE_SIZE};
+use crate::dump::XenDump;
 use crate::memory::Guest;
 
 use super::elf::{encode_ehdr, encode_xnum_shdr, headers_size, PHDR_SIZE};
@@ -15,6 +16,8 @@ use super::runs::p2m_runs;
 
 /// Bytes buffered before a write.
 const BUFFER: usize = 1 << 20;
+/// Data at least this long is written directly rather than copied into the buffer.
+const DIRECT_WRITE: usize = 64 << 10;
 /// Pages copied between progress reports (and input releases).
 const CHUNK_PAGES: u64 = 1024;
 
@@ -72,10 +75,10 @@ impl<'w, W: Write + Seek> SparseOut<'w, W> {
 
     fn put(&mut self, data: &[u8]) -> Result<(), ConvertError> {
         self.settle_zeros()?;
-        if self.buf.len() + data.len() > BUFFER {
+        if self.buf.len() + data.len() > BUFFER || data.len() >= DIRECT_WRITE {
             self.flush_buf()?;
         }
-        if data.len() >= BUFFER {
+        if data.len() >= DIRECT_WRITE {
             let at = self.flushed;
             self.inner
                 .write_all(data)
@@ -294,6 +297,22 @@ impl InputHoles {
     }
 }
 
+/// The bytes of `count` consecutive dump pages from `first` (each already read once).
+fn pages_bytes(dump: &XenDump, first: PageIndex, count: u64) -> Result<&[u8], ConvertError> {
+    let start = dump.page_offset(first);
+    usize::try_from(start)
+        .ok()
+        .zip(usize::try_from(start + count * PAGE_SIZE).ok())
+        .and_then(|(a, b)| dump.file().get(a..b))
+        .ok_or_else(|| ConvertError::ReadPage {
+            index: first,
+            source: crate::dump::DumpError::PageTruncated {
+                index: first,
+                file_len: dump.file().len() as u64,
+            },
+        })
+}
+
 fn copy_pages<W: Write + Seek>(
     guest: &Guest,
     plan: &Plan,
@@ -320,20 +339,28 @@ fn copy_pages<W: Write + Seek>(
                 progress.advance(n * PAGE_SIZE);
                 continue;
             }
+            // Consecutive non-zero pages are written straight from the map, in one go.
+            let mut run: Option<(PageIndex, u64)> = None;
             for k in 0..n {
                 let index = PageIndex(seg.first_page.0 + done + k);
-                if in_hole(index, 1) {
-                    w.hole(PAGE_SIZE);
-                    continue;
+                let zero = in_hole(index, 1)
+                    || is_zero(
+                        dump.page(index)
+                            .map_err(|source| ConvertError::ReadPage { index, source })?,
+                    );
+                match (&mut run, zero) {
+                    (Some((_, count)), false) => *count += 1,
+                    (None, false) => run = Some((index, 1)),
+                    (_, true) => {
+                        if let Some((first, count)) = run.take() {
+                            w.put(pages_bytes(dump, first, count)?)?;
+                        }
+                        w.hole(PAGE_SIZE);
+                    }
                 }
-                let page = dump
-                    .page(index)
-                    .map_err(|source| ConvertError::ReadPage { index, source })?;
-                if is_zero(page) {
-                    w.hole(PAGE_SIZE);
-                } else {
-                    w.put(page)?;
-                }
+            }
+            if let Some((first, count)) = run {
+                w.put(pages_bytes(dump, first, count)?)?;
             }
             // The pages were read once and will not be again: let the kernel drop them
             // from this process, so resident memory stays flat on dumps of any size.
