@@ -24,6 +24,10 @@ pub enum ConvertError {
         previous: u64,
     },
 
+    /// A pfn too large for any x86 physical address (52 bits).
+    #[error("{index} has pfn {pfn:#x}, beyond any x86 physical address: the dump's frame table is damaged")]
+    FrameTooLarge { index: PageIndex, pfn: u64 },
+
     /// The dump was cut short: listed pages have no bytes in the file.
     #[error("the dump is truncated: {missing} pages from {first} on are listed but missing from the file ({file_len:#x} bytes); pass --allow-truncated to leave them out of the vmcore")]
     PagesMissing {

@@ -8,6 +8,9 @@ use crate::dump::XenDump;
 
 use super::error::ConvertError;
 
+/// One past the largest pfn of a 52-bit physical address space.
+const PFN_LIMIT: u64 = 1 << 40;
+
 /// `count` dumped pages holding guest frames `pfn ..` from dump page `first` on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageRun {
@@ -52,6 +55,9 @@ pub fn page_runs(
             extend = false;
             continue;
         };
+        if pfn.0 >= PFN_LIMIT {
+            return Err(ConvertError::FrameTooLarge { index, pfn: pfn.0 });
+        }
         if let Some(prev) = previous {
             if pfn.0 <= prev {
                 return Err(ConvertError::UnsortedFrames {
@@ -156,6 +162,31 @@ mod tests {
         assert_eq!(stats.pages, 6);
         let p2m: Vec<_> = p2m_runs(&d).collect();
         assert_eq!(p2m, vec![[0, 0x100, 2], [2, 0x500, 2], [6, 0x900, 2]]);
+    }
+
+    #[test]
+    fn pfns_beyond_52_bit_addresses_are_damage() {
+        let mut img = GuestImage::new(GuestKind::Pv, Width::Bits64);
+        img.add_run(GuestFrame(0), MachineFrame(0x100), 4).unwrap();
+        img.push_vcpu(VcpuImage::online());
+        let opts = DumpOptions::default();
+        let p2m = img
+            .layout(&opts)
+            .unwrap()
+            .region(".xen_p2m")
+            .unwrap()
+            .offset as usize;
+        let mut bytes = img.write(&opts).unwrap();
+        // The last entry's pfn, still ascending but past any physical address.
+        bytes[p2m + 3 * 16..p2m + 3 * 16 + 8].copy_from_slice(&(1u64 << 45).to_le_bytes());
+        let d = XenDump::from_bytes(bytes).unwrap();
+        assert!(matches!(
+            page_runs(&d, false),
+            Err(ConvertError::FrameTooLarge {
+                index: PageIndex(3),
+                ..
+            })
+        ));
     }
 
     #[test]
