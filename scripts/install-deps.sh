@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs on a fresh Debian machine: gdb and lldb (the
-# end-to-end tests drive the real debuggers against the real server). Idempotent; needs root (or sudo)
+# end-to-end tests drive the real debuggers against the real server), crash and drgn
+# (the vmcores of `convert` are opened with them). Idempotent; needs root (or sudo)
 # only when something is missing.
 set -euo pipefail
 
@@ -9,9 +10,11 @@ command -v gdb >/dev/null 2>&1 || need+=(gdb)
 # LLDB: IDE users connect with it too; tests/lldb_e2e.rs drives it.
 command -v lldb >/dev/null 2>&1 || need+=(lldb)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v crash >/dev/null 2>&1 || need+=(crash)
+/usr/bin/python3 -c 'import drgn' >/dev/null 2>&1 || need+=(python3-drgn)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "install-deps: gdb and lldb already present"
+  echo "install-deps: gdb, lldb, crash and drgn already present"
   exit 0
 fi
 

@@ -3,10 +3,12 @@
 //! Layers, each knowing only the one below it:
 //! [`dump`] (file formats, validation) → [`memory`] (frame maps, page-table walks)
 //! → [`vcpu`] (register state) → [`gdb`] (gdbstub target) → [`server`] (TCP sessions).
+//! [`convert`] (on [`dump`] and [`memory`] only) writes a dump out as an ELF vmcore.
 //! [`builder`] writes synthetic dumps in every format for tests, benchmarks and the demo.
 
 pub mod addr;
 pub mod builder;
+pub mod convert;
 pub mod dump;
 pub mod gdb;
 pub mod memory;

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use xendump_gdbserver::convert::{
+    convert_file, ConvertOptions, NoProgress, Progress, ScanDepth, VmcoreinfoScan,
+};
 use xendump_gdbserver::dump::XenDump;
 use xendump_gdbserver::memory::{ArchChoice, Guest, GuestOptions, ModeChoice};
 use xendump_gdbserver::server::{self, ServerConfig, DEFAULT_PACKET_SIZE};
@@ -23,6 +26,8 @@ Examples:
   xendump-gdbserver info guest.core            what is in the dump: format, Xen version,
                                                guest kind and width, pages, vCPUs
   xendump-gdbserver info --json guest.core     the same, for scripts
+  xendump-gdbserver convert guest.core -o vmcore
+                                               write an ELF vmcore for crash, drgn, gdb
 
 In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1), `monitor help` lists the
 dump commands (translate, p2m, m2p, vcpu, view). The dump is read-only: writes and
@@ -44,6 +49,41 @@ enum Command {
     /// Print what the dump holds: format, Xen version, guest kind and width, pages,
     /// vCPUs with their rip/rsp/cr3 and paging mode.
     Info(InfoArgs),
+    /// Write the dump as an ELF vmcore (Linux kdump layout) that crash, makedumpfile,
+    /// drgn and gdb open: guest-physical PT_LOADs, the kernel image mapping, one
+    /// NT_PRSTATUS per vCPU, the guest's VMCOREINFO.
+    Convert(ConvertArgs),
+}
+
+#[derive(Args, Debug)]
+struct ConvertArgs {
+    /// The dump file.
+    dump: PathBuf,
+    /// The vmcore to write (created under a temporary name, renamed when complete).
+    #[arg(short, long, value_name = "VMCORE")]
+    output: PathBuf,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Replace OUTPUT if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Leave pages missing from a truncated dump out instead of failing.
+    #[arg(long)]
+    allow_truncated: bool,
+    /// Where to look for the guest's VMCOREINFO: `full` searches the kernel image, then
+    /// all memory if needed; `quick` the kernel image only.
+    #[arg(long, value_enum, default_value_t = ScanArg::Full)]
+    vmcoreinfo: ScanArg,
+    #[command(flatten)]
+    guest: GuestArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ScanArg {
+    Off,
+    Quick,
+    Full,
 }
 
 #[derive(Args, Debug)]
@@ -51,6 +91,10 @@ struct InfoArgs {
     /// Emit JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Where to look for the guest's VMCOREINFO (KASLR offset, release): `quick` reads
+    /// the kernel image only, `full` all memory if needed.
+    #[arg(long, value_enum, default_value_t = ScanArg::Quick)]
+    vmcoreinfo: ScanArg,
     #[command(flatten)]
     guest: GuestArgs,
     /// The dump file.
@@ -218,6 +262,11 @@ fn serve(args: ServeArgs) -> Result<()> {
 fn info(args: InfoArgs) -> Result<()> {
     let guest = open_guest(&args.dump, &args.guest)?;
     let summary = Summary::of(&guest);
+    let summary = match args.vmcoreinfo {
+        ScanArg::Off => summary,
+        ScanArg::Quick => summary.with_kernel(&guest, ScanDepth::Quick),
+        ScanArg::Full => summary.with_kernel(&guest, ScanDepth::Full),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -226,10 +275,81 @@ fn info(args: InfoArgs) -> Result<()> {
     Ok(())
 }
 
+/// A progress bar on stderr.
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn start(&mut self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn advance(&mut self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+    fn finish(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn convert(args: ConvertArgs) -> Result<()> {
+    let guest = open_guest(&args.dump, &args.guest)?;
+    let say = !args.quiet;
+    if say {
+        for w in guest.dump().warnings() {
+            eprintln!("xendump-gdbserver: warning: {w}");
+        }
+    }
+    let opts = ConvertOptions {
+        allow_truncated: args.allow_truncated,
+        vmcoreinfo: match args.vmcoreinfo {
+            ScanArg::Off => VmcoreinfoScan::Off,
+            ScanArg::Quick => VmcoreinfoScan::Quick,
+            ScanArg::Full => VmcoreinfoScan::Full,
+        },
+        force: args.force,
+    };
+    let mut quiet = NoProgress;
+    let mut bar;
+    let progress: &mut dyn Progress = if say && std::io::stderr().is_terminal() {
+        let style = indicatif::ProgressStyle::with_template(
+            "{bytes}/{total_bytes} [{wide_bar}] {binary_bytes_per_sec}, {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar = Bar(indicatif::ProgressBar::new(0).with_style(style));
+        &mut bar
+    } else {
+        &mut quiet
+    };
+    let report = convert_file(&guest, Some(&args.dump), &args.output, &opts, progress)
+        .with_context(|| format!("cannot convert {}", args.dump.display()))?;
+    if say {
+        let p = &report.plan;
+        for w in &p.warnings {
+            eprintln!("xendump-gdbserver: warning: {w}");
+        }
+        eprintln!(
+            "xendump-gdbserver: wrote {}: {} MiB of guest memory in {} PT_LOADs ({} MiB of zero pages left as holes){}",
+            report.output.display(),
+            p.data_bytes() >> 20,
+            p.segments.len() + p.image_segments.len(),
+            report.stats.holes >> 20,
+            match &p.vmcoreinfo {
+                Some(v) => format!(
+                    ", VMCOREINFO of {}; gdb: {}",
+                    v.osrelease().unwrap_or("?"),
+                    v.gdb_command()
+                ),
+                None => String::new(),
+            }
+        );
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Info(a)) => info(a),
+        Some(Command::Convert(a)) => convert(a),
         None => serve(cli.serve),
     };
     match result {

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::convert::{find_vmcoreinfo, KernelMap, ScanDepth};
 use crate::dump::{ContextLayout, DumpFormat, GuestKind, Width};
 use crate::memory::{Guest, RegisterWidth};
 
@@ -33,6 +34,58 @@ pub struct Summary {
     pub index_bytes: usize,
     pub vcpus: Vec<VcpuSummary>,
     pub warnings: Vec<String>,
+    /// The guest kernel's mappings and VMCOREINFO ([`Summary::with_kernel`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelSummary>,
+}
+
+/// What the guest's page tables and VMCOREINFO say about its kernel.
+#[derive(Clone, Debug, Serialize)]
+pub struct KernelSummary {
+    /// Virtual address of guest-physical 0 (`PAGE_OFFSET`).
+    pub direct_map: Option<String>,
+    /// The x86_64 kernel image mapping.
+    pub image: Option<ImageSummary>,
+    /// Where VMCOREINFO was looked for.
+    pub vmcoreinfo_search: &'static str,
+    pub vmcoreinfo: Option<VmcoreinfoSummary>,
+}
+
+/// The kernel image mapping (x86_64).
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageSummary {
+    pub va: String,
+    pub pa: String,
+    pub size: u64,
+    /// `pa - (va - __START_KERNEL_map)`, as crash derives it.
+    pub phys_base: i64,
+}
+
+/// The guest's VMCOREINFO note.
+#[derive(Clone, Debug, Serialize)]
+pub struct VmcoreinfoSummary {
+    /// Guest-physical address of the note.
+    pub phys_addr: String,
+    pub found: &'static str,
+    pub osrelease: Option<String>,
+    pub page_size: Option<u64>,
+    /// `KERNELOFFSET`: the KASLR offset.
+    pub kernel_offset: Option<String>,
+    /// `NUMBER(phys_base)`.
+    pub phys_base: Option<i64>,
+    /// How to load a matching vmlinux in gdb.
+    pub gdb_command: String,
+    /// The whole note text.
+    pub text: String,
+}
+
+/// `-0x1000` rather than a two's complement.
+fn signed_hex(v: i64) -> String {
+    if v < 0 {
+        format!("-{:#x}", v.unsigned_abs())
+    } else {
+        format!("{v:#x}")
+    }
 }
 
 /// One vCPU's line in the summary.
@@ -133,7 +186,41 @@ impl Summary {
             index_bytes: frames.index_bytes(),
             vcpus,
             warnings: d.warnings().to_vec(),
+            kernel: None,
         }
+    }
+
+    /// Add what the guest's page tables show of its kernel, and its VMCOREINFO note
+    /// searched to `depth` (quick: the kernel image only, cheap enough for every
+    /// `info`; full: all memory).
+    pub fn with_kernel(mut self, guest: &Guest, depth: ScanDepth) -> Summary {
+        let hex = |v: u64| format!("{v:#x}");
+        let map = KernelMap::detect(guest);
+        let info = find_vmcoreinfo(guest, &map, depth);
+        self.kernel = Some(KernelSummary {
+            direct_map: map.direct_map.map(|d| hex(d.base)),
+            image: map.text.map(|t| ImageSummary {
+                va: hex(t.va),
+                pa: hex(t.pa),
+                size: t.size,
+                phys_base: t.phys_base(),
+            }),
+            vmcoreinfo_search: match depth {
+                ScanDepth::Quick => "kernel image",
+                ScanDepth::Full => "kernel image, then all memory",
+            },
+            vmcoreinfo: info.map(|i| VmcoreinfoSummary {
+                phys_addr: hex(i.note_pa),
+                found: i.found_by.describe(),
+                osrelease: i.osrelease().map(str::to_string),
+                page_size: i.page_size(),
+                kernel_offset: i.kernel_offset().map(hex),
+                phys_base: i.phys_base(),
+                gdb_command: i.gdb_command(),
+                text: i.text.clone(),
+            }),
+        });
+        self
     }
 }
 
@@ -206,9 +293,70 @@ impl fmt::Display for Summary {
                 v.paging_source
             )?;
         }
+        if let Some(k) = &self.kernel {
+            write_kernel(f, k)?;
+        }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }
         Ok(())
     }
+}
+
+fn write_kernel(f: &mut fmt::Formatter<'_>, k: &KernelSummary) -> fmt::Result {
+    writeln!(
+        f,
+        "direct map:      {}",
+        k.direct_map
+            .as_deref()
+            .unwrap_or("not found in the page tables")
+    )?;
+    if let Some(i) = &k.image {
+        writeln!(
+            f,
+            "kernel image:    {} = phys {}, {:#x} bytes (phys_base {})",
+            i.va,
+            i.pa,
+            i.size,
+            signed_hex(i.phys_base)
+        )?;
+    }
+    match &k.vmcoreinfo {
+        None => writeln!(
+            f,
+            "VMCOREINFO:      not found (searched: {}{})",
+            k.vmcoreinfo_search,
+            if k.vmcoreinfo_search == "kernel image" {
+                "; `info --vmcoreinfo full` searches all memory"
+            } else {
+                ""
+            }
+        )?,
+        Some(v) => {
+            writeln!(
+                f,
+                "VMCOREINFO:      at phys {}, found {}",
+                v.phys_addr, v.found
+            )?;
+            let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+            writeln!(f, "  OSRELEASE      {}", opt(&v.osrelease))?;
+            if let Some(p) = v.page_size {
+                writeln!(f, "  PAGESIZE       {p}")?;
+            }
+            writeln!(
+                f,
+                "  KERNELOFFSET   {}",
+                match &v.kernel_offset {
+                    Some(o) if o == "0x0" => "0x0 (no KASLR offset)".to_string(),
+                    Some(o) => format!("{o} (KASLR)"),
+                    None => "- (not recorded)".to_string(),
+                }
+            )?;
+            if let Some(p) = v.phys_base {
+                writeln!(f, "  phys_base      {}", signed_hex(p))?;
+            }
+            writeln!(f, "  gdb:           {}", v.gdb_command)?;
+        }
+    }
+    Ok(())
 }

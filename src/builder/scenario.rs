@@ -7,7 +7,7 @@
 //! its own page tables, one offline). [`Facts`] lists the addresses and values a test
 //! can check; they are computed here from the description, never read back.
 
-use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SIZE};
+use crate::addr::{GuestFrame, MachineFrame, PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
 use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
 use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
@@ -31,6 +31,15 @@ const STACK_PFN: u64 = 0x320;
 const USER_PFN: u64 = 0x330;
 /// A frame that is mapped but not in the dump.
 const ABSENT_PFN: u64 = 0x7_0000;
+/// Pages of the direct map (from pfn 0).
+pub const DIRECT_MAP_PAGES: u64 = 0x100;
+/// pfn of the page [`Scenario::add_vmcoreinfo`] puts the note in: page-aligned, as Linux
+/// ≥ 4.13 allocates it, and inside the direct map.
+pub const VMCOREINFO_PFN: u64 = 0x80;
+/// Offset in the kernel-text large page of the `vmcoreinfo_note` pointer.
+const VMCOREINFO_POINTER_OFFSET: u64 = 0x18_0000;
+/// `__START_KERNEL_map` of x86_64 Linux.
+const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 
 /// Addresses and values a scenario guarantees.
 #[derive(Clone, Debug)]
@@ -63,6 +72,23 @@ pub struct Facts {
     pub user_value: u64,
     /// Table frame space numbers of the root of each vCPU (mfn for PV, pfn for HVM).
     pub roots: Vec<Root>,
+    /// Guest-physical address of the kernel-text large page.
+    pub text_pa: u64,
+    /// Size of the kernel-text large page.
+    pub text_size: u64,
+    /// Where [`Scenario::add_vmcoreinfo`] put a VMCOREINFO note, if it was called.
+    pub vmcoreinfo: Option<VmcoreinfoFacts>,
+}
+
+/// A VMCOREINFO note placed in a scenario's memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmcoreinfoFacts {
+    /// Guest-physical address of the note header.
+    pub note_pa: u64,
+    /// The descriptor text.
+    pub text: String,
+    /// Guest-physical address of the kernel's pointer to the note, if one was written.
+    pub pointer_pa: Option<u64>,
 }
 
 /// A built guest and what it is known to contain.
@@ -183,7 +209,13 @@ impl Scenario {
             rw,
         )?;
         kt.map(VirtAddr(stack_va), tf(STACK_PFN), PageSize::Size4K, 4, rw)?;
-        kt.map(VirtAddr(direct_va), tf(0), PageSize::Size4K, 0x100, rw)?;
+        kt.map(
+            VirtAddr(direct_va),
+            tf(0),
+            PageSize::Size4K,
+            DIRECT_MAP_PAGES,
+            rw,
+        )?;
         kt.map(VirtAddr(absent_va), tf(ABSENT_PFN), PageSize::Size4K, 1, rw)?;
         let mut ut = kt.clone();
         ut.map(
@@ -346,6 +378,9 @@ impl Scenario {
             user_va,
             user_value,
             roots: vec![roots[0], roots[1], roots[0]],
+            text_pa: TEXT_PFN * PAGE_SIZE,
+            text_size: large.bytes(),
+            vmcoreinfo: None,
         };
         Ok(Scenario {
             image,
@@ -354,6 +389,82 @@ impl Scenario {
             kernel_tables: kt,
             user_tables: ut,
         })
+    }
+
+    /// A VMCOREINFO text such as Linux writes for this guest, with KASLR offset
+    /// `kernel_offset` (64-bit guests; 32-bit Linux records none).
+    pub fn vmcoreinfo_text(&self, kernel_offset: u64) -> String {
+        let f = &self.facts;
+        let release = "6.1.0-xendump-demo";
+        if self.mode.is_32bit() {
+            let mut t = format!(
+                "OSRELEASE={release}\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\nSYMBOL(swapper_pg_dir)={:x}\n",
+                f.data_va + 0x100,
+                f.data_va + 0x1000
+            );
+            if self.mode == PagingMode::Pae {
+                t.push_str("CONFIG_X86_PAE=y\n");
+            }
+            return t;
+        }
+        let phys_base = f.text_pa.wrapping_sub(f.text_va - START_KERNEL_MAP) as i64;
+        let pgd = f.data_va + 0x1000;
+        format!(
+            "OSRELEASE={release}\nBUILD-ID=5eed0f5eed0f5eed0f5eed0f5eed0f5eed0f5eed\nPAGESIZE=4096\n\
+             SYMBOL(init_uts_ns)={:x}\nSYMBOL(_stext)={:x}\nSYMBOL(swapper_pg_dir)={pgd:x}\n\
+             NUMBER(phys_base)={phys_base}\nSYMBOL(init_top_pgt)={pgd:x}\n\
+             NUMBER(pgtable_l5_enabled)={}\nKERNELOFFSET={kernel_offset:x}\n\
+             NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n",
+            f.data_va + 0x100,
+            f.text_va,
+            u8::from(self.mode == PagingMode::FiveLevel),
+        )
+    }
+
+    /// Put a VMCOREINFO note with `text` where Linux ≥ 4.13 keeps it: at the start of
+    /// page [`VMCOREINFO_PFN`], with the kernel's direct-map pointer to it stored in the
+    /// kernel image (the text large page).
+    pub fn add_vmcoreinfo(&mut self, text: &str) -> Result<&mut Self, ScenarioError> {
+        self.add_vmcoreinfo_at(VMCOREINFO_PFN * PAGE_SIZE, text, true)
+    }
+
+    /// Put a VMCOREINFO note (header, name, `text`) at guest-physical `pa` (4-byte
+    /// aligned), and with `pointer` the kernel's pointer to it (through the direct map,
+    /// which must cover `pa`) in the kernel image.
+    pub fn add_vmcoreinfo_at(
+        &mut self,
+        pa: u64,
+        text: &str,
+        pointer: bool,
+    ) -> Result<&mut Self, ScenarioError> {
+        let mut note = Vec::new();
+        note.extend_from_slice(&11u32.to_le_bytes());
+        note.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        note.extend_from_slice(&0u32.to_le_bytes());
+        note.extend_from_slice(b"VMCOREINFO\0\0");
+        note.extend_from_slice(text.as_bytes());
+        // Padding plus the empty terminating note Linux's final_note() writes.
+        note.resize(note.len().div_ceil(4) * 4 + 12, 0);
+        self.image.write_phys(PhysAddr(pa), &note)?;
+        let pointer_pa = if pointer {
+            let at = self.facts.text_pa + VMCOREINFO_POINTER_OFFSET;
+            let target = self.facts.direct_map_va + pa;
+            if self.mode.is_32bit() {
+                self.image
+                    .write_phys(PhysAddr(at), &(target as u32).to_le_bytes())?;
+            } else {
+                self.image.write_phys(PhysAddr(at), &target.to_le_bytes())?;
+            }
+            Some(at)
+        } else {
+            None
+        };
+        self.facts.vmcoreinfo = Some(VmcoreinfoFacts {
+            note_pa: pa,
+            text: text.to_string(),
+            pointer_pa,
+        });
+        Ok(self)
     }
 
     /// The oracle translation for vCPU `slot`: (table-space frame, offset).

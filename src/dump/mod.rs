@@ -216,6 +216,13 @@ impl XenDump {
             })
     }
 
+    /// Hint that pages `first .. first + count` will not be read again soon (a
+    /// sequential copy), so the kernel may drop them from this process.
+    pub fn release_pages(&self, first: PageIndex, count: u64) {
+        self.bytes
+            .release(self.page_offset(first), count.saturating_mul(PAGE_SIZE));
+    }
+
     /// File offset of page `index` (not checked against the file length).
     pub fn page_offset(&self, index: PageIndex) -> u64 {
         self.meta.pages_offset + index.0 * PAGE_SIZE

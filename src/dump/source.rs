@@ -40,6 +40,23 @@ impl DumpBytes {
         Ok(DumpBytes::Mapped(map))
     }
 
+    /// Hint that bytes `[offset, offset + len)` will not be read again soon, so the
+    /// kernel may drop them from this process (a sequential pass over a big dump then
+    /// keeps a flat resident size). Later reads still see the same bytes.
+    pub fn release(&self, offset: u64, len: u64) {
+        let DumpBytes::Mapped(map) = self else {
+            return;
+        };
+        // madvise wants a page-aligned start; round inwards and ignore what is left.
+        let page = 4096u64;
+        let start = offset.div_ceil(page) * page;
+        let end = offset.saturating_add(len).min(map.len() as u64) / page * page;
+        if start >= end {
+            return;
+        }
+        dont_need(map, start as usize, (end - start) as usize);
+    }
+
     /// The whole file.
     pub fn as_slice(&self) -> &[u8] {
         match self {
@@ -48,6 +65,20 @@ impl DumpBytes {
         }
     }
 }
+
+#[cfg(unix)]
+fn dont_need(map: &Mmap, start: usize, len: usize) {
+    // SAFETY: the map is read-only, so no page in it was ever written through it:
+    // MADV_DONTNEED only unmaps clean file pages, and any later access faults the same
+    // file bytes back in from the page cache. Nothing observable changes for
+    // outstanding borrows (short of the file being modified, a risk `map` accepts).
+    unsafe {
+        let _ = map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len);
+    }
+}
+
+#[cfg(not(unix))]
+fn dont_need(_map: &Mmap, _start: usize, _len: usize) {}
 
 impl std::fmt::Debug for DumpBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use gdbstub::target::ext::monitor_cmd::{outputln, ConsoleOutput, MonitorCmd};
 
 use crate::addr::{GuestFrame, MachineFrame, VirtAddr};
+use crate::convert::{find_vmcoreinfo, KernelMap, ScanDepth};
 use crate::dump::FrameSpace;
 use crate::memory::{Guest, View};
 use crate::summary::Summary;
@@ -15,7 +16,9 @@ use super::target::DumpTarget;
 const HELP: &str = "\
 xendump-gdbserver monitor commands:
   monitor help                 this text
-  monitor info                 the dump: format, Xen version, guest, pages, vCPUs
+  monitor info                 the dump: format, Xen version, guest, pages, vCPUs,
+                               the kernel's mappings and VMCOREINFO (KASLR offset)
+  monitor vmcoreinfo [full]    the guest's VMCOREINFO text (full: search all memory)
   monitor vcpu                 one line per vCPU
   monitor vcpu N               every register the dump holds for vCPU N
   monitor translate ADDR [N]   walk the page tables for virtual ADDR (current vCPU or N),
@@ -86,10 +89,33 @@ pub fn run_command(
     match words.first().copied().unwrap_or("help") {
         "help" | "?" => out.push_str(HELP),
         "info" => {
-            let _ = write!(out, "{}", Summary::of(guest));
+            let summary = Summary::of(guest).with_kernel(guest, ScanDepth::Quick);
+            let _ = write!(out, "{summary}");
             let _ = write!(out, "memory view:     {}", view.name());
             if let Some(c) = settings.cr3 {
                 let _ = write!(out, " through cr3 {c:#x}");
+            }
+        }
+        "vmcoreinfo" => {
+            let depth = match arg(1) {
+                Some("full") => ScanDepth::Full,
+                _ => ScanDepth::Quick,
+            };
+            let map = KernelMap::detect(guest);
+            match find_vmcoreinfo(guest, &map, depth) {
+                Some(info) => {
+                    let _ = write!(
+                        out,
+                        "VMCOREINFO at phys {:#x} (found {}):\n{}",
+                        info.note_pa,
+                        info.found_by.describe(),
+                        info.text
+                    );
+                }
+                None if depth == ScanDepth::Quick => {
+                    out.push_str("no VMCOREINFO in the kernel image; `monitor vmcoreinfo full` searches all memory");
+                }
+                None => out.push_str("no VMCOREINFO note in the guest's memory"),
             }
         }
         "vcpu" | "vcpus" => match arg(1) {

@@ -1,0 +1,179 @@
+//! The vmcore's notes: one `NT_PRSTATUS` per vCPU (plus `NT_PRFPREG` for 64-bit vCPUs
+//! with FPU state), the guest's `VMCOREINFO`, and the Xen facts as notes of our own.
+//!
+//! Our notes are named [`XENDUMP_NOTE`] (not `Xen`: crash takes `Xen` notes for a
+//! hypervisor kdump), with types no tool knows (BFD, hence gdb, and readelf read types
+//! 1-3 as `NT_PRSTATUS`, `NT_FPREGSET`, `NT_PRPSINFO` whatever the note's name):
+//!
+//! | type | descriptor |
+//! |---|---|
+//! | [`NT_XENDUMP_INFO`] | text, `KEY=value` lines like VMCOREINFO: dump format, Xen version and capabilities, guest kind and width, pages, vCPUs with their control registers, the mappings found |
+//! | [`NT_XENDUMP_CONTEXT`] | one per vCPU, in slot order: the raw `vcpu_guest_context` as Xen stored it (5168 bytes x86_64, 2800 bytes x86_32) |
+//! | [`NT_XENDUMP_P2M`] | dumps that record machine frames: little-endian `u64` triples `(pfn, mfn, count)`, ascending by pfn: pfn + i is machine frame mfn + i |
+
+use std::fmt::Write as _;
+
+use crate::dump::{DumpFormat, GuestKind};
+use crate::memory::{Guest, RegisterWidth};
+
+use super::elf::{encode_note, note_size, NT_PRFPREG, NT_PRSTATUS};
+use super::kernel_map::KernelMap;
+use super::prstatus::{prstatus32, prstatus64};
+use super::vmcoreinfo::VmcoreInfo;
+
+/// Name of our own notes.
+pub const XENDUMP_NOTE: &str = "XENDUMP";
+/// Text facts about the dump and the guest ("XD" 1).
+pub const NT_XENDUMP_INFO: u32 = 0x5844_0001;
+/// The p2m as `(pfn, mfn, count)` runs ("XD" 2).
+pub const NT_XENDUMP_P2M: u32 = 0x5844_0002;
+/// One vCPU's raw `vcpu_guest_context` ("XD" 3).
+pub const NT_XENDUMP_CONTEXT: u32 = 0x5844_0003;
+/// Name of Linux's own notes (`NT_PRSTATUS`, `NT_PRFPREG`).
+pub const CORE_NOTE: &str = "CORE";
+/// Name of the VMCOREINFO note.
+pub const VMCOREINFO_NOTE: &str = "VMCOREINFO";
+
+/// Bytes of one p2m run in [`NT_XENDUMP_P2M`].
+pub const P2M_RUN_BYTES: u64 = 24;
+
+/// The thread id a vCPU gets in the vmcore: slot + 1, as gdb numbers threads on the
+/// gdbserver, so `info threads` reads the same on both.
+pub fn vcpu_pid(slot: usize) -> u32 {
+    u32::try_from(slot + 1).unwrap_or(u32::MAX)
+}
+
+/// All notes except the streamed p2m note, in file order.
+pub fn build_notes(guest: &Guest, kernel: &KernelMap, vmcoreinfo: Option<&VmcoreInfo>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let wide = guest.register_width() == RegisterWidth::Bits64;
+    for v in guest.vcpus() {
+        let pid = vcpu_pid(v.slot);
+        // FXSAVE in Linux's user_i387_struct layout exists for x86_64 only; i386 cores
+        // would need the FSAVE image, which Xen does not keep.
+        let fpu = v.fpu.filter(|_| wide);
+        if wide {
+            encode_note(
+                CORE_NOTE,
+                NT_PRSTATUS,
+                &prstatus64(v, pid, fpu.is_some()),
+                &mut out,
+            );
+        } else {
+            encode_note(CORE_NOTE, NT_PRSTATUS, &prstatus32(v, pid), &mut out);
+        }
+        if let Some(fx) = fpu {
+            encode_note(CORE_NOTE, NT_PRFPREG, &fx.0, &mut out);
+        }
+    }
+    if let Some(info) = vmcoreinfo {
+        encode_note(VMCOREINFO_NOTE, 0, info.text.as_bytes(), &mut out);
+    }
+    encode_note(
+        XENDUMP_NOTE,
+        NT_XENDUMP_INFO,
+        info_text(guest, kernel).as_bytes(),
+        &mut out,
+    );
+    let dump = guest.dump();
+    let (offset, stride) = dump.context_slots();
+    let size = dump.context_layout().size();
+    for slot in 0..guest.vcpus().len() as u64 {
+        let start = offset + slot * stride;
+        let bytes = usize::try_from(start)
+            .ok()
+            .and_then(|s| dump.file().get(s..s + size as usize))
+            .unwrap_or(&[]);
+        encode_note(XENDUMP_NOTE, NT_XENDUMP_CONTEXT, bytes, &mut out);
+    }
+    out
+}
+
+/// Header of the p2m note with `runs` runs (the runs themselves are streamed).
+pub fn p2m_note_header(runs: u64) -> Option<Vec<u8>> {
+    let descsz = u32::try_from(runs.checked_mul(P2M_RUN_BYTES)?).ok()?;
+    let mut out = Vec::new();
+    encode_note(XENDUMP_NOTE, NT_XENDUMP_P2M, &[], &mut out);
+    out[4..8].copy_from_slice(&descsz.to_le_bytes());
+    Some(out)
+}
+
+/// Size of the p2m note with `runs` runs (its descriptor is a multiple of 4 already).
+pub fn p2m_note_size(runs: u64) -> u64 {
+    note_size(XENDUMP_NOTE, 0) as u64 + runs * P2M_RUN_BYTES
+}
+
+fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
+    let d = guest.dump();
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "PRODUCER=xendump-gdbserver {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(
+        t,
+        "DUMP_FORMAT={}",
+        match d.format() {
+            DumpFormat::Elf => "elf",
+            DumpFormat::Legacy => "legacy",
+        }
+    );
+    if let Some(v) = d.xen_version() {
+        let _ = writeln!(t, "XEN_VERSION={}", v.version_string());
+        let _ = writeln!(t, "XEN_CAPABILITIES={}", v.capabilities);
+    }
+    let _ = writeln!(
+        t,
+        "GUEST_KIND={}",
+        match d.guest_kind() {
+            GuestKind::Pv => "PV",
+            GuestKind::Hvm => "HVM",
+        }
+    );
+    let _ = writeln!(
+        t,
+        "GUEST_WIDTH={}",
+        match guest.register_width() {
+            RegisterWidth::Bits64 => 64,
+            RegisterWidth::Bits32 => 32,
+        }
+    );
+    let _ = writeln!(
+        t,
+        "PAGE_TABLE_FRAMES={}",
+        match d.guest_kind() {
+            GuestKind::Pv => "machine",
+            GuestKind::Hvm => "pseudo-physical",
+        }
+    );
+    let _ = writeln!(t, "PAGES={}", d.valid_page_count());
+    let _ = writeln!(t, "VCPUS={}", guest.vcpus().len());
+    for v in guest.vcpus() {
+        let paging = guest
+            .address_space(v.slot)
+            .map_or("?".to_string(), |s| s.mode.to_string());
+        let _ = writeln!(
+            t,
+            "VCPU({})={} {} cr0={:#x} cr3={:#x} cr4={:#x} paging={}",
+            v.slot,
+            if v.online() { "online" } else { "offline" },
+            if v.kernel_mode() { "kernel" } else { "user" },
+            v.cr0(),
+            v.cr3(),
+            v.cr4(),
+            paging.replace(' ', "_")
+        );
+    }
+    if let Some(dm) = kernel.direct_map {
+        let _ = writeln!(t, "DIRECT_MAP={:#x}", dm.base);
+    }
+    if let Some(tx) = kernel.text {
+        let _ = writeln!(
+            t,
+            "KERNEL_TEXT={:#x} PHYS={:#x} SIZE={:#x}",
+            tx.va, tx.pa, tx.size
+        );
+    }
+    t
+}

@@ -1,0 +1,306 @@
+//! The vmcore layout, decided before a byte is written.
+//!
+//! ```text
+//! ELF header | PT_NOTE | kernel-image PT_LOADs | physical PT_LOADs | [xnum shdr]
+//! | notes (PRSTATUS…, VMCOREINFO, XENDUMP…, XENDUMP p2m) | pad to 4 KiB | page data
+//! ```
+//!
+//! As in a Linux kdump vmcore the PT_NOTE comes first, then the PT_LOAD of the kernel
+//! image mapping (crash and makedumpfile derive `phys_base` from the first PT_LOAD at
+//! or above `__START_KERNEL_map`), then one PT_LOAD per run of pseudo-physically
+//! contiguous dumped pages with `p_paddr` = guest-physical and `p_vaddr` = its
+//! direct-map address (0 where the direct map does not cover it). Frames absent from the
+//! dump are in no PT_LOAD. The kernel-image segments share the file bytes of the
+//! physical segments they overlap, so nothing is stored twice. `p_align` is 0, which is
+//! how crash tells a kdump vmcore from a netdump one.
+
+use crate::addr::{PageIndex, PAGE_SHIFT, PAGE_SIZE};
+use crate::memory::{Guest, RegisterWidth};
+
+use super::elf::{headers_size, ProgramHeader, EM_386, EM_X86_64, PF_RWX, PT_LOAD, PT_NOTE};
+use super::error::ConvertError;
+use super::kernel_map::KernelMap;
+use super::notes::{build_notes, p2m_note_size};
+use super::runs::{p2m_runs, page_runs, RunStats};
+use super::vmcoreinfo::{find_vmcoreinfo, ScanDepth, VmcoreInfo};
+
+/// How hard to look for the guest's VMCOREINFO note.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VmcoreinfoScan {
+    /// Don't look.
+    Off,
+    /// The kernel image only.
+    Quick,
+    /// The kernel image, then all memory if the note is not there.
+    #[default]
+    Full,
+}
+
+/// Conversion options.
+#[derive(Clone, Debug, Default)]
+pub struct ConvertOptions {
+    /// Leave pages missing from a truncated dump out, instead of failing.
+    pub allow_truncated: bool,
+    /// How to look for VMCOREINFO.
+    pub vmcoreinfo: VmcoreinfoScan,
+    /// Replace an existing output file.
+    pub force: bool,
+}
+
+/// What a PT_LOAD maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// A run of guest pseudo-physical memory.
+    Physical,
+    /// Part of the x86_64 kernel image mapping (shares the bytes of a physical one).
+    KernelImage,
+}
+
+/// One PT_LOAD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub kind: SegmentKind,
+    /// Guest-physical address of the first byte.
+    pub paddr: u64,
+    /// Guest-virtual address of the first byte (0: not mapped at a known place).
+    pub vaddr: u64,
+    /// Bytes (a multiple of 4096).
+    pub size: u64,
+    /// File offset of the first byte.
+    pub offset: u64,
+    /// Dump page holding the first byte.
+    pub first_page: PageIndex,
+}
+
+impl Segment {
+    fn header(&self) -> ProgramHeader {
+        ProgramHeader {
+            p_type: PT_LOAD,
+            p_flags: PF_RWX,
+            p_offset: self.offset,
+            p_vaddr: self.vaddr,
+            p_paddr: self.paddr,
+            p_filesz: self.size,
+            p_memsz: self.size,
+            p_align: 0,
+        }
+    }
+}
+
+/// The whole layout of a vmcore.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// `e_machine`: `EM_X86_64` for 64-bit guests, `EM_386` for 32-bit ones.
+    pub machine: u16,
+    /// Kernel-image PT_LOADs, in address order.
+    pub image_segments: Vec<Segment>,
+    /// Physical PT_LOADs, in address (= file) order.
+    pub segments: Vec<Segment>,
+    /// Notes written before the streamed p2m note.
+    pub notes: Vec<u8>,
+    /// Runs in the p2m note (0: no note).
+    pub p2m_runs: u64,
+    /// File offset of the notes.
+    pub notes_offset: u64,
+    /// Bytes of notes, p2m note included.
+    pub notes_size: u64,
+    /// File offset of the first page (4 KiB aligned).
+    pub data_offset: u64,
+    /// Total file size.
+    pub file_size: u64,
+    /// The guest's mappings.
+    pub kernel: KernelMap,
+    /// The guest's VMCOREINFO, if found.
+    pub vmcoreinfo: Option<VmcoreInfo>,
+    /// What the page scan skipped.
+    pub stats: RunStats,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Lay out the vmcore for `guest`. Reads the frame table and page tables, and the
+    /// memory the VMCOREINFO search covers; fails on input that cannot be converted.
+    pub fn new(guest: &Guest, opts: &ConvertOptions) -> Result<Plan, ConvertError> {
+        let dump = guest.dump();
+        if !dump.frames().knows_pfns() {
+            return Err(ConvertError::NoPseudoPhysical);
+        }
+        let (runs, stats) = page_runs(dump, opts.allow_truncated)?;
+        if runs.is_empty() {
+            return Err(ConvertError::NoPages);
+        }
+        let mut warnings = Vec::new();
+        if stats.missing_pages > 0 {
+            warnings.push(format!(
+                "{} pages missing from the truncated dump are left out of the vmcore",
+                stats.missing_pages
+            ));
+        }
+        if stats.invalid_entries > 0 {
+            warnings.push(format!(
+                "{} frame-table entries marked invalid were skipped",
+                stats.invalid_entries
+            ));
+        }
+        let kernel = KernelMap::detect(guest);
+        if kernel.direct_map.is_none() {
+            warnings.push(
+                "no direct map found in the guest's page tables: PT_LOADs get p_vaddr 0"
+                    .to_string(),
+            );
+        }
+        let vmcoreinfo = match opts.vmcoreinfo {
+            VmcoreinfoScan::Off => None,
+            VmcoreinfoScan::Quick => find_vmcoreinfo(guest, &kernel, ScanDepth::Quick),
+            VmcoreinfoScan::Full => find_vmcoreinfo(guest, &kernel, ScanDepth::Full),
+        };
+        if vmcoreinfo.is_none() && opts.vmcoreinfo != VmcoreinfoScan::Off {
+            warnings.push(
+                "no VMCOREINFO note found in guest memory: drgn needs one, crash and makedumpfile want one".to_string(),
+            );
+        }
+
+        // Physical segments, relative to the data start for now.
+        let mut segments = Vec::with_capacity(runs.len());
+        let mut rel = 0u64;
+        for run in &runs {
+            for (skip, count, mapped) in split_by_direct_map(guest, &kernel, run.pfn, run.count) {
+                let paddr = (run.pfn + skip) << PAGE_SHIFT;
+                let vaddr = match (mapped, kernel.direct_map) {
+                    (true, Some(dm)) => dm.base.wrapping_add(paddr),
+                    _ => 0,
+                };
+                segments.push(Segment {
+                    kind: SegmentKind::Physical,
+                    paddr,
+                    vaddr,
+                    size: count * PAGE_SIZE,
+                    offset: rel,
+                    first_page: PageIndex(run.first.0 + skip),
+                });
+                rel += count * PAGE_SIZE;
+            }
+        }
+        let data_bytes = rel;
+
+        let mut image_segments = Vec::new();
+        if let Some(text) = kernel.text {
+            let (lo, hi) = (text.pa, text.pa.saturating_add(text.size));
+            for s in &segments {
+                let start = s.paddr.max(lo);
+                let end = (s.paddr + s.size).min(hi);
+                if start < end {
+                    let skip = start - s.paddr;
+                    image_segments.push(Segment {
+                        kind: SegmentKind::KernelImage,
+                        paddr: start,
+                        vaddr: start.wrapping_add(text.offset()),
+                        size: end - start,
+                        offset: s.offset + skip,
+                        first_page: PageIndex(s.first_page.0 + skip / PAGE_SIZE),
+                    });
+                }
+            }
+        }
+
+        let notes = build_notes(guest, &kernel, vmcoreinfo.as_ref());
+        let p2m_runs = p2m_runs(dump).count() as u64;
+        let p2m_runs = if super::notes::p2m_note_header(p2m_runs).is_some() {
+            p2m_runs
+        } else {
+            warnings.push("the p2m is too fragmented for one note and is left out".into());
+            0
+        };
+        let notes_size = notes.len() as u64
+            + if p2m_runs > 0 {
+                p2m_note_size(p2m_runs)
+            } else {
+                0
+            };
+        let phnum = 1 + image_segments.len() as u64 + segments.len() as u64;
+        let notes_offset = headers_size(phnum);
+        let data_offset = (notes_offset + notes_size).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        for s in segments.iter_mut().chain(image_segments.iter_mut()) {
+            s.offset += data_offset;
+        }
+        Ok(Plan {
+            machine: match guest.register_width() {
+                RegisterWidth::Bits64 => EM_X86_64,
+                RegisterWidth::Bits32 => EM_386,
+            },
+            image_segments,
+            segments,
+            notes,
+            p2m_runs,
+            notes_offset,
+            notes_size,
+            data_offset,
+            file_size: data_offset + data_bytes,
+            kernel,
+            vmcoreinfo,
+            stats,
+            warnings,
+        })
+    }
+
+    /// Number of program headers.
+    pub fn phnum(&self) -> u64 {
+        1 + self.image_segments.len() as u64 + self.segments.len() as u64
+    }
+
+    /// The program headers in file order.
+    pub fn program_headers(&self) -> impl Iterator<Item = ProgramHeader> + '_ {
+        let note = ProgramHeader {
+            p_type: PT_NOTE,
+            p_flags: 0,
+            p_offset: self.notes_offset,
+            p_vaddr: 0,
+            p_paddr: 0,
+            p_filesz: self.notes_size,
+            p_memsz: self.notes_size,
+            p_align: 4,
+        };
+        std::iter::once(note).chain(
+            self.image_segments
+                .iter()
+                .chain(&self.segments)
+                .map(Segment::header),
+        )
+    }
+
+    /// Bytes of guest memory the vmcore holds.
+    pub fn data_bytes(&self) -> u64 {
+        self.file_size - self.data_offset
+    }
+}
+
+/// Split the run of `count` frames from `pfn` into (skip, count, in direct map) parts:
+/// a covered prefix and the rest. The direct map of a 32-bit kernel ends at the top of
+/// its low memory, so a run can straddle that end; the end is found by bisection, as
+/// the map is a prefix of physical memory.
+fn split_by_direct_map(
+    guest: &Guest,
+    kernel: &KernelMap,
+    pfn: u64,
+    count: u64,
+) -> Vec<(u64, u64, bool)> {
+    let covers = |k: u64| kernel.direct_map_covers(guest, (pfn + k) << PAGE_SHIFT);
+    if kernel.direct_map.is_none() || !covers(0) {
+        return vec![(0, count, false)];
+    }
+    if covers(count - 1) {
+        return vec![(0, count, true)];
+    }
+    // Invariant: covers(lo), !covers(hi).
+    let (mut lo, mut hi) = (0u64, count - 1);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if covers(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    vec![(0, lo + 1, true), (lo + 1, count - lo - 1, false)]
+}
