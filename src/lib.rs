@@ -9,6 +9,7 @@ pub mod addr;
 pub mod builder;
 pub mod dump;
 pub mod gdb;
+pub mod harness;
 pub mod memory;
 pub mod server;
 pub mod summary;

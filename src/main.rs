@@ -74,6 +74,9 @@ struct ServeArgs {
     /// gdb packet size in bytes; gdb reads memory in chunks of half this.
     #[arg(long, default_value_t = DEFAULT_PACKET_SIZE, value_parser = clap::value_parser!(usize))]
     packet_size: usize,
+    /// Drop a client that leaves replies unread for this many seconds.
+    #[arg(long, default_value_t = server::DEFAULT_WRITE_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    write_timeout: u64,
     /// More logging: -v sessions and requests, -vv every gdb packet.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -206,6 +209,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         }
         let config = ServerConfig {
             packet_size: args.packet_size,
+            write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
         };
         server::serve(listener, guest, config, async {
             let _ = tokio::signal::ctrl_c().await;

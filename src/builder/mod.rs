@@ -19,6 +19,7 @@ mod options;
 pub mod pagetable;
 pub mod scenario;
 mod sparse;
+pub mod tiny;
 mod vcpu;
 
 pub use error::BuildError;
