@@ -221,12 +221,37 @@ impl XenDump {
             });
         }
         let off = self.pages_offset + index.0 * PAGE_SIZE;
-        self.file()
-            .bytes_at(off, PAGE_SIZE)
-            .ok_or(DumpError::PageTruncated {
+        let truncated = DumpError::PageTruncated {
+            index,
+            file_len: self.file().len() as u64,
+        };
+        if !self.bytes.still_holds(off, PAGE_SIZE) {
+            return Err(truncated);
+        }
+        self.file().bytes_at(off, PAGE_SIZE).ok_or(truncated)
+    }
+
+    /// Copy bytes of page `index` from `offset` within it into `dst` (which must fit
+    /// in the page). Unlike [`XenDump::page`], this stays right when the file shrinks
+    /// while mapped: bytes no longer in the file are an error, never a fault.
+    pub fn read_page(&self, index: PageIndex, offset: u64, dst: &mut [u8]) -> Result<()> {
+        let page = self.page(index)?;
+        let fits = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(dst.len()))
+            .is_some_and(|end| end <= page.len());
+        if !fits {
+            return Err(DumpError::PageOutOfRange {
                 index,
-                file_len: self.file().len() as u64,
-            })
+                count: self.nr_pages,
+            });
+        }
+        self.bytes.copy_at(self.page_offset(index) + offset, dst)
+    }
+
+    /// SIGBUS faults contained so far: non-zero once the mapped file shrank under us.
+    pub fn mapping_faults(&self) -> u64 {
+        self.bytes.faults()
     }
 
     /// File offset of page `index` (not checked against the file length).

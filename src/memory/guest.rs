@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::addr::{GuestFrame, MachineFrame, PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
-use crate::dump::{ContextLayout, DumpFormat, FrameSpace, GuestKind, Width, XenDump};
+use crate::dump::{ContextLayout, DumpError, DumpFormat, FrameSpace, GuestKind, Width, XenDump};
 use crate::vcpu::VcpuState;
 
 use super::cache::TranslationCache;
@@ -102,6 +102,9 @@ pub enum MemoryError {
     /// The dump lists the page but its bytes are gone (truncated file).
     #[error("{addr:#x} is in {index}, which is missing from the (truncated) file")]
     PageMissing { addr: u64, index: PageIndex },
+    /// The dump file shrank while being served; these bytes are no longer in it.
+    #[error("{addr:#x} is in {index}, which is gone: the dump file shrank while in use")]
+    FileShrank { addr: u64, index: PageIndex },
     /// This view cannot be served by this dump.
     #[error("{view} addresses cannot be read in this dump: {why}")]
     ViewUnavailable {
@@ -450,12 +453,17 @@ impl Guest {
                 Ok(x) => x,
                 Err(e) => return (done, Some(e)),
             };
-            let page = match self.dump.page(index) {
-                Ok(p) => p,
-                Err(_) => return (done, Some(MemoryError::PageMissing { addr: cur, index })),
-            };
             let take = ((PAGE_SIZE - offset) as usize).min(buf.len() - done);
-            buf[done..done + take].copy_from_slice(&page[offset as usize..offset as usize + take]);
+            match self
+                .dump
+                .read_page(index, offset, &mut buf[done..done + take])
+            {
+                Ok(()) => {}
+                Err(DumpError::FileShrank { .. }) => {
+                    return (done, Some(MemoryError::FileShrank { addr: cur, index }))
+                }
+                Err(_) => return (done, Some(MemoryError::PageMissing { addr: cur, index })),
+            }
             done += take;
         }
         (done, None)
