@@ -134,6 +134,7 @@ impl Summary {
             vcpus,
             warnings: {
                 let mut w = d.warnings().to_vec();
+                w.extend_from_slice(guest.warnings());
                 let faults = d.mapping_faults();
                 if faults > 0 {
                     w.push(format!(

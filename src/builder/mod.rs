@@ -11,6 +11,7 @@
 //! the writers speak file offsets. Zero pages are never materialised: the writers
 //! seek over them, so a large, mostly empty guest becomes a sparse file.
 
+pub mod damaged;
 mod elf;
 mod error;
 mod image;

@@ -23,6 +23,8 @@ const TABLE_POOL: u64 = 0x10;
 pub const TEXT_PFN: u64 = 1;
 /// pfn of the first of the two data pages.
 pub const DATA_PFN: u64 = 2;
+/// pfn of the tail page: the last page of the dump, mapped at [`TinyFacts::tail_va`].
+pub const TAIL_PFN: u64 = TINY_PAGES - 1;
 /// Offset of the banner in the text page.
 const BANNER_OFFSET: u64 = 0x100;
 /// A frame that is mapped but not in the dump.
@@ -49,6 +51,11 @@ pub struct TinyFacts {
     pub counter: u64,
     /// Start of the two 4 KiB data pages; each holds `0xda7a_0000 + n` at offset 8.
     pub data_va: u64,
+    /// Virtual address of the tail page (the dump's last page), which holds
+    /// [`TinyFacts::tail_value`] at offset 0.
+    pub tail_va: u64,
+    /// The u64 at `tail_va`.
+    pub tail_value: u64,
     /// A kernel address with no mapping.
     pub unmapped_va: u64,
     /// An address mapped to a frame the dump does not hold.
@@ -125,6 +132,9 @@ impl TinyGuest {
         )?;
         tables.map(VirtAddr(data_va), tf(DATA_PFN), PageSize::Size4K, 2, rw)?;
         tables.map(VirtAddr(absent_va), ABSENT_FRAME, PageSize::Size4K, 1, rw)?;
+        // In the next 2 MiB (its own PDE and page table), so damage to them spares the rest.
+        let tail_va = data_va + 0x20_0000;
+        tables.map(VirtAddr(tail_va), tf(TAIL_PFN), PageSize::Size4K, 1, rw)?;
 
         let mut next = TABLE_POOL;
         let mut table_pfns = Vec::new();
@@ -150,6 +160,8 @@ impl TinyGuest {
         image.write_bytes(GuestFrame(TEXT_PFN), BANNER_OFFSET, banner.as_bytes())?;
         let counter = 0x1_0000_2a3bu64;
         image.write_u64(GuestFrame(DATA_PFN), 0x40, counter)?;
+        let tail_value = 0x7a11_0000_0000_0000 | TAIL_PFN;
+        image.write_u64(GuestFrame(TAIL_PFN), 0, tail_value)?;
         for p in 0..2 {
             image.write_u64(GuestFrame(DATA_PFN + p), 8, 0xda7a_0000 + p)?;
         }
@@ -203,6 +215,8 @@ impl TinyGuest {
             counter_va: data_va + 0x40,
             counter,
             data_va,
+            tail_va,
+            tail_value,
             unmapped_va,
             absent_va,
             root,

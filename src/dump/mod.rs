@@ -431,6 +431,12 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
     let file_len = data.len() as u64;
     let layout = elf::parse(data)?;
     let mut warnings = Vec::new();
+    if layout.names_lost {
+        warnings.push(
+            "section names (.shstrtab, at the end of the file) are missing: the file is truncated; sections were told apart by type and entry size"
+                .to_string(),
+        );
+    }
 
     let note_sec = layout
         .section(".note.Xen")
@@ -638,6 +644,12 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
     check_overlaps(&regions)?;
 
     let frames = FrameTable::new(kind, table.offset, nr_pages, data);
+    if let Some(i) = frames.unsorted_at() {
+        warnings.push(format!(
+            "{table_name} is damaged: entry {i} (file offset {:#x}) is not in ascending pfn order, so some pages may not be found",
+            table.offset + i * entry
+        ));
+    }
 
     // Context layout (§3.6): PV by guest width, HVM by hypervisor width.
     let version = notes.version;

@@ -147,6 +147,7 @@ pub struct Guest {
     spaces: Vec<AddressSpace>,
     register_width: RegisterWidth,
     long_mode_inferred: bool,
+    warnings: Vec<String>,
 }
 
 impl Guest {
@@ -192,12 +193,15 @@ impl Guest {
                 }
             },
         };
-        Ok(Guest {
+        let mut guest = Guest {
             dump,
             spaces,
             register_width,
             long_mode_inferred: long_mode,
-        })
+            warnings: Vec::new(),
+        };
+        guest.warnings = guest.check_roots();
+        Ok(guest)
     }
 
     fn space_for(
@@ -263,6 +267,38 @@ impl Guest {
                 Cr3Decode::for_guest(kind, mode).map(|d| d.decode(cr3))
             }
         }
+    }
+
+    /// Online vCPUs whose page-table root is not in the dump: their virtual addresses
+    /// cannot be read (a damaged context, or a root the dump does not hold).
+    fn check_roots(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (v, space) in self.dump.vcpus().iter().zip(&self.spaces) {
+            if !v.online() || space.mode == PagingMode::None {
+                continue;
+            }
+            let absent = match space.root {
+                Some(r) => self.page_of_table_frame(r.frame).is_none(),
+                None => true,
+            };
+            if absent {
+                out.push(format!(
+                    "vCPU {}: its page-table root (CR3 {:#x}{}) is not in the dump: its virtual addresses cannot be read",
+                    v.slot,
+                    v.cr3(),
+                    space
+                        .root
+                        .map_or(String::new(), |r| format!(", table frame {:#x}", r.frame))
+                ));
+            }
+        }
+        out
+    }
+
+    /// Problems found in the guest model (beyond the dump's own
+    /// [`XenDump::warnings`]).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The dump underneath.
