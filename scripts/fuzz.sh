@@ -26,11 +26,27 @@ mkdir -p "fuzz/corpus/$target"
 
 export RUSTC_BOOTSTRAP=1
 cd fuzz
-start=$(date +%s)
+# Build first, so the CPU time reported below is fuzzing time only.
+cargo fuzz build -O "$target"
+# CPU seconds used by this shell's finished children: bash `times`, second line.
+# (`times` must run in this shell, not in a $(…) subshell, hence the file.)
+times_file=$(mktemp)
+child_cpu() {
+  tail -n 1 "$times_file" | awk '{
+    n = 0
+    for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); n += p[1] * 60 + p[2] }
+    print n }'
+}
 # -O: optimised with debug assertions; AddressSanitizer on (cargo-fuzz's default).
 status=0
+times > "$times_file"
+cpu0=$(child_cpu)
+start=$(date +%s)
 cargo fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
   -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=4096 -timeout=20 \
   -print_final_stats=1 "$@" || status=$?
-echo "fuzz.sh: $target ran $(( $(date +%s) - start )) s (exit $status)" | tee -a runs.log
+times > "$times_file"
+cpu=$(echo "$(child_cpu) - $cpu0" | bc)
+rm -f "$times_file"
+echo "fuzz.sh: $(date -u +%FT%TZ) $target: $(( $(date +%s) - start ))s wall, ${cpu}s CPU, exit $status" | tee -a runs.log
 exit $status

@@ -176,6 +176,96 @@ fn settle<A: XenArch>(
 /// (input size × reply size) bytes.
 pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 
+/// Packet framing in front of gdbstub, which ends a session on any byte outside a
+/// packet and on any bad checksum. Like gdbserver, we skip noise between packets and
+/// answer a bad checksum with a nak (`-`), so only real abuse ends a session.
+struct Framer {
+    state: FrameState,
+    packet: Vec<u8>,
+    /// Longest raw packet (`$`, body, `#`, checksum) accepted.
+    limit: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FrameState {
+    Between,
+    Body,
+    Sum1,
+    Sum2,
+}
+
+/// What one byte completed.
+enum Framed<'a> {
+    /// Inside a packet, or noise that was dropped.
+    Pending,
+    /// A byte gdbstub takes on its own: an ack (`+`) or an interrupt (Ctrl-C).
+    Byte,
+    /// A whole packet with a correct checksum.
+    Packet(&'a [u8]),
+    BadChecksum,
+    /// The packet grew past the limit (given).
+    Oversized(usize),
+}
+
+impl Framer {
+    fn new(packet_size: usize) -> Self {
+        Framer {
+            state: FrameState::Between,
+            packet: Vec::new(),
+            limit: packet_size.saturating_add(4),
+        }
+    }
+
+    fn push(&mut self, byte: u8) -> Framed<'_> {
+        match self.state {
+            FrameState::Between => match byte {
+                b'$' => {
+                    self.packet.clear();
+                    self.packet.push(byte);
+                    self.state = FrameState::Body;
+                    Framed::Pending
+                }
+                b'+' | 0x03 => Framed::Byte,
+                // A nak of our reply (gdbstub cannot resend) or line noise: skip it.
+                _ => Framed::Pending,
+            },
+            FrameState::Body | FrameState::Sum1 => {
+                if self.packet.len() >= self.limit {
+                    self.state = FrameState::Between;
+                    self.packet = Vec::new();
+                    return Framed::Oversized(self.limit);
+                }
+                self.packet.push(byte);
+                if self.state == FrameState::Sum1 {
+                    self.state = FrameState::Sum2;
+                } else if byte == b'#' {
+                    self.state = FrameState::Sum1;
+                }
+                Framed::Pending
+            }
+            FrameState::Sum2 => {
+                self.packet.push(byte);
+                self.state = FrameState::Between;
+                let n = self.packet.len();
+                let body = &self.packet[1..n - 3];
+                let sum = body.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+                let hex = &self.packet[n - 2..];
+                let given = hex
+                    .iter()
+                    .all(u8::is_ascii_hexdigit)
+                    .then(|| std::str::from_utf8(hex).ok())
+                    .flatten()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if given == Some(sum) {
+                    Framed::Packet(&self.packet)
+                } else {
+                    Framed::BadChecksum
+                }
+            }
+        }
+    }
+}
+
 /// Is the session still open after some input?
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionStatus {
@@ -190,6 +280,7 @@ pub enum SessionStatus {
 /// Transport-free: the TCP loop in [`serve`] and the protocol fuzzer use the same code.
 pub struct Session<A: XenArch> {
     target: DumpTarget<A>,
+    framer: Framer,
     /// `None` once a protocol error has consumed the state machine.
     machine: Option<Machine<A>>,
 }
@@ -205,6 +296,7 @@ impl<A: XenArch> Session<A> {
         let machine = stub.run_state_machine(&mut target).map_err(protocol)?;
         Ok(Session {
             target,
+            framer: Framer::new(config.packet_size),
             machine: Some(machine),
         })
     }
@@ -240,13 +332,31 @@ impl<A: XenArch> Session<A> {
             }
             let byte = input[used];
             used += 1;
-            sm = match sm {
-                GdbStubStateMachine::Idle(g) => g.incoming_data(target, byte).map_err(protocol)?,
-                GdbStubStateMachine::Running(g) => {
-                    g.incoming_data(target, byte).map_err(protocol)?
+            let bytes: &[u8] = match self.framer.push(byte) {
+                Framed::Pending => continue,
+                Framed::Byte => std::slice::from_ref(&byte),
+                Framed::Packet(p) => p,
+                Framed::BadChecksum => {
+                    // As gdbserver does: ask for it again, keep the session.
+                    debug!("packet with a bad checksum: sent a nak");
+                    out.push(b'-');
+                    continue;
                 }
-                other => other,
+                Framed::Oversized(len) => {
+                    return Err(SessionError::Protocol(format!(
+                        "received an oversized packet (more than {len} bytes)"
+                    )))
+                }
             };
+            for &b in bytes {
+                sm = match sm {
+                    GdbStubStateMachine::Idle(g) => g.incoming_data(target, b).map_err(protocol)?,
+                    GdbStubStateMachine::Running(g) => {
+                        g.incoming_data(target, b).map_err(protocol)?
+                    }
+                    other => other,
+                };
+            }
         };
         self.machine = Some(sm);
         Ok((used, status))
