@@ -46,7 +46,7 @@ cargo fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
   -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=4096 -timeout=20 \
   -print_final_stats=1 "$@" || status=$?
 times > "$times_file"
-cpu=$(echo "$(child_cpu) - $cpu0" | bc)
+cpu=$(awk -v a="$(child_cpu)" -v b="$cpu0" 'BEGIN { printf "%.0f", a - b }')
 rm -f "$times_file"
 echo "fuzz.sh: $(date -u +%FT%TZ) $target: $(( $(date +%s) - start ))s wall, ${cpu}s CPU, exit $status" | tee -a runs.log
 exit $status
