@@ -31,6 +31,9 @@ pub const DEFAULT_PACKET_SIZE: usize = 64 * 1024;
 /// peer cannot pin a session forever.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Default for [`ServerConfig::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: usize = 256;
+
 /// Server settings.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -38,6 +41,9 @@ pub struct ServerConfig {
     pub packet_size: usize,
     /// How long a client may leave replies unread before its session is dropped.
     pub write_timeout: Duration,
+    /// Sessions served at once; further connections are closed at once. Each session
+    /// holds a few hundred KiB (buffers, translation cache), so this bounds memory.
+    pub max_sessions: usize,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +51,7 @@ impl Default for ServerConfig {
         ServerConfig {
             packet_size: DEFAULT_PACKET_SIZE,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -68,6 +75,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     static SESSIONS: AtomicU64 = AtomicU64::new(0);
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_sessions.max(1)));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -82,9 +90,15 @@ pub async fn serve(
                     }
                 };
                 let id = SESSIONS.fetch_add(1, Ordering::Relaxed) + 1;
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    warn!(session = id, %peer, "refused: {} sessions already open (--max-sessions)", config.max_sessions);
+                    drop(stream);
+                    continue;
+                };
                 let guest = guest.clone();
                 let config = config.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     info!(session = id, %peer, "gdb connected");
                     let result = run_session(stream, guest, &config).await;
                     match result {

@@ -156,6 +156,19 @@ fn healthy_session(addr: &str, d: &Dump) -> Duration {
     t.elapsed()
 }
 
+/// Wait (up to 20 s) for the server's log to show `text`: stderr arrives through a
+/// reader thread.
+fn log_shows(server: &Server, text: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if server.log().contains(text) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// Resident set and open descriptors of a process, from /proc.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -379,12 +392,8 @@ fn a_client_that_stops_reading_is_dropped_and_others_are_served() {
     let rss = rss_kib(pid);
     assert!(rss < 256 * 1024, "server RSS {rss} KiB with a stuck client");
     // The stuck session is dropped after the write timeout.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !server.log().contains("client stopped reading") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
     assert!(
-        server.log().contains("client stopped reading"),
+        log_shows(&server, "client stopped reading"),
         "{}",
         server.log()
     );
@@ -455,4 +464,35 @@ fn soak_10k_sessions() {
         rss_end < rss_mid + 4 * 1024,
         "RSS still growing between 5k and 10k sessions: {rss_mid} -> {rss_end} KiB"
     );
+}
+
+#[test]
+fn connections_past_max_sessions_are_closed_and_slots_come_back() {
+    let d = dump();
+    let mut server = Server::start(&d.path, &["--max-sessions", "2"]);
+    let mut a = Client::connect(&server.addr);
+    let mut b = Client::connect(&server.addr);
+    assert!(a.ask("qSupported:multiprocess+").contains("PacketSize"));
+    assert!(b.ask("qSupported:multiprocess+").contains("PacketSize"));
+    let mut c = Client::connect(&server.addr);
+    assert!(
+        c.closed_within(Duration::from_secs(5)),
+        "third session served"
+    );
+    assert!(log_shows(&server, "--max-sessions"), "{}", server.log());
+    // A and B are unaffected; when one leaves, a new client gets its slot.
+    assert!(a.ask("g").len() >= 16 * 16);
+    assert_eq!(b.ask("D"), "OK");
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut n = Client::connect(&server.addr);
+        n.send_raw(&packet(b"qSupported:multiprocess+")).unwrap();
+        if n.reply().is_ok_and(|r| r.contains("PacketSize")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the freed slot never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.alive());
 }
