@@ -11,6 +11,7 @@ pub mod builder;
 pub mod convert;
 pub mod dump;
 pub mod gdb;
+pub mod harness;
 pub mod memory;
 pub mod server;
 pub mod summary;

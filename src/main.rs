@@ -118,6 +118,12 @@ struct ServeArgs {
     /// gdb packet size in bytes; gdb reads memory in chunks of half this.
     #[arg(long, default_value_t = DEFAULT_PACKET_SIZE, value_parser = clap::value_parser!(usize))]
     packet_size: usize,
+    /// Drop a client that leaves replies unread for this many seconds.
+    #[arg(long, default_value_t = server::DEFAULT_WRITE_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    write_timeout: u64,
+    /// Serve at most this many gdb sessions at once; more connections are closed.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_SESSIONS, value_name = "N")]
+    max_sessions: usize,
     /// More logging: -v sessions and requests, -vv every gdb packet.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -228,7 +234,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     }
     let addr = parse_listen(&args.listen)?;
     let guest = Arc::new(open_guest(path, &args.guest)?);
-    for w in guest.dump().warnings() {
+    for w in guest.dump().warnings().iter().chain(guest.warnings()) {
         tracing::warn!("{w}");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -250,6 +256,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         }
         let config = ServerConfig {
             packet_size: args.packet_size,
+            write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
+            max_sessions: args.max_sessions.max(1),
         };
         server::serve(listener, guest, config, async {
             let _ = tokio::signal::ctrl_c().await;

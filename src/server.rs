@@ -29,19 +29,29 @@ pub const DEFAULT_PACKET_SIZE: usize = 64 * 1024;
 
 /// A client that does not take its replies within this time is dropped, so a stuck
 /// peer cannot pin a session forever.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Default for [`ServerConfig::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: usize = 256;
 
 /// Server settings.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// gdbstub packet buffer size (advertised as `PacketSize`).
     pub packet_size: usize,
+    /// How long a client may leave replies unread before its session is dropped.
+    pub write_timeout: Duration,
+    /// Sessions served at once; further connections are closed at once. Each session
+    /// holds a few hundred KiB (buffers, translation cache), so this bounds memory.
+    pub max_sessions: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             packet_size: DEFAULT_PACKET_SIZE,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -65,6 +75,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     static SESSIONS: AtomicU64 = AtomicU64::new(0);
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_sessions.max(1)));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -79,14 +90,17 @@ pub async fn serve(
                     }
                 };
                 let id = SESSIONS.fetch_add(1, Ordering::Relaxed) + 1;
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    warn!(session = id, %peer, "refused: {} sessions already open (--max-sessions)", config.max_sessions);
+                    drop(stream);
+                    continue;
+                };
                 let guest = guest.clone();
                 let config = config.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     info!(session = id, %peer, "gdb connected");
-                    let result = match guest.register_width() {
-                        RegisterWidth::Bits64 => run_session::<X86_64Xen>(stream, guest, &config).await,
-                        RegisterWidth::Bits32 => run_session::<I386Xen>(stream, guest, &config).await,
-                    };
+                    let result = run_session(stream, guest, &config).await;
                     match result {
                         Ok(()) => info!(session = id, %peer, "gdb disconnected"),
                         Err(e) => warn!(session = id, %peer, "session ended: {e}"),
@@ -144,17 +158,17 @@ fn push_console_packet(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(format!("${body}#{sum:02x}").as_bytes());
 }
 
-type Machine<'a, A> = GdbStubStateMachine<'a, DumpTarget<A>, Outbox>;
+type Machine<A> = GdbStubStateMachine<'static, DumpTarget<A>, Outbox>;
 
 fn protocol<E: std::fmt::Display>(e: E) -> SessionError {
     SessionError::Protocol(e.to_string())
 }
 
 /// Settle the transient states: a resume stops at once; a Ctrl-C is acknowledged.
-fn settle<'a, A: XenArch>(
-    mut sm: Machine<'a, A>,
+fn settle<A: XenArch>(
+    mut sm: Machine<A>,
     target: &mut DumpTarget<A>,
-) -> Result<Machine<'a, A>, SessionError> {
+) -> Result<Machine<A>, SessionError> {
     loop {
         sm = match sm {
             GdbStubStateMachine::Running(mut g) => {
@@ -171,59 +185,269 @@ fn settle<'a, A: XenArch>(
     }
 }
 
-async fn run_session<A: XenArch>(
+/// Once this much reply is pending, [`Session::feed`] stops consuming input so the
+/// caller can send it: a burst of pipelined reads cannot make a session buffer
+/// (input size × reply size) bytes.
+pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+
+/// Packet framing in front of gdbstub, which ends a session on any byte outside a
+/// packet and on any bad checksum. Like gdbserver, we skip noise between packets and
+/// answer a bad checksum with a nak (`-`), so only real abuse ends a session.
+struct Framer {
+    state: FrameState,
+    packet: Vec<u8>,
+    /// Longest raw packet (`$`, body, `#`, checksum) accepted.
+    limit: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FrameState {
+    Between,
+    Body,
+    Sum1,
+    Sum2,
+}
+
+/// What one byte completed.
+enum Framed<'a> {
+    /// Inside a packet, or noise that was dropped.
+    Pending,
+    /// A byte gdbstub takes on its own: an ack (`+`) or an interrupt (Ctrl-C).
+    Byte,
+    /// A whole packet with a correct checksum.
+    Packet(&'a [u8]),
+    BadChecksum,
+    /// The packet grew past the limit (given).
+    Oversized(usize),
+}
+
+impl Framer {
+    fn new(packet_size: usize) -> Self {
+        Framer {
+            state: FrameState::Between,
+            packet: Vec::new(),
+            limit: packet_size.saturating_add(4),
+        }
+    }
+
+    fn push(&mut self, byte: u8) -> Framed<'_> {
+        match self.state {
+            FrameState::Between => match byte {
+                b'$' => {
+                    self.packet.clear();
+                    self.packet.push(byte);
+                    self.state = FrameState::Body;
+                    Framed::Pending
+                }
+                b'+' | 0x03 => Framed::Byte,
+                // A nak of our reply (gdbstub cannot resend) or line noise: skip it.
+                _ => Framed::Pending,
+            },
+            FrameState::Body | FrameState::Sum1 => {
+                if self.packet.len() >= self.limit {
+                    self.state = FrameState::Between;
+                    self.packet = Vec::new();
+                    return Framed::Oversized(self.limit);
+                }
+                self.packet.push(byte);
+                if self.state == FrameState::Sum1 {
+                    self.state = FrameState::Sum2;
+                } else if byte == b'#' {
+                    self.state = FrameState::Sum1;
+                }
+                Framed::Pending
+            }
+            FrameState::Sum2 => {
+                self.packet.push(byte);
+                self.state = FrameState::Between;
+                let n = self.packet.len();
+                let body = &self.packet[1..n - 3];
+                let sum = body.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+                let hex = &self.packet[n - 2..];
+                let given = hex
+                    .iter()
+                    .all(u8::is_ascii_hexdigit)
+                    .then(|| std::str::from_utf8(hex).ok())
+                    .flatten()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if given == Some(sum) {
+                    Framed::Packet(&self.packet)
+                } else {
+                    Framed::BadChecksum
+                }
+            }
+        }
+    }
+}
+
+/// Is the session still open after some input?
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Keep reading from the client.
+    Open,
+    /// gdb detached or killed the target: send the output, then close.
+    Closed,
+}
+
+/// One gdb session over the dump, driven by the bytes the client sends.
+///
+/// Transport-free: the TCP loop in [`serve`] and the protocol fuzzer use the same code.
+pub struct Session<A: XenArch> {
+    target: DumpTarget<A>,
+    framer: Framer,
+    /// `None` once a protocol error has consumed the state machine.
+    machine: Option<Machine<A>>,
+}
+
+impl<A: XenArch> Session<A> {
+    /// A new session over `guest`.
+    pub fn new(guest: Arc<Guest>, config: &ServerConfig) -> Result<Self, SessionError> {
+        let mut target = DumpTarget::<A>::new(guest);
+        let stub = GdbStub::<DumpTarget<A>, Outbox>::builder(Outbox::default())
+            .packet_buffer_size(config.packet_size)
+            .build()
+            .map_err(protocol)?;
+        let machine = stub.run_state_machine(&mut target).map_err(protocol)?;
+        Ok(Session {
+            target,
+            framer: Framer::new(config.packet_size),
+            machine: Some(machine),
+        })
+    }
+
+    /// Feed bytes from the client. Appends the replies to `out` and returns how many
+    /// input bytes were consumed: fewer than `input.len()` when the session closed or
+    /// [`OUTPUT_HIGH_WATER`] bytes of replies are waiting (send them, then feed the rest).
+    /// An error ends the session; later calls fail too.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(usize, SessionStatus), SessionError> {
+        let mut sm = self
+            .machine
+            .take()
+            .ok_or_else(|| SessionError::Protocol("session already ended".into()))?;
+        let target = &mut self.target;
+        let mut used = 0;
+        let status = loop {
+            sm = settle(sm, target)?;
+            match &mut sm {
+                GdbStubStateMachine::Idle(g) => out.append(&mut g.borrow_conn().0),
+                GdbStubStateMachine::Disconnected(g) => {
+                    out.append(&mut g.borrow_conn().0);
+                    debug!("disconnect: {:?}", g.get_reason());
+                    break SessionStatus::Closed;
+                }
+                _ => {}
+            }
+            if used == input.len() || out.len() >= OUTPUT_HIGH_WATER {
+                break SessionStatus::Open;
+            }
+            let byte = input[used];
+            used += 1;
+            let bytes: &[u8] = match self.framer.push(byte) {
+                Framed::Pending => continue,
+                Framed::Byte => std::slice::from_ref(&byte),
+                Framed::Packet(p) => p,
+                Framed::BadChecksum => {
+                    // As gdbserver does: ask for it again, keep the session.
+                    debug!("packet with a bad checksum: sent a nak");
+                    out.push(b'-');
+                    continue;
+                }
+                Framed::Oversized(len) => {
+                    return Err(SessionError::Protocol(format!(
+                        "received an oversized packet (more than {len} bytes)"
+                    )))
+                }
+            };
+            for &b in bytes {
+                sm = match sm {
+                    GdbStubStateMachine::Idle(g) => g.incoming_data(target, b).map_err(protocol)?,
+                    GdbStubStateMachine::Running(g) => {
+                        g.incoming_data(target, b).map_err(protocol)?
+                    }
+                    other => other,
+                };
+            }
+        };
+        self.machine = Some(sm);
+        Ok((used, status))
+    }
+}
+
+/// A [`Session`] of whichever register width the guest is served with.
+pub enum AnySession {
+    /// 64-bit registers (`i386:x86-64`).
+    Bits64(Session<X86_64Xen>),
+    /// 32-bit registers (`i386`).
+    Bits32(Session<I386Xen>),
+}
+
+impl AnySession {
+    /// A session with the register layout `guest` is served with.
+    pub fn new(guest: Arc<Guest>, config: &ServerConfig) -> Result<Self, SessionError> {
+        Ok(match guest.register_width() {
+            RegisterWidth::Bits64 => AnySession::Bits64(Session::new(guest, config)?),
+            RegisterWidth::Bits32 => AnySession::Bits32(Session::new(guest, config)?),
+        })
+    }
+
+    /// See [`Session::feed`].
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(usize, SessionStatus), SessionError> {
+        match self {
+            AnySession::Bits64(s) => s.feed(input, out),
+            AnySession::Bits32(s) => s.feed(input, out),
+        }
+    }
+}
+
+async fn run_session(
     stream: TcpStream,
     guest: Arc<Guest>,
     config: &ServerConfig,
 ) -> Result<(), SessionError> {
     stream.set_nodelay(true)?;
     let (mut rx, mut tx) = stream.into_split();
-    let mut target = DumpTarget::<A>::new(guest);
-    let stub = GdbStub::<DumpTarget<A>, Outbox>::builder(Outbox::default())
-        .packet_buffer_size(config.packet_size)
-        .build()
-        .map_err(protocol)?;
-    let mut sm = stub.run_state_machine(&mut target).map_err(protocol)?;
+    let mut session = AnySession::new(guest, config)?;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
     loop {
-        sm = settle(sm, &mut target)?;
-        let pending = match &mut sm {
-            GdbStubStateMachine::Idle(g) => std::mem::take(&mut g.borrow_conn().0),
-            GdbStubStateMachine::Disconnected(g) => {
-                let out = std::mem::take(&mut g.borrow_conn().0);
-                send(&mut tx, &out).await?;
-                debug!("disconnect: {:?}", g.get_reason());
-                return Ok(());
-            }
-            _ => Vec::new(),
-        };
-        send(&mut tx, &pending).await?;
         let n = rx.read(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }
-        for &byte in &buf[..n] {
-            sm = settle(sm, &mut target)?;
-            sm = match sm {
-                GdbStubStateMachine::Idle(g) => {
-                    g.incoming_data(&mut target, byte).map_err(protocol)?
-                }
-                GdbStubStateMachine::Running(g) => {
-                    g.incoming_data(&mut target, byte).map_err(protocol)?
-                }
-                GdbStubStateMachine::Disconnected(g) => GdbStubStateMachine::Disconnected(g),
-                GdbStubStateMachine::CtrlCInterrupt(g) => GdbStubStateMachine::CtrlCInterrupt(g),
-            };
+        let mut input = &buf[..n];
+        loop {
+            let (used, status) = session.feed(input, &mut out)?;
+            send(&mut tx, &out, config.write_timeout).await?;
+            out.clear();
+            if status == SessionStatus::Closed {
+                return Ok(());
+            }
+            input = &input[used..];
+            if input.is_empty() {
+                break;
+            }
         }
     }
 }
 
-async fn send(tx: &mut tokio::net::tcp::OwnedWriteHalf, bytes: &[u8]) -> Result<(), SessionError> {
+async fn send(
+    tx: &mut tokio::net::tcp::OwnedWriteHalf,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<(), SessionError> {
     if bytes.is_empty() {
         return Ok(());
     }
-    tokio::time::timeout(WRITE_TIMEOUT, tx.write_all(bytes))
+    tokio::time::timeout(timeout, tx.write_all(bytes))
         .await
-        .map_err(|_| SessionError::WriteTimeout(WRITE_TIMEOUT))??;
+        .map_err(|_| SessionError::WriteTimeout(timeout))??;
     Ok(())
 }

@@ -185,7 +185,17 @@ impl Summary {
             mfn_range: frames.mfn_range(file).map(|(a, b)| [hex(a.0), hex(b.0)]),
             index_bytes: frames.index_bytes(),
             vcpus,
-            warnings: d.warnings().to_vec(),
+            warnings: {
+                let mut w = d.warnings().to_vec();
+                w.extend_from_slice(guest.warnings());
+                let faults = d.mapping_faults();
+                if faults > 0 {
+                    w.push(format!(
+                        "the dump file shrank while in use ({faults} faults contained): bytes past its new end read as errors"
+                    ));
+                }
+                w
+            },
             kernel: None,
         }
     }

@@ -11,6 +11,7 @@
 //! the writers speak file offsets. Zero pages are never materialised: the writers
 //! seek over them, so a large, mostly empty guest becomes a sparse file.
 
+pub mod damaged;
 mod elf;
 mod error;
 mod image;
@@ -19,6 +20,7 @@ mod options;
 pub mod pagetable;
 pub mod scenario;
 mod sparse;
+pub mod tiny;
 mod vcpu;
 
 pub use error::BuildError;

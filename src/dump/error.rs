@@ -109,6 +109,14 @@ pub enum DumpError {
         "{index} lies past the end of the file (the dump was truncated at {file_len:#x} bytes)"
     )]
     PageTruncated { index: PageIndex, file_len: u64 },
+
+    /// The file shrank while it was being served (another process truncated it).
+    #[error("the dump file shrank while in use: bytes [{offset:#x}, +{len:#x}) are gone (the file now ends at {file_len:#x})")]
+    FileShrank {
+        offset: u64,
+        len: u64,
+        file_len: u64,
+    },
 }
 
 /// Result alias for the dump layer.

@@ -89,6 +89,8 @@ pub struct FrameTable {
     valid: u64,
     /// Built on first mfn lookup.
     by_mfn: OnceLock<Vec<u32>>,
+    /// First entry whose pfn is not above the one before it (a damaged table).
+    unsorted_at: Option<u64>,
 }
 
 impl FrameTable {
@@ -99,6 +101,7 @@ impl FrameTable {
             offset,
             valid: entries,
             by_mfn: OnceLock::new(),
+            unsorted_at: None,
         };
         // Only a tail of `~0` entries may be invalid (padding to tot_pages); trim it so
         // the searches below see only real pages.
@@ -106,8 +109,25 @@ impl FrameTable {
             while t.valid > 0 && t.raw_pfn(file, t.valid - 1) == Some(INVALID_FRAME) {
                 t.valid -= 1;
             }
+            // pfn lookups binary-search the table in place, which needs ascending
+            // pfns; note where a damaged table breaks that so it can be reported.
+            let mut prev: Option<u64> = None;
+            for i in 0..t.valid {
+                let pfn = t.raw_pfn(file, i);
+                if pfn.is_none() || pfn == Some(INVALID_FRAME) || (prev.is_some() && pfn <= prev) {
+                    t.unsorted_at = Some(i);
+                    break;
+                }
+                prev = pfn;
+            }
         }
         t
+    }
+
+    /// The first entry that breaks the ascending pfn order (damage: pfn lookups may
+    /// miss pages from there on), if any.
+    pub fn unsorted_at(&self) -> Option<u64> {
+        self.unsorted_at
     }
 
     /// Which table this is.

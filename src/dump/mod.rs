@@ -208,12 +208,37 @@ impl XenDump {
             });
         }
         let off = self.meta.pages_offset + index.0 * PAGE_SIZE;
-        self.file()
-            .bytes_at(off, PAGE_SIZE)
-            .ok_or(DumpError::PageTruncated {
+        let truncated = DumpError::PageTruncated {
+            index,
+            file_len: self.file().len() as u64,
+        };
+        if !self.bytes.still_holds(off, PAGE_SIZE) {
+            return Err(truncated);
+        }
+        self.file().bytes_at(off, PAGE_SIZE).ok_or(truncated)
+    }
+
+    /// Copy bytes of page `index` from `offset` within it into `dst` (which must fit
+    /// in the page). Unlike [`XenDump::page`], this stays right when the file shrinks
+    /// while mapped: bytes no longer in the file are an error, never a fault.
+    pub fn read_page(&self, index: PageIndex, offset: u64, dst: &mut [u8]) -> Result<()> {
+        let page = self.page(index)?;
+        let fits = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(dst.len()))
+            .is_some_and(|end| end <= page.len());
+        if !fits {
+            return Err(DumpError::PageOutOfRange {
                 index,
-                file_len: self.file().len() as u64,
-            })
+                count: self.meta.nr_pages,
+            });
+        }
+        self.bytes.copy_at(self.page_offset(index) + offset, dst)
+    }
+
+    /// SIGBUS faults contained so far: non-zero once the mapped file shrank under us.
+    pub fn mapping_faults(&self) -> u64 {
+        self.bytes.faults()
     }
 
     /// Hint that pages `first .. first + count` will not be read again soon (a
@@ -375,6 +400,12 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
     let file_len = data.len() as u64;
     let layout = elf::parse(data)?;
     let mut warnings = Vec::new();
+    if layout.names_lost {
+        warnings.push(
+            "section names (.shstrtab, at the end of the file) are missing: the file is truncated; sections were told apart by type and entry size"
+                .to_string(),
+        );
+    }
 
     let note_sec = layout
         .section(".note.Xen")
@@ -582,6 +613,12 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
     check_overlaps(&regions)?;
 
     let frames = FrameTable::new(kind, table.offset, nr_pages, data);
+    if let Some(i) = frames.unsorted_at() {
+        warnings.push(format!(
+            "{table_name} is damaged: entry {i} (file offset {:#x}) is not in ascending pfn order, so some pages may not be found",
+            table.offset + i * entry
+        ));
+    }
 
     // Context layout (§3.6): PV by guest width, HVM by hypervisor width.
     let version = notes.version;

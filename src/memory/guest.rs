@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::addr::{GuestFrame, MachineFrame, PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
-use crate::dump::{ContextLayout, DumpFormat, FrameSpace, GuestKind, Width, XenDump};
+use crate::dump::{ContextLayout, DumpError, DumpFormat, FrameSpace, GuestKind, Width, XenDump};
 use crate::vcpu::VcpuState;
 
 use super::cache::TranslationCache;
@@ -124,6 +124,9 @@ pub enum MemoryError {
     /// The dump lists the page but its bytes are gone (truncated file).
     #[error("{addr:#x} is in {index}, which is missing from the (truncated) file")]
     PageMissing { addr: u64, index: PageIndex },
+    /// The dump file shrank while being served; these bytes are no longer in it.
+    #[error("{addr:#x} is in {index}, which is gone: the dump file shrank while in use")]
+    FileShrank { addr: u64, index: PageIndex },
     /// This view cannot be served by this dump.
     #[error("{view} addresses cannot be read in this dump: {why}")]
     ViewUnavailable {
@@ -173,6 +176,7 @@ pub struct Guest {
     spaces: Vec<AddressSpace>,
     register_width: RegisterWidth,
     long_mode_inferred: bool,
+    warnings: Vec<String>,
 }
 
 impl Guest {
@@ -218,12 +222,15 @@ impl Guest {
                 }
             },
         };
-        Ok(Guest {
+        let mut guest = Guest {
             dump,
             spaces,
             register_width,
             long_mode_inferred: long_mode,
-        })
+            warnings: Vec::new(),
+        };
+        guest.warnings = guest.check_roots();
+        Ok(guest)
     }
 
     fn space_for(
@@ -331,6 +338,38 @@ impl Guest {
                 Cr3Decode::for_guest(kind, mode).map(|d| d.decode(cr3))
             }
         }
+    }
+
+    /// Online vCPUs whose page-table root is not in the dump: their virtual addresses
+    /// cannot be read (a damaged context, or a root the dump does not hold).
+    fn check_roots(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (v, space) in self.dump.vcpus().iter().zip(&self.spaces) {
+            if !v.online() || space.mode == PagingMode::None {
+                continue;
+            }
+            let absent = match space.root {
+                Some(r) => self.page_of_table_frame(r.frame).is_none(),
+                None => true,
+            };
+            if absent {
+                out.push(format!(
+                    "vCPU {}: its page-table root (CR3 {:#x}{}) is not in the dump: its virtual addresses cannot be read",
+                    v.slot,
+                    v.cr3(),
+                    space
+                        .root
+                        .map_or(String::new(), |r| format!(", table frame {:#x}", r.frame))
+                ));
+            }
+        }
+        out
+    }
+
+    /// Problems found in the guest model (beyond the dump's own
+    /// [`XenDump::warnings`]).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The dump underneath.
@@ -579,12 +618,17 @@ impl Guest {
                 Ok(x) => x,
                 Err(e) => return (done, Some(e)),
             };
-            let page = match self.dump.page(index) {
-                Ok(p) => p,
-                Err(_) => return (done, Some(MemoryError::PageMissing { addr: cur, index })),
-            };
             let take = ((PAGE_SIZE - offset) as usize).min(buf.len() - done);
-            buf[done..done + take].copy_from_slice(&page[offset as usize..offset as usize + take]);
+            match self
+                .dump
+                .read_page(index, offset, &mut buf[done..done + take])
+            {
+                Ok(()) => {}
+                Err(DumpError::FileShrank { .. }) => {
+                    return (done, Some(MemoryError::FileShrank { addr: cur, index }))
+                }
+                Err(_) => return (done, Some(MemoryError::PageMissing { addr: cur, index })),
+            }
             done += take;
         }
         (done, None)

@@ -78,6 +78,11 @@ impl Server {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         self.stderr_log.lock().unwrap().clone()
     }

@@ -1,0 +1,256 @@
+//! Writes the fuzzers' seed corpora: builder dumps of every variant, as each target
+//! encodes its input (see `src/harness.rs`).
+//!
+//!   cargo run --example make-fuzz-seeds [-- OUT_DIR]     # default: fuzz/seeds
+//!
+//! OUT_DIR/open_dump: every format variant of every tiny guest (plus the odd knobs:
+//! ELFCLASS32, invalid tails, legacy 8-byte index). OUT_DIR/read_memory: the same dumps
+//! behind reads of the addresses the guest is known to hold. OUT_DIR/gdb_session: the
+//! packets gdb sends in a session with memory and register reads and refused writes.
+
+use std::path::{Path, PathBuf};
+
+use xendump_gdbserver::builder::tiny::{tiny_mfn, TinyGuest, DATA_PFN, TEXT_PFN};
+use xendump_gdbserver::builder::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+use xendump_gdbserver::dump::{GuestKind, Width};
+use xendump_gdbserver::harness::{encode_read_input, ReadOp};
+use xendump_gdbserver::memory::PagingMode;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn variants(kind: GuestKind, width: Width) -> Vec<(String, DumpOptions)> {
+    let mut v = all_variants(kind, width);
+    v.push((
+        "elf-class32".into(),
+        DumpOptions {
+            format: Layout::Elf(ElfOptions::class32_2007()),
+            tools: Width::Bits32,
+        },
+    ));
+    v.push((
+        "elf-invalid-tail".into(),
+        DumpOptions {
+            format: Layout::Elf(ElfOptions {
+                invalid_tail: 2,
+                ..ElfOptions::default()
+            }),
+            tools: Width::Bits64,
+        },
+    ));
+    if width == Width::Bits32 && kind == GuestKind::Pv {
+        v.push((
+            "legacy-index8".into(),
+            DumpOptions {
+                format: Layout::Legacy(LegacyOptions {
+                    index_width: Some(8),
+                    ..LegacyOptions::default()
+                }),
+                tools: Width::Bits32,
+            },
+        ));
+    }
+    v
+}
+
+fn reads(t: &TinyGuest) -> Vec<ReadOp> {
+    let f = &t.facts;
+    let pfn_addr = |pfn: u64| pfn * 4096;
+    let table_addr = |pfn: u64| match t.image.kind {
+        GuestKind::Pv => tiny_mfn(pfn) * 4096,
+        GuestKind::Hvm => pfn * 4096,
+    };
+    vec![
+        ReadOp {
+            view: 0,
+            slot: 0,
+            len: 64,
+            addr: f.banner_va,
+        },
+        ReadOp {
+            view: 0,
+            slot: 1,
+            len: 8,
+            addr: f.counter_va,
+        },
+        ReadOp {
+            view: 0,
+            slot: 0,
+            len: 0x1100,
+            addr: f.data_va + 0xf80,
+        },
+        ReadOp {
+            view: 0,
+            slot: 0,
+            len: 16,
+            addr: f.absent_va,
+        },
+        ReadOp {
+            view: 0,
+            slot: 0,
+            len: 16,
+            addr: f.unmapped_va,
+        },
+        ReadOp {
+            view: 1,
+            slot: 0,
+            len: 32,
+            addr: pfn_addr(TEXT_PFN) + 0x100,
+        },
+        ReadOp {
+            view: 2,
+            slot: 0,
+            len: 32,
+            addr: table_addr(DATA_PFN) + 0x40,
+        },
+        ReadOp {
+            view: 0,
+            slot: 7,
+            len: 8,
+            addr: f.text_va,
+        },
+    ]
+}
+
+fn gdb_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let session = [
+        "qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vfork-events+;exec-events+;vContSupported+;QThreadEvents+;no-resumed+;memory-tagging+;xmlRegisters=i386",
+        "vMustReplyEmpty",
+        "QStartNoAckMode",
+        "Hgp0.0",
+        "qXfer:features:read:target.xml:0,ffb",
+        "qXfer:features:read:target.xml:7fb,ffb",
+        "qTStatus",
+        "?",
+        "qXfer:threads:read::0,ffb",
+        "qfThreadInfo",
+        "qsThreadInfo",
+        "qAttached:1",
+        "Hc-1",
+        "qC",
+        "qOffsets",
+        "g",
+        "p10",
+        "p39",
+        "mffffffff81000100,40",
+        "mc1000100,40",
+        "mffffffff90000000,8",
+        "m0,fffffff",
+        "Hgp1.2",
+        "g",
+        "qThreadExtraInfo,p1.2",
+        "T2",
+        "Tp1.9",
+    ];
+    let refused_writes = [
+        "Mffffffff82000040,8:0102030405060708",
+        "Xffffffff82000040,2:ab",
+        "P10=0000000000000000",
+        "Z0,ffffffff81000002,1",
+        "z0,ffffffff81000002,1",
+        "vCont?",
+        "vCont;s:p1.1;c",
+        "vCont;c",
+        "c",
+        "s",
+    ];
+    let monitor: Vec<String> = [
+        "help",
+        "info",
+        "vcpu",
+        "vcpu 1",
+        "translate 0xffffffff82000040",
+        "translate 0xc2000040 1",
+        "p2m 0x2",
+        "m2p 0x51007",
+        "view physical",
+        "view machine",
+        "view virtual",
+    ]
+    .iter()
+    .map(|c| format!("qRcmd,{}", hex(c)))
+    .collect();
+    let lines = |ls: &[&str]| ls.join("\n").into_bytes();
+    let mut out = vec![
+        ("session", lines(&session)),
+        ("writes", lines(&refused_writes)),
+        (
+            "monitor",
+            monitor
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes(),
+        ),
+        ("detach", lines(&["qSupported", "g", "D"])),
+        ("kill", lines(&["qSupported", "vKill;1", "k"])),
+    ];
+    // Raw streams: acks, a packet with a wrong checksum, a Ctrl-C, an unterminated one.
+    out.push(("raw-acks", b"+$qSupported#37+$g#67+\x03$?#3f".to_vec()));
+    out.push(("raw-badsum", b"+$qSupported#00".to_vec()));
+    out.push(("raw-escape", b"$M0,2:}\x03}\x5d#00$m0,2#fb".to_vec()));
+    out
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> Res<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(name), bytes)?;
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let out = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("fuzz/seeds"), PathBuf::from);
+    let mut n = 0;
+    for (kind, mode) in [
+        (GuestKind::Pv, PagingMode::FourLevel),
+        (GuestKind::Pv, PagingMode::Pae),
+        (GuestKind::Hvm, PagingMode::FourLevel),
+        (GuestKind::Hvm, PagingMode::Pae),
+        (GuestKind::Hvm, PagingMode::TwoLevel { pse: true }),
+        (GuestKind::Hvm, PagingMode::FiveLevel),
+    ] {
+        let t = TinyGuest::new(kind, mode)?;
+        let width = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
+        for (variant, opts) in variants(kind, width) {
+            let Ok(bytes) = t.image.write(&opts) else {
+                continue; // a knob this guest cannot be written with
+            };
+            let name: String = format!("{variant}-{kind:?}-{mode}")
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    'a'..='z' | '0'..='9' | '-' => Some(c),
+                    '(' | ')' | ' ' => None,
+                    _ => Some('-'),
+                })
+                .collect();
+            write(&out.join("open_dump"), &name, &bytes)?;
+            write(
+                &out.join("read_memory"),
+                &name,
+                &encode_read_input(&reads(&t), &bytes),
+            )?;
+            n += 1;
+        }
+    }
+    for (name, stream) in gdb_seeds() {
+        for guest in [0u8, 2] {
+            let mode = if name.starts_with("raw") { 0 } else { 1 } | guest;
+            let mut v = vec![mode];
+            v.extend_from_slice(&stream);
+            write(&out.join("gdb_session"), &format!("{name}-{guest}"), &v)?;
+        }
+    }
+    println!(
+        "wrote {n} dumps (x2 targets) and the gdb seeds under {}",
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! A tiny guest: 32 pages with page tables and known memory.
+//!
+//! Small enough (a few dozen KiB as a dump) to seed fuzzers and to keep damaged copies
+//! of in the repository as a test corpus, yet with everything a reader must get right:
+//! page tables in the guest's own frame space, a string, a counter, an unmapped address,
+//! an address mapped to a frame the dump does not hold, and two vCPUs.
+//! [`TinyFacts`] are computed from this description, never read back from a dump.
+
+use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SIZE};
+use crate::dump::{GuestKind, Width};
+use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
+use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
+
+use super::pagetable::{EntryFlags, PageTableBuilder};
+use super::scenario::ScenarioError;
+use super::{GuestImage, VcpuImage};
+
+/// Guest frames of RAM in a tiny guest.
+pub const TINY_PAGES: u64 = 32;
+/// First guest frame handed out for page tables.
+const TABLE_POOL: u64 = 0x10;
+/// pfn of the text page (code at 0, banner at [`BANNER_OFFSET`]).
+pub const TEXT_PFN: u64 = 1;
+/// pfn of the first of the two data pages.
+pub const DATA_PFN: u64 = 2;
+/// pfn of the tail page: the last page of the dump, mapped at [`TinyFacts::tail_va`].
+pub const TAIL_PFN: u64 = TINY_PAGES - 1;
+/// Offset of the banner in the text page.
+const BANNER_OFFSET: u64 = 0x100;
+/// A frame that is mapped but not in the dump.
+const ABSENT_FRAME: u64 = 0x7_0000;
+
+/// Machine frame of a tiny PV guest's pfn: not the identity and not monotonic, so a
+/// reader that confuses pfn and mfn fails.
+pub fn tiny_mfn(pfn: u64) -> u64 {
+    0x5_1000 + (pfn ^ 0x5)
+}
+
+/// Addresses and values a tiny guest guarantees.
+#[derive(Clone, Debug)]
+pub struct TinyFacts {
+    /// Virtual address of the text page (starts `nop; nop; hlt; jmp .-3`).
+    pub text_va: u64,
+    /// Virtual address of the banner string.
+    pub banner_va: u64,
+    /// The banner's bytes.
+    pub banner: &'static str,
+    /// Virtual address of a u64 counter in the first data page.
+    pub counter_va: u64,
+    /// Its value.
+    pub counter: u64,
+    /// Start of the two 4 KiB data pages; each holds `0xda7a_0000 + n` at offset 8.
+    pub data_va: u64,
+    /// Virtual address of the tail page (the dump's last page), which holds
+    /// [`TinyFacts::tail_value`] at offset 0.
+    pub tail_va: u64,
+    /// The u64 at `tail_va`.
+    pub tail_value: u64,
+    /// A kernel address with no mapping.
+    pub unmapped_va: u64,
+    /// An address mapped to a frame the dump does not hold.
+    pub absent_va: u64,
+    /// Root table, in the tables' frame space.
+    pub root: Root,
+    /// Guest frames of the page tables, root first.
+    pub table_pfns: Vec<GuestFrame>,
+}
+
+/// A tiny guest and what it is known to contain.
+#[derive(Clone, Debug)]
+pub struct TinyGuest {
+    pub image: GuestImage,
+    pub mode: PagingMode,
+    pub facts: TinyFacts,
+    /// The mappings: the translation oracle.
+    pub tables: PageTableBuilder,
+}
+
+impl TinyGuest {
+    /// A guest of `kind` whose two vCPUs use paging `mode`: PV with 4-level or PAE,
+    /// HVM with any mode that has tables.
+    pub fn new(kind: GuestKind, mode: PagingMode) -> Result<TinyGuest, ScenarioError> {
+        let unsupported = ScenarioError::Unsupported { kind, mode };
+        match (kind, mode) {
+            (_, PagingMode::None) => return Err(unsupported),
+            (GuestKind::Pv, PagingMode::FourLevel | PagingMode::Pae) => {}
+            (GuestKind::Pv, _) => return Err(unsupported),
+            (GuestKind::Hvm, _) => {}
+        }
+        let width = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
+        let mut image = GuestImage::new(kind, width);
+        // Runs of consecutive mfns: for PV, one per pfn (the mfns are scrambled).
+        match kind {
+            GuestKind::Pv => {
+                for pfn in 0..TINY_PAGES {
+                    image.add_run(GuestFrame(pfn), MachineFrame(tiny_mfn(pfn)), 1)?;
+                }
+            }
+            GuestKind::Hvm => {
+                image.add_run(GuestFrame(0), MachineFrame(0x20_0000), TINY_PAGES)?;
+            }
+        }
+        let tf = |pfn: u64| match kind {
+            GuestKind::Pv => tiny_mfn(pfn),
+            GuestKind::Hvm => pfn,
+        };
+        let (text_va, data_va, absent_va, unmapped_va) = if width == Width::Bits64 {
+            (
+                0xffff_ffff_8100_0000u64,
+                0xffff_ffff_8200_0000u64,
+                0xffff_ffff_8300_0000u64,
+                0xffff_ffff_9000_0000u64,
+            )
+        } else {
+            (0xc100_0000, 0xc200_0000, 0xc380_0000, 0xd000_0000)
+        };
+        let rw = EntryFlags {
+            writable: true,
+            ..EntryFlags::default()
+        };
+        let mut tables = PageTableBuilder::new(mode);
+        tables.map(
+            VirtAddr(text_va),
+            tf(TEXT_PFN),
+            PageSize::Size4K,
+            1,
+            EntryFlags::default(),
+        )?;
+        tables.map(VirtAddr(data_va), tf(DATA_PFN), PageSize::Size4K, 2, rw)?;
+        tables.map(VirtAddr(absent_va), ABSENT_FRAME, PageSize::Size4K, 1, rw)?;
+        // In the next 2 MiB (its own PDE and page table), so damage to them spares the rest.
+        let tail_va = data_va + 0x20_0000;
+        tables.map(VirtAddr(tail_va), tf(TAIL_PFN), PageSize::Size4K, 1, rw)?;
+
+        let mut next = TABLE_POOL;
+        let mut table_pfns = Vec::new();
+        let built = tables.build(|| {
+            let f = tf(next);
+            table_pfns.push(GuestFrame(next));
+            next += 1;
+            f
+        })?;
+        for (frame, page) in built.pages {
+            let pfn = match kind {
+                GuestKind::Pv => image
+                    .mfn_to_pfn(MachineFrame(frame))
+                    .expect("pool frame is RAM"),
+                GuestKind::Hvm => GuestFrame(frame),
+            };
+            image.set_page(pfn, &page)?;
+        }
+        let root = built.root;
+
+        let banner = "Linux version 6.1.0-tiny (xendump-gdbserver damaged-dump corpus)";
+        image.write_bytes(GuestFrame(TEXT_PFN), 0, &[0x90, 0x90, 0xf4, 0xeb, 0xfd])?;
+        image.write_bytes(GuestFrame(TEXT_PFN), BANNER_OFFSET, banner.as_bytes())?;
+        let counter = 0x1_0000_2a3bu64;
+        image.write_u64(GuestFrame(DATA_PFN), 0x40, counter)?;
+        let tail_value = 0x7a11_0000_0000_0000 | TAIL_PFN;
+        image.write_u64(GuestFrame(TAIL_PFN), 0, tail_value)?;
+        for p in 0..2 {
+            image.write_u64(GuestFrame(DATA_PFN + p), 8, 0xda7a_0000 + p)?;
+        }
+
+        let cr3 = match (kind, width) {
+            (GuestKind::Pv, Width::Bits64) => Cr3Decode::Pv64,
+            (GuestKind::Pv, Width::Bits32) => Cr3Decode::Pv32,
+            _ => Cr3Decode::for_guest(kind, mode).expect("paging mode"),
+        }
+        .encode(root)
+        .expect("root encodable");
+        let (cr0, cr4) = match mode {
+            PagingMode::TwoLevel { .. } => (0x8005_0033u64, 0x0000_0690u64),
+            PagingMode::Pae => (0x8005_0033, 0x0000_06b0),
+            PagingMode::FourLevel => (0x8005_0033, 0x0035_06f0),
+            PagingMode::FiveLevel => (0x8005_0033, 0x0035_16f0),
+            PagingMode::None => unreachable!("rejected above"),
+        };
+        let (cs, ss) = match (kind, width) {
+            (GuestKind::Pv, Width::Bits64) => (0xe033u16, 0xe02bu16),
+            (GuestKind::Pv, Width::Bits32) => (0x0061, 0x0069),
+            (GuestKind::Hvm, Width::Bits64) => (0x0010, 0x0018),
+            (GuestKind::Hvm, Width::Bits32) => (0x0060, 0x0068),
+        };
+        for slot in 0..2u64 {
+            let mut v = VcpuImage::online();
+            if slot == 1 {
+                v.flags &= !VGCF_ONLINE;
+            }
+            if kind == GuestKind::Pv {
+                v.flags |= VGCF_IN_KERNEL;
+            }
+            v.gprs.rax = 0x1000 + slot;
+            v.gprs.rbx = 0x2000 + slot;
+            v.gprs.rsp = data_va + PAGE_SIZE + 0x800 - slot * 0x100;
+            v.rip = text_va + 2;
+            v.rflags = 0x246;
+            v.selectors.cs = cs;
+            v.selectors.ss = ss;
+            v.ctrlreg = [cr0, 0, 0xdead_0000 + slot, cr3, cr4, 0, 0, 0];
+            if width == Width::Bits64 {
+                v.gs_base_kernel = 0xffff_8880_7fc0_0000 + slot * 0x10_0000;
+            }
+            image.push_vcpu(v);
+        }
+
+        let facts = TinyFacts {
+            text_va,
+            banner_va: text_va + BANNER_OFFSET,
+            banner,
+            counter_va: data_va + 0x40,
+            counter,
+            data_va,
+            tail_va,
+            tail_value,
+            unmapped_va,
+            absent_va,
+            root,
+            table_pfns,
+        };
+        Ok(TinyGuest {
+            image,
+            mode,
+            facts,
+            tables,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::all_variants;
+    use crate::dump::XenDump;
+    use crate::memory::{Guest, GuestOptions, TranslationCache, View};
+
+    #[test]
+    fn every_variant_of_every_tiny_guest_reads_back() {
+        for (kind, mode) in [
+            (GuestKind::Pv, PagingMode::FourLevel),
+            (GuestKind::Pv, PagingMode::Pae),
+            (GuestKind::Hvm, PagingMode::FourLevel),
+            (GuestKind::Hvm, PagingMode::Pae),
+            (GuestKind::Hvm, PagingMode::TwoLevel { pse: true }),
+        ] {
+            let t = TinyGuest::new(kind, mode).unwrap();
+            let width = if mode.is_32bit() {
+                Width::Bits32
+            } else {
+                Width::Bits64
+            };
+            for (name, opts) in all_variants(kind, width) {
+                if name.starts_with("legacy") && kind == GuestKind::Hvm {
+                    continue; // legacy HVM CR3 holds an mfn; covered elsewhere
+                }
+                let bytes = t.image.write(&opts).unwrap();
+                assert!(bytes.len() < 256 * 1024, "{name}: {} bytes", bytes.len());
+                let g = Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default())
+                    .unwrap();
+                let mut c = TranslationCache::new(16);
+                let mut b = vec![0u8; t.facts.banner.len()];
+                g.read_exact(
+                    &mut c,
+                    View::Virtual,
+                    0,
+                    VirtAddr(t.facts.banner_va),
+                    &mut b,
+                )
+                .unwrap_or_else(|e| panic!("{name} {mode}: {e}"));
+                assert_eq!(b, t.facts.banner.as_bytes(), "{name} {mode}");
+                let mut w = [0u8; 8];
+                g.read_exact(
+                    &mut c,
+                    View::Virtual,
+                    1,
+                    VirtAddr(t.facts.counter_va),
+                    &mut w,
+                )
+                .unwrap();
+                assert_eq!(u64::from_le_bytes(w), t.facts.counter, "{name} {mode}");
+                assert!(g
+                    .read_exact(
+                        &mut c,
+                        View::Virtual,
+                        0,
+                        VirtAddr(t.facts.absent_va),
+                        &mut w
+                    )
+                    .is_err());
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Entry points for the fuzz targets (`fuzz/`) and their regression tests.
+//!
+//! Each function takes arbitrary bytes and must return without panicking, hanging or
+//! allocating without bound, whatever the bytes are. The fuzz targets call them; so does
+//! `tests/fuzz_regressions.rs`, on every input that once crashed one of them, so a fixed
+//! finding stays fixed. The input encodings are documented on each function and produced
+//! for seeds by `examples/make-fuzz-seeds.rs`.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::addr::VirtAddr;
+use crate::builder::tiny::TinyGuest;
+use crate::builder::DumpOptions;
+use crate::dump::{GuestKind, Width, XenDump};
+use crate::gdb::monitor::run_command;
+use crate::memory::{Guest, GuestOptions, ModeChoice, PagingMode, TranslationCache, View};
+use crate::server::{AnySession, ServerConfig, SessionStatus, OUTPUT_HIGH_WATER};
+use crate::summary::Summary;
+
+/// Longest read one [`read_memory`] operation asks for.
+pub const MAX_READ: usize = 16 * 1024;
+/// Bytes of one [`read_memory`] operation.
+pub const OP_SIZE: usize = 12;
+/// Most operations one [`read_memory`] input holds.
+pub const MAX_OPS: usize = 8;
+
+/// Open a dump from arbitrary bytes and use everything the server uses at start-up:
+/// the guest model, the summary (`info`), the first pages and frame lookups.
+pub fn open_dump(data: &[u8]) {
+    let Ok(dump) = XenDump::from_bytes(data.to_vec()) else {
+        return;
+    };
+    for i in [0, 1, dump.page_count().saturating_sub(1)] {
+        let _ = dump.page(crate::addr::PageIndex(i));
+        if let Some(pfn) = dump.pfn_of(crate::addr::PageIndex(i)) {
+            let _ = dump.pfn_to_mfn(pfn);
+        }
+        if let Some(mfn) = dump.mfn_of(crate::addr::PageIndex(i)) {
+            let _ = dump.mfn_to_pfn(mfn);
+        }
+    }
+    let _ = dump.shared_info();
+    if let Ok(guest) = Guest::new(dump, GuestOptions::default()) {
+        let _ = Summary::of(&guest).to_string();
+    }
+}
+
+/// One memory operation of a [`read_memory`] input, as encoded there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOp {
+    /// 0 virtual, 1 physical, 2 machine (taken modulo 3).
+    pub view: u8,
+    /// vCPU slot (may be out of range on purpose).
+    pub slot: u8,
+    /// Bytes to read (capped at [`MAX_READ`]).
+    pub len: u16,
+    /// Start address.
+    pub addr: u64,
+}
+
+impl ReadOp {
+    /// The 12-byte encoding: view, slot, len (LE u16), addr (LE u64).
+    pub fn encode(&self) -> [u8; OP_SIZE] {
+        let mut b = [0u8; OP_SIZE];
+        b[0] = self.view;
+        b[1] = self.slot;
+        b[2..4].copy_from_slice(&self.len.to_le_bytes());
+        b[4..12].copy_from_slice(&self.addr.to_le_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> ReadOp {
+        let mut op = [0u8; OP_SIZE];
+        op[..b.len().min(OP_SIZE)].copy_from_slice(&b[..b.len().min(OP_SIZE)]);
+        ReadOp {
+            view: op[0],
+            slot: op[1],
+            len: u16::from_le_bytes([op[2], op[3]]),
+            addr: u64::from_le_bytes(op[4..12].try_into().unwrap_or([0; 8])),
+        }
+    }
+}
+
+/// Encode a [`read_memory`] input: the operations, then the dump.
+pub fn encode_read_input(ops: &[ReadOp], dump: &[u8]) -> Vec<u8> {
+    let ops = &ops[..ops.len().min(MAX_OPS)];
+    let mut v = vec![ops.len() as u8];
+    for op in ops {
+        v.extend_from_slice(&op.encode());
+    }
+    v.extend_from_slice(dump);
+    v
+}
+
+/// Translate and read arbitrary addresses in an arbitrary dump.
+///
+/// Input: one byte `n` (operations, modulo [`MAX_OPS`] + 1), `n` [`ReadOp`]s of
+/// [`OP_SIZE`] bytes, then the dump. The paging mode is forced from the count byte's high
+/// bits so every walker runs on fuzzed tables. Each operation reads through the
+/// cache, reads again (a cache hit must give the same answer), walks the page tables
+/// without the cache and runs `monitor translate` and `monitor p2m/m2p` on it.
+pub fn read_memory(data: &[u8]) {
+    let Some((&head, rest)) = data.split_first() else {
+        return;
+    };
+    let n = usize::from(head & 0x0f) % (MAX_OPS + 1);
+    let ops_len = (n * OP_SIZE).min(rest.len());
+    let (ops, dump) = rest.split_at(ops_len);
+    let Ok(dump) = XenDump::from_bytes(dump.to_vec()) else {
+        return;
+    };
+    let mode = match head >> 4 {
+        1 => ModeChoice::NoPaging,
+        2 => ModeChoice::TwoLevel,
+        3 => ModeChoice::Pae,
+        4 => ModeChoice::FourLevel,
+        5 => ModeChoice::FiveLevel,
+        _ => ModeChoice::Auto,
+    };
+    let Ok(guest) = Guest::new(
+        dump,
+        GuestOptions {
+            mode,
+            ..GuestOptions::default()
+        },
+    ) else {
+        return;
+    };
+    let mut cache = TranslationCache::new(8);
+    let mut buf = vec![0u8; MAX_READ];
+    let mut again = vec![0u8; MAX_READ];
+    for chunk in ops.chunks(OP_SIZE) {
+        let op = ReadOp::decode(chunk);
+        let view = match op.view % 3 {
+            0 => View::Virtual,
+            1 => View::Physical,
+            _ => View::Machine,
+        };
+        let slot = usize::from(op.slot);
+        let len = usize::from(op.len).min(MAX_READ);
+        let first = guest.read(&mut cache, view, slot, VirtAddr(op.addr), &mut buf[..len]);
+        let second = guest.read(&mut cache, view, slot, VirtAddr(op.addr), &mut again[..len]);
+        // The cache may not change what a read returns.
+        assert_eq!(first, second, "read length changed on a cache hit");
+        assert_eq!(
+            buf[..first],
+            again[..second],
+            "bytes changed on a cache hit"
+        );
+        let _ = guest.read_exact(&mut cache, view, slot, VirtAddr(op.addr), &mut buf[..len]);
+        let _ = guest.translate(slot, VirtAddr(op.addr));
+        let mut v = crate::gdb::monitor::ReadSettings::default();
+        let _ = run_command(
+            &guest,
+            &mut v,
+            0,
+            &format!("translate {:#x} {slot}", op.addr),
+        );
+        let _ = run_command(&guest, &mut v, 0, &format!("p2m {:#x}", op.addr >> 12));
+        let _ = run_command(&guest, &mut v, 0, &format!("m2p {:#x}", op.addr >> 12));
+    }
+    let mut v = crate::gdb::monitor::ReadSettings::default();
+    let _ = run_command(&guest, &mut v, 0, "vcpu");
+    let _ = run_command(&guest, &mut v, 0, "vcpu 0");
+}
+
+/// The two guests a [`gdb_session`] input can talk to: a 64-bit PV guest and a 32-bit
+/// HVM guest (so both register layouts are served), each a tiny builder dump.
+pub fn session_guests() -> &'static [Arc<Guest>; 2] {
+    static GUESTS: OnceLock<[Arc<Guest>; 2]> = OnceLock::new();
+    GUESTS.get_or_init(|| {
+        let make = |kind, mode, tools| {
+            let t = TinyGuest::new(kind, mode).expect("tiny guest");
+            let bytes = t.image.write(&DumpOptions::elf(tools)).expect("tiny dump");
+            let dump = XenDump::from_bytes(bytes).expect("tiny dump opens");
+            Arc::new(Guest::new(dump, GuestOptions::default()).expect("tiny guest model"))
+        };
+        [
+            make(GuestKind::Pv, PagingMode::FourLevel, Width::Bits64),
+            make(GuestKind::Hvm, PagingMode::Pae, Width::Bits32),
+        ]
+    })
+}
+
+/// Frame `body` as a gdb packet with a correct checksum.
+pub fn packet(body: &[u8]) -> Vec<u8> {
+    let sum = body.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+    let mut v = Vec::with_capacity(body.len() + 4);
+    v.push(b'$');
+    v.extend_from_slice(body);
+    v.extend_from_slice(format!("#{sum:02x}").as_bytes());
+    v
+}
+
+/// Feed arbitrary bytes to a gdb session over a builder dump, as the TCP server would.
+///
+/// Input: one mode byte, then the stream. Mode bit 0 set: the stream is split at `\n`
+/// and each piece is sent as a packet with a correct checksum (so the fuzzer reaches
+/// the command handlers); clear: the stream is sent as it is. Bit 1 picks the guest
+/// ([`session_guests`]). Returns the first MiB the server sent back.
+pub fn gdb_session(data: &[u8]) -> Vec<u8> {
+    let Some((&mode, stream)) = data.split_first() else {
+        return Vec::new();
+    };
+    let guest = session_guests()[usize::from(mode >> 1 & 1)].clone();
+    let input: Vec<u8> = if mode & 1 == 1 {
+        stream.split(|&b| b == b'\n').flat_map(packet).collect()
+    } else {
+        stream.to_vec()
+    };
+    let config = ServerConfig {
+        // Small, so oversized packets are cheap to reach.
+        packet_size: 4096,
+        ..ServerConfig::default()
+    };
+    let Ok(mut session) = AnySession::new(guest, &config) else {
+        return Vec::new();
+    };
+    let mut sent = Vec::new();
+    let mut out = Vec::new();
+    let mut rest = &input[..];
+    while !rest.is_empty() {
+        let Ok((used, status)) = session.feed(rest, &mut out) else {
+            break;
+        };
+        // The high-water mark bounds what one feed buffers: at most one reply past it.
+        assert!(
+            out.len() <= OUTPUT_HIGH_WATER + 4 * config.packet_size + 4096,
+            "session buffered {} bytes of replies",
+            out.len()
+        );
+        // Keep the start of the conversation only: callers look at the first replies.
+        let keep = out.len().min((1 << 20) - sent.len().min(1 << 20));
+        sent.extend_from_slice(&out[..keep]);
+        out.clear();
+        if status == SessionStatus::Closed {
+            break;
+        }
+        rest = &rest[used..];
+    }
+    sent
+}
