@@ -1,0 +1,100 @@
+//! The transport-free gdb session (`server::Session`): framing and the bound on
+//! buffered replies, checked without a network.
+
+use xendump_gdbserver::builder::tiny::TinyGuest;
+use xendump_gdbserver::dump::GuestKind;
+use xendump_gdbserver::harness::{packet, session_guests};
+use xendump_gdbserver::memory::PagingMode;
+use xendump_gdbserver::server::{AnySession, ServerConfig, SessionStatus, OUTPUT_HIGH_WATER};
+
+fn session() -> AnySession {
+    AnySession::new(session_guests()[0].clone(), &ServerConfig::default()).unwrap()
+}
+
+fn facts() -> xendump_gdbserver::builder::tiny::TinyFacts {
+    TinyGuest::new(GuestKind::Pv, PagingMode::FourLevel)
+        .unwrap()
+        .facts
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_bounded_chunks() {
+    let mut s = session();
+    let mut out = Vec::new();
+    s.feed(&packet(b"qSupported:multiprocess+"), &mut out)
+        .unwrap();
+    out.clear();
+    // 1024 pipelined requests for the whole target description: ~10 MiB of replies.
+    let one = packet(b"qXfer:features:read:target.xml:0,fff0");
+    let input: Vec<u8> = one.iter().copied().cycle().take(one.len() * 1024).collect();
+    let mut rest = &input[..];
+    let (mut chunks, mut total, mut largest) = (0, 0, 0);
+    while !rest.is_empty() {
+        let (used, status) = s.feed(rest, &mut out).unwrap();
+        assert_eq!(status, SessionStatus::Open);
+        assert!(used > 0, "no progress");
+        largest = largest.max(out.len());
+        total += out.len();
+        out.clear();
+        chunks += 1;
+        rest = &rest[used..];
+    }
+    assert!(
+        total > 16 * OUTPUT_HIGH_WATER,
+        "only {total} bytes of replies"
+    );
+    assert!(chunks > 16, "{chunks} chunks");
+    // At most one reply beyond the mark.
+    assert!(
+        largest < OUTPUT_HIGH_WATER + 128 * 1024,
+        "{largest} bytes buffered"
+    );
+}
+
+#[test]
+fn noise_is_skipped_and_bad_checksums_are_nacked() {
+    let f = facts();
+    let mut s = session();
+    let mut out = Vec::new();
+    let mut input = b"hello\r\n-+".to_vec();
+    input.extend_from_slice(b"$qSupported:multiprocess+#00");
+    input.extend_from_slice(&packet(b"qSupported:multiprocess+"));
+    input.extend_from_slice(&packet(format!("m{:x},4", f.banner_va).as_bytes()));
+    let (used, status) = s.feed(&input, &mut out).unwrap();
+    assert_eq!((used, status), (input.len(), SessionStatus::Open));
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with('-'), "{text}");
+    assert!(text.contains("PacketSize="), "{text}");
+    assert!(text.contains("$4c696e75#"), "{text}");
+}
+
+#[test]
+fn an_oversized_packet_ends_the_session() {
+    let mut s = AnySession::new(
+        session_guests()[0].clone(),
+        &ServerConfig {
+            packet_size: 1024,
+            ..ServerConfig::default()
+        },
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let mut input = vec![b'$'];
+    input.extend(std::iter::repeat_n(b'a', 4096));
+    let err = s.feed(&input, &mut out).unwrap_err();
+    assert!(err.to_string().contains("oversized"), "{err}");
+    assert!(s.feed(b"+", &mut out).is_err(), "session went on");
+}
+
+#[test]
+fn detach_closes_the_session_after_its_reply() {
+    let mut s = session();
+    let mut out = Vec::new();
+    let mut input = packet(b"qSupported:multiprocess+");
+    input.extend_from_slice(&packet(b"D"));
+    input.extend_from_slice(&packet(b"g"));
+    let (used, status) = s.feed(&input, &mut out).unwrap();
+    assert_eq!(status, SessionStatus::Closed);
+    assert!(used < input.len(), "read past the detach");
+    assert!(String::from_utf8_lossy(&out).ends_with("$OK#9a"));
+}
