@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use xendump_gdbserver::dump::XenDump;
+use xendump_gdbserver::memory::CACHE_SLOTS;
 use xendump_gdbserver::memory::{ArchChoice, Guest, GuestOptions, ModeChoice};
 use xendump_gdbserver::server::{self, ServerConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::summary::Summary;
@@ -74,6 +75,10 @@ struct ServeArgs {
     /// gdb packet size in bytes; gdb reads memory in chunks of half this.
     #[arg(long, default_value_t = DEFAULT_PACKET_SIZE, value_parser = clap::value_parser!(usize))]
     packet_size: usize,
+    /// Slots of each session's translation cache (virtual page → frame); 0 turns it
+    /// off, for comparisons.
+    #[arg(long, default_value_t = CACHE_SLOTS, value_name = "SLOTS")]
+    translation_cache: usize,
     /// More logging: -v sessions and requests, -vv every gdb packet.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -206,6 +211,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         }
         let config = ServerConfig {
             packet_size: args.packet_size,
+            cache_slots: args.translation_cache,
         };
         server::serve(listener, guest, config, async {
             let _ = tokio::signal::ctrl_c().await;

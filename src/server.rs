@@ -19,9 +19,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use crate::gdb::arch::{I386Xen, X86_64Xen, XenArch};
+use crate::gdb::bulk_read::EMPTY_REPLY;
 use crate::gdb::no_run::{immediate_stop, NO_RUN_MESSAGE};
 use crate::gdb::target::DumpTarget;
-use crate::memory::{Guest, RegisterWidth};
+use crate::memory::{Guest, RegisterWidth, TranslationCache, CACHE_SLOTS};
 
 /// gdb sizes each memory read at half the packet size (hex doubles it): 64 KiB packets
 /// give 32 KiB reads, a good balance of round trips and latency.
@@ -36,12 +37,15 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ServerConfig {
     /// gdbstub packet buffer size (advertised as `PacketSize`).
     pub packet_size: usize,
+    /// Slots of each session's translation cache; 0 disables it.
+    pub cache_slots: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             packet_size: DEFAULT_PACKET_SIZE,
+            cache_slots: CACHE_SLOTS,
         }
     }
 }
@@ -146,6 +150,37 @@ fn push_console_packet(out: &mut Vec<u8>, text: &str) {
 
 type Machine<'a, A> = GdbStubStateMachine<'a, DumpTarget<A>, Outbox>;
 
+/// The session's output buffer, whatever state the machine is in.
+fn outbox<'s, A: XenArch>(sm: &'s mut Machine<'_, A>) -> &'s mut Vec<u8> {
+    match sm {
+        GdbStubStateMachine::Idle(g) => &mut g.borrow_conn().0,
+        GdbStubStateMachine::Running(g) => &mut g.borrow_conn().0,
+        GdbStubStateMachine::CtrlCInterrupt(g) => &mut g.borrow_conn().0,
+        GdbStubStateMachine::Disconnected(g) => &mut g.borrow_conn().0,
+    }
+}
+
+/// If the last packet was a memory read, replace gdbstub's placeholder reply with the
+/// real one (see `gdb/bulk_read.rs`).
+fn answer_deferred_read<A: XenArch>(
+    sm: &mut Machine<'_, A>,
+    target: &mut DumpTarget<A>,
+) -> Result<(), SessionError> {
+    let Some(read) = target.take_pending_read() else {
+        return Ok(());
+    };
+    let out = outbox(sm);
+    if !out.ends_with(EMPTY_REPLY) {
+        return Err(SessionError::Protocol(format!(
+            "expected gdbstub's empty reply to the read of {} bytes at {:#x}",
+            read.len, read.addr
+        )));
+    }
+    out.truncate(out.len() - EMPTY_REPLY.len());
+    target.answer_pending_read(read, out);
+    Ok(())
+}
+
 fn protocol<E: std::fmt::Display>(e: E) -> SessionError {
     SessionError::Protocol(e.to_string())
 }
@@ -178,26 +213,31 @@ async fn run_session<A: XenArch>(
 ) -> Result<(), SessionError> {
     stream.set_nodelay(true)?;
     let (mut rx, mut tx) = stream.into_split();
-    let mut target = DumpTarget::<A>::new(guest);
+    let cache = match config.cache_slots {
+        0 => TranslationCache::disabled(),
+        slots => TranslationCache::new(slots),
+    };
+    let mut target = DumpTarget::<A>::with_cache(guest, cache);
+    target.defer_memory_reads(true);
     let stub = GdbStub::<DumpTarget<A>, Outbox>::builder(Outbox::default())
         .packet_buffer_size(config.packet_size)
         .build()
         .map_err(protocol)?;
     let mut sm = stub.run_state_machine(&mut target).map_err(protocol)?;
     let mut buf = vec![0u8; 64 * 1024];
+    // Replies are swapped out of the outbox into this buffer and sent from it, so the
+    // two buffers are reused instead of reallocated for every reply.
+    let mut sending = Vec::new();
     loop {
         sm = settle(sm, &mut target)?;
-        let pending = match &mut sm {
-            GdbStubStateMachine::Idle(g) => std::mem::take(&mut g.borrow_conn().0),
-            GdbStubStateMachine::Disconnected(g) => {
-                let out = std::mem::take(&mut g.borrow_conn().0);
-                send(&mut tx, &out).await?;
-                debug!("disconnect: {:?}", g.get_reason());
-                return Ok(());
-            }
-            _ => Vec::new(),
-        };
-        send(&mut tx, &pending).await?;
+        if let GdbStubStateMachine::Disconnected(g) = &mut sm {
+            send(&mut tx, &g.borrow_conn().0).await?;
+            debug!("disconnect: {:?}", g.get_reason());
+            return Ok(());
+        }
+        std::mem::swap(outbox(&mut sm), &mut sending);
+        send(&mut tx, &sending).await?;
+        sending.clear();
         let n = rx.read(&mut buf).await?;
         if n == 0 {
             return Ok(());
@@ -214,6 +254,7 @@ async fn run_session<A: XenArch>(
                 GdbStubStateMachine::Disconnected(g) => GdbStubStateMachine::Disconnected(g),
                 GdbStubStateMachine::CtrlCInterrupt(g) => GdbStubStateMachine::CtrlCInterrupt(g),
             };
+            answer_deferred_read(&mut sm, &mut target)?;
         }
     }
 }

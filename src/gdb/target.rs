@@ -17,9 +17,7 @@ use crate::addr::VirtAddr;
 use crate::memory::{Guest, TranslationCache, View};
 
 use super::arch::XenArch;
-
-/// EFAULT: gdb ignores the number, but it reads well in packet logs.
-const EFAULT: u8 = 14;
+use super::bulk_read::{encode_memory_reply, PendingRead, EFAULT};
 /// EROFS: writes to a dump are refused.
 const EROFS: u8 = 30;
 
@@ -46,24 +44,64 @@ pub struct DumpTarget<A: XenArch> {
     pub(crate) last_tid: Tid,
     /// vCPU slots in the order they are listed to gdb (the first is where gdb starts).
     pub(crate) thread_order: Vec<usize>,
+    /// Record memory reads for the session driver instead of answering them
+    /// (see `bulk_read.rs`).
+    defer_reads: bool,
+    pending_read: Option<PendingRead>,
+    /// Reused buffer for deferred reads.
+    read_buf: Vec<u8>,
     _arch: std::marker::PhantomData<A>,
 }
 
 impl<A: XenArch> DumpTarget<A> {
     /// A session over `guest`.
     pub fn new(guest: Arc<Guest>) -> Self {
+        Self::with_cache(guest, TranslationCache::new(crate::memory::CACHE_SLOTS))
+    }
+
+    /// A session over `guest` that translates through `cache`.
+    pub fn with_cache(guest: Arc<Guest>, cache: TranslationCache) -> Self {
         let thread_order = guest.thread_order();
         let first = thread_order.first().copied().unwrap_or(0);
         DumpTarget {
-            cache: TranslationCache::new(crate::memory::CACHE_SLOTS),
+            cache,
             view: View::Virtual,
             step_tid: None,
             continue_tid: None,
             last_tid: slot_tid(first),
             thread_order,
             guest,
+            defer_reads: false,
+            pending_read: None,
+            read_buf: Vec::new(),
             _arch: std::marker::PhantomData,
         }
+    }
+
+    /// Let the session driver answer memory reads in bulk: `read_addrs` then only
+    /// records the request, and reports it as an empty read to gdbstub, whose reply the
+    /// driver must replace with [`Self::answer_pending_read`]'s.
+    pub fn defer_memory_reads(&mut self, on: bool) {
+        self.defer_reads = on;
+    }
+
+    /// The read recorded since the last call, if any.
+    pub fn take_pending_read(&mut self) -> Option<PendingRead> {
+        self.pending_read.take()
+    }
+
+    /// Append the complete reply packet to `read`: the readable prefix in hex, or an
+    /// error packet when nothing is readable (what `read_addrs` would have returned).
+    pub fn answer_pending_read(&mut self, read: PendingRead, out: &mut Vec<u8>) {
+        self.read_buf.resize(read.len, 0);
+        let n = self.guest.read(
+            &mut self.cache,
+            self.view,
+            read.slot,
+            VirtAddr(read.addr),
+            &mut self.read_buf,
+        );
+        encode_memory_reply(out, &self.read_buf[..n], EFAULT);
     }
 
     /// The thread a stop should name: the stepped thread, else one a continue named,
@@ -131,6 +169,23 @@ impl<A: XenArch> MultiThreadBase for DumpTarget<A> {
         let slot = self.slot_of(tid).map_err(TargetError::Fatal)?;
         self.last_tid = tid;
         let addr: u64 = A::addr_to_u64(start_addr);
+        if self.defer_reads {
+            // gdbstub splits requests larger than its buffer into consecutive chunks:
+            // they belong to one reply.
+            match &mut self.pending_read {
+                Some(p) if p.slot == slot && p.addr.wrapping_add(p.len as u64) == addr => {
+                    p.len += data.len();
+                }
+                pending => {
+                    *pending = Some(PendingRead {
+                        slot,
+                        addr,
+                        len: data.len(),
+                    })
+                }
+            }
+            return Ok(0);
+        }
         // Return the readable prefix so gdb names the first byte that failed
         // (gdbstub-notes.md A.3); nothing readable at all is an error.
         let n = self

@@ -81,7 +81,16 @@ impl TranslationCache {
         }
     }
 
-    /// Number of slots.
+    /// A cache that remembers nothing: every lookup walks (for comparisons and for
+    /// users who suspect the cache).
+    pub fn disabled() -> Self {
+        TranslationCache {
+            slots: Box::default(),
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// Number of slots (0 when disabled).
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }
@@ -111,8 +120,8 @@ impl TranslationCache {
     ) -> Option<CachedTranslation> {
         let va_page = va.0 >> PAGE_SHIFT;
         let found = self
-            .slots
-            .get(self.slot_index(mode, root, va_page))
+            .slot_index(mode, root, va_page)
+            .and_then(|i| self.slots.get(i))
             .copied()
             .flatten()
             .filter(|s| s.va_page == va_page && s.root == root && s.mode == mode);
@@ -137,7 +146,7 @@ impl TranslationCache {
     pub fn insert(&mut self, mode: PagingMode, root: Root, tr: &Translation) {
         let va_page = tr.va.0 >> PAGE_SHIFT;
         let index = self.slot_index(mode, root, va_page);
-        if let Some(slot) = self.slots.get_mut(index) {
+        if let Some(slot) = index.and_then(|i| self.slots.get_mut(i)) {
             *slot = Some(Slot {
                 root,
                 mode,
@@ -165,14 +174,14 @@ impl TranslationCache {
 
     /// Consecutive pages of one address space land in consecutive slots, so a linear
     /// read never evicts itself; the root and mode only rotate the starting slot.
-    fn slot_index(&self, mode: PagingMode, root: Root, va_page: u64) -> usize {
+    fn slot_index(&self, mode: PagingMode, root: Root, va_page: u64) -> Option<usize> {
+        let mask = (self.slots.len() as u64).checked_sub(1)?;
         let space = root
             .frame
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(u64::from(root.offset).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
             .wrapping_add(mode_tag(mode));
-        let mask = (self.slots.len() - 1) as u64;
-        ((va_page ^ (space >> 32)) & mask) as usize
+        Some(((va_page ^ (space >> 32)) & mask) as usize)
     }
 }
 
@@ -364,6 +373,21 @@ mod tests {
         );
         cache.reset_stats();
         assert_eq!(cache.stats(), CacheStats::default());
+    }
+
+    #[test]
+    fn a_disabled_cache_walks_every_time() {
+        let t = two_spaces();
+        let mut cache = TranslationCache::disabled();
+        assert_eq!(cache.capacity(), 0);
+        for _ in 0..3 {
+            let got = cache
+                .translate(&t, FOUR, Root::new(1), VirtAddr(0x7008))
+                .unwrap();
+            assert_eq!((got.frame, got.offset), (0x107, 8));
+        }
+        assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 3 });
+        cache.clear();
     }
 
     #[test]
