@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install what the test suite needs on a fresh Debian machine: gdb (the end-to-end
-# tests drive the real gdb against the real server). Idempotent; needs root (or sudo)
-# only when something is missing.
+# tests drive the real gdb against the real server). With --bench, also what the
+# benchmarks need: valgrind (callgrind profile of the server). Idempotent; needs root
+# (or sudo) only when something is missing.
 set -euo pipefail
 
 need=()
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+if [ "${1:-}" = "--bench" ]; then
+  command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-deps: gdb $(gdb --version | head -n1 | awk '{print $NF}') already present"

@@ -14,6 +14,7 @@
 mod elf;
 mod error;
 mod image;
+pub mod large;
 mod legacy;
 mod options;
 pub mod pagetable;
