@@ -56,6 +56,10 @@ struct Opts {
     /// Repetitions of each timing (the median is shown).
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Another server binary (e.g. an older build) measured next to `--server`: its
+    /// rows are marked "[baseline]".
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Extra start-up row: a 64 GiB PV guest whose machine frames are scattered page by
     /// page (the worst case for the machine-frame index).
     #[arg(long)]
@@ -105,6 +109,15 @@ fn run(opts: &Opts) -> Res<()> {
         }
     }
     Ok(())
+}
+
+/// The servers to measure: `--server`, then `--baseline` if given, with row suffixes.
+fn servers(opts: &Opts) -> Vec<(&'static str, &Path)> {
+    let mut v = vec![("", opts.server.as_path())];
+    if let Some(b) = &opts.baseline {
+        v.push((" [baseline]", b.as_path()));
+    }
+    v
 }
 
 fn machine_line() -> String {
@@ -611,7 +624,6 @@ fn mib_s(bytes: u64, secs: f64) -> f64 {
 fn startup(opts: &Opts) -> Res<()> {
     println!("\n== start-up: spawn → listening → first 8-byte read; memory after that read");
     println!("   (warm page cache; median of {} runs; anon/page = RssAnon ÷ guest pages, over-tiny = (RssAnon − RssAnon of a 64 MiB guest) ÷ guest pages)", opts.reps);
-    let mut rows = Vec::new();
     let mut cases: Vec<(Format, u64, u64)> = Vec::new();
     for format in [Format::ElfHvm, Format::ElfPv, Format::LegacyPv] {
         cases.push((format, 0, 512));
@@ -647,47 +659,48 @@ fn startup(opts: &Opts) -> Res<()> {
             .work
             .join(format!("startup-{}-{label}{scatter}.core", format.slug()));
         ensure_dump(&path, &guest, format)?;
-        let mut ready = Vec::new();
-        let mut first = Vec::new();
-        let mut mem = ProcMemory::default();
         let mut want = [0u8; 8];
         want.copy_from_slice(&pattern_word(MAPPED_PFN, 0).to_le_bytes());
-        for _ in 0..opts.reps.max(1) {
-            let server = Server::start(&opts.server, &path, &[])?;
-            let got = rsp_read(&server.addr, MAPPED_VA, 8)?;
-            let first_at = server.started.elapsed();
-            if got != want {
-                return Err(format!("{}: first read returned {got:02x?}", path.display()).into());
+        for (suffix, bin) in servers(opts) {
+            let mut ready = Vec::new();
+            let mut first = Vec::new();
+            let mut mem = ProcMemory::default();
+            for _ in 0..opts.reps.max(1) {
+                let server = Server::start(bin, &path, &[])?;
+                let got = rsp_read(&server.addr, MAPPED_VA, 8)?;
+                let first_at = server.started.elapsed();
+                if got != want {
+                    return Err(
+                        format!("{}: first read returned {got:02x?}", path.display()).into(),
+                    );
+                }
+                ready.push(server.ready.as_secs_f64() * 1e3);
+                first.push(first_at.as_secs_f64() * 1e3);
+                mem = server.status();
             }
-            ready.push(server.ready.as_secs_f64() * 1e3);
-            first.push(first_at.as_secs_f64() * 1e3);
-            mem = server.status();
+            let pages = ram_pages as f64;
+            let key = (format.slug(), suffix);
+            if gib == 0 {
+                tiny_anon.insert(key, mem.anon);
+                continue;
+            }
+            let over = mem.anon.saturating_sub(*tiny_anon.get(&key).unwrap_or(&0));
+            let name = if chunk == 1 {
+                format!("{} (mfns scattered per page){suffix}", format.name())
+            } else {
+                format!("{}{suffix}", format.name())
+            };
+            println!(
+                "   {name:<34} {gib:>4} GiB {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.2} {:>8.2}",
+                median(ready),
+                median(first),
+                mem.peak as f64 / MIB as f64,
+                mem.anon as f64 / MIB as f64,
+                mem.file as f64 / MIB as f64,
+                mem.anon as f64 / pages,
+                over as f64 / pages,
+            );
         }
-        let pages = ram_pages as f64;
-        if gib == 0 {
-            tiny_anon.insert(format.slug(), mem.anon);
-            continue;
-        }
-        let over = mem
-            .anon
-            .saturating_sub(*tiny_anon.get(format.slug()).unwrap_or(&0));
-        let name = if chunk == 1 {
-            format!("{} (mfns scattered per page)", format.name())
-        } else {
-            format.name().to_string()
-        };
-        let row = format!(
-            "   {name:<34} {gib:>4} GiB {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.2} {:>8.2}",
-            median(ready.clone()),
-            median(first.clone()),
-            mem.peak as f64 / MIB as f64,
-            mem.anon as f64 / MIB as f64,
-            mem.file as f64 / MIB as f64,
-            mem.anon as f64 / pages,
-            over as f64 / pages,
-        );
-        println!("{row}");
-        rows.push(row);
     }
     Ok(())
 }
@@ -799,9 +812,15 @@ fn bulk(opts: &Opts) -> Res<()> {
             Some(median(local_cpu)),
             None,
         );
-        for packet in [65536usize, 131072, 262144] {
-            let server =
-                Server::start(&opts.server, &dump, &["--packet-size", &packet.to_string()])?;
+        let mut runs: Vec<(&str, &Path, usize)> = [65536usize, 131072, 262144]
+            .into_iter()
+            .map(|p| ("", opts.server.as_path(), p))
+            .collect();
+        if let Some(b) = &opts.baseline {
+            runs.push((" [baseline]", b.as_path(), 65536));
+        }
+        for (suffix, bin, packet) in runs {
+            let server = Server::start(bin, &dump, &["--packet-size", &packet.to_string()])?;
             let mut secs = Vec::new();
             let mut gcpu = Vec::new();
             let mut scpu = Vec::new();
@@ -815,7 +834,10 @@ fn bulk(opts: &Opts) -> Res<()> {
             }
             let s = median(secs);
             print(
-                &format!("gdb via the server, packet size {} KiB", packet / 1024),
+                &format!(
+                    "gdb via the server, packet size {} KiB{suffix}",
+                    packet / 1024
+                ),
                 s,
                 Some(median(gcpu)),
                 Some(median(scpu)),
@@ -856,8 +878,11 @@ fn session(opts: &Opts) -> Res<()> {
         }
         Ok(median(t))
     };
-    let server = Server::start(&opts.server, &dump, &[])?;
-    let remote = run(&Source::Remote(&server.addr))?;
+    let mut remote = Vec::new();
+    for (suffix, bin) in servers(opts) {
+        let server = Server::start(bin, &dump, &[])?;
+        remote.push((suffix, run(&Source::Remote(&server.addr))?));
+    }
     let core = run(&Source::Core(&local))?;
     let bare = {
         let mut t = Vec::new();
@@ -867,15 +892,19 @@ fn session(opts: &Opts) -> Res<()> {
         median(t)
     };
     println!("   (median of {reps} runs)");
-    println!("   {:<44} {:>9.1} ms", "via the server", remote);
+    for &(suffix, ms) in &remote {
+        println!("   {:<44} {ms:>9.1} ms", format!("via the server{suffix}"));
+    }
     println!("   {:<44} {:>9.1} ms", "on the local ELF core", core);
     println!("   {:<44} {:>9.1} ms", "gdb alone (start + quit)", bare);
-    println!(
-        "   {:<44} {:>9.2}×  ({:.1} ms more)",
-        "server / local",
-        remote / core,
-        remote - core
-    );
+    for &(suffix, ms) in &remote {
+        println!(
+            "   {:<44} {:>9.2}×  ({:.1} ms more)",
+            format!("server / local{suffix}"),
+            ms / core,
+            ms - core
+        );
+    }
     Ok(())
 }
 
@@ -926,10 +955,14 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
     )?;
     println!("\n== random access: {READS} random 8-byte reads of mapped kernel memory through gdb (Python), vCPU switched every {BLOCK} reads");
     println!(
+        "   (median of {} runs; srv cpu = the server's CPU time during the run)",
+        opts.reps.max(1)
+    );
+    println!(
         "   {:<44} {:>9} {:>11} {:>10} {:>10}",
         "how", "seconds", "reads/s", "µs/read", "srv cpu s"
     );
-    let run = |source: &Source<'_>, server: Option<&Server>| -> Res<(f64, f64)> {
+    let run_once = |source: &Source<'_>, server: Option<&Server>| -> Res<(f64, f64)> {
         let mut args = Vec::new();
         args.extend(source.connect());
         args.extend(ex(format!("source {}", script.display())));
@@ -950,6 +983,16 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
         }
         Ok((f.first().ok_or("no time")?.parse()?, srv))
     };
+    let run = |source: &Source<'_>, server: Option<&Server>| -> Res<(f64, f64)> {
+        let mut secs = Vec::new();
+        let mut cpu = Vec::new();
+        for _ in 0..opts.reps.max(1) {
+            let (s, c) = run_once(source, server)?;
+            secs.push(s);
+            cpu.push(c);
+        }
+        Ok((median(secs), median(cpu)))
+    };
     let print = |how: &str, (secs, srv): (f64, f64)| {
         println!(
             "   {how:<44} {secs:>9.2} {:>11.0} {:>10.1} {:>10}",
@@ -962,15 +1005,26 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
             }
         );
     };
-    for (how, extra) in [
-        ("via the server, translation cache on", &[][..]),
+    let mut rows: Vec<(&str, &Path, &[&str])> = vec![
+        ("via the server, translation cache on", &opts.server, &[]),
         (
             "via the server, translation cache off",
-            &["--translation-cache", "0"][..],
+            &opts.server,
+            &["--translation-cache", "0"],
         ),
-    ] {
-        let server = Server::start(&opts.server, &dump, extra)?;
-        print(how, run(&Source::Remote(&server.addr), Some(&server))?);
+    ];
+    if let Some(b) = &opts.baseline {
+        rows.push(("via the server, cache on [baseline]", b, &[]));
+    }
+    for (how, bin, extra) in rows {
+        match Server::start(bin, &dump, extra) {
+            Ok(server) => print(how, run(&Source::Remote(&server.addr), Some(&server))?),
+            // An older server (a before/after comparison) may not know the option.
+            Err(e) => println!(
+                "   {how:<44} n/a: {}",
+                e.to_string().lines().last().unwrap_or("")
+            ),
+        }
     }
     print("on the local ELF core", run(&Source::Core(&local), None)?);
     println!("   (in-process figures for the same pattern: cargo bench --bench read)");
@@ -1003,48 +1057,79 @@ fn profile(opts: &Opts) -> Res<()> {
     timed_gdb(&Source::Remote(&server.addr), &[], &cmd)?;
     let _ = std::fs::remove_file(&bin);
     server.interrupt()?;
-    let ann = Command::new("callgrind_annotate")
-        .args(["--inclusive=yes", "--threshold=100"])
-        .arg(&out)
-        .output()?;
-    let text = String::from_utf8_lossy(&ann.stdout);
-    print_profile(&text, 18);
-    let ann = Command::new("callgrind_annotate")
-        .args(["--inclusive=no", "--threshold=100"])
-        .arg(&out)
-        .output()?;
-    println!("   -- self cost:");
-    print_profile(&String::from_utf8_lossy(&ann.stdout), 12);
+    let annotate = |inclusive: bool| -> Res<Vec<(String, u64)>> {
+        let out = Command::new("callgrind_annotate")
+            .arg(format!(
+                "--inclusive={}",
+                if inclusive { "yes" } else { "no" }
+            ))
+            .args(["--threshold=100", "--auto=no"])
+            .arg(&out)
+            .output()?;
+        Ok(functions(&String::from_utf8_lossy(&out.stdout), inclusive))
+    };
+    let own = annotate(false)?;
+    let total: u64 = own.iter().map(|(_, ir)| ir).sum();
+    println!(
+        "   {} M instructions in the server, {:.1} per byte dumped",
+        total / 1_000_000,
+        total as f64 / SIZE as f64
+    );
+    println!("   -- self cost (top 12):");
+    for (name, ir) in own.iter().take(12) {
+        println!("   {:>6.2}%  {name}", *ir as f64 * 100.0 / total as f64);
+    }
+    // Inclusive costs of our own and gdbstub's functions (runtime frames left out).
+    println!("   -- inclusive, project and gdbstub functions (top 10):");
+    let incl = annotate(true)?;
+    for (name, ir) in incl
+        .iter()
+        .filter(|(n, _)| n.starts_with("xendump_gdbserver") || n.starts_with("gdbstub"))
+        .take(10)
+    {
+        println!("   {:>6.2}%  {name}", *ir as f64 * 100.0 / total as f64);
+    }
     Ok(())
 }
 
-/// The top `n` function lines of a callgrind_annotate report, names shortened.
-fn print_profile(text: &str, n: usize) {
-    let mut shown = 0;
-    for line in text.lines() {
+/// Costs per function from a callgrind_annotate report (lines "1,234 (5.6%)
+/// file:function [binary]"), sorted. A function inlined from several files has a line
+/// per file: self costs add up; inclusive ones overlap, so the largest is kept.
+fn functions(report: &str, inclusive: bool) -> Vec<(String, u64)> {
+    let mut by_name: std::collections::HashMap<String, u64> = Default::default();
+    for line in report.lines() {
         let t = line.trim();
-        // Lines look like "1,234 (12.34%)  file:function [binary]".
         let Some((cost, rest)) = t.split_once(" (") else {
             continue;
         };
-        if !cost.chars().all(|c| c.is_ascii_digit() || c == ',') || cost.is_empty() {
-            continue;
-        }
-        let Some((pct, name)) = rest.split_once(")") else {
+        let Ok(ir) = cost.replace(',', "").parse::<u64>() else {
             continue;
         };
-        let name = name.trim();
-        let name = name.split_once(':').map_or(name, |(_, f)| f);
+        let Some((_, name)) = rest.split_once(") ") else {
+            continue;
+        };
+        if name.contains("PROGRAM TOTALS") {
+            continue;
+        }
         let name = name.rsplit_once(" [").map_or(name, |(f, _)| f);
-        let mut short = name.to_string();
-        if short.len() > 110 {
-            short.truncate(110);
+        // "file:function": function names contain "::" but files do not end in ':'.
+        let name = match name.find(':') {
+            Some(i) if !name[i..].starts_with("::") => &name[i + 1..],
+            _ => name,
+        };
+        let mut short = name.trim().to_string();
+        if short.len() > 100 {
+            short.truncate(100);
             short.push('…');
         }
-        println!("   {pct:>7}  {short}");
-        shown += 1;
-        if shown == n {
-            break;
-        }
+        let entry = by_name.entry(short).or_default();
+        *entry = if inclusive {
+            (*entry).max(ir)
+        } else {
+            *entry + ir
+        };
     }
+    let mut v: Vec<(String, u64)> = by_name.into_iter().collect();
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
+    v
 }

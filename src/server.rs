@@ -260,10 +260,21 @@ async fn run_session<A: XenArch>(
 }
 
 async fn send(tx: &mut tokio::net::tcp::OwnedWriteHalf, bytes: &[u8]) -> Result<(), SessionError> {
-    if bytes.is_empty() {
+    // Replies almost always fit the socket buffer: write them at once, and arm the
+    // timeout (a timer per reply) only when the client is not keeping up.
+    let mut done = 0;
+    while done < bytes.len() {
+        match tx.try_write(&bytes[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if done == bytes.len() {
         return Ok(());
     }
-    tokio::time::timeout(WRITE_TIMEOUT, tx.write_all(bytes))
+    tokio::time::timeout(WRITE_TIMEOUT, tx.write_all(&bytes[done..]))
         .await
         .map_err(|_| SessionError::WriteTimeout(WRITE_TIMEOUT))??;
     Ok(())
