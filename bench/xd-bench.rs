@@ -797,58 +797,56 @@ fn bulk(opts: &Opts) -> Res<()> {
             }
             check_pattern(MAPPED_VA, &data)
         };
-        let mut local_secs = Vec::new();
-        let mut local_cpu = Vec::new();
-        for _ in 0..opts.reps.max(1) {
-            let (w, c, _) = timed_gdb(&Source::Core(&local), &[], &cmd)?;
-            check("local core")?;
-            local_secs.push(w);
-            local_cpu.push(c);
-        }
-        let local_s = median(local_secs);
-        print(
-            "gdb on a local ELF core file",
-            local_s,
-            Some(median(local_cpu)),
-            None,
-        );
-        let mut runs: Vec<(&str, &Path, usize)> = [65536usize, 131072, 262144]
+        // Every way of reading is measured once per round, rounds repeated: load from
+        // other processes then hits them alike.
+        let mut variants: Vec<(String, Option<Server>)> =
+            vec![("gdb on a local ELF core file".to_string(), None)];
+        let mut packets: Vec<(&str, &Path, usize)> = [65536usize, 131072, 262144]
             .into_iter()
             .map(|p| ("", opts.server.as_path(), p))
             .collect();
         if let Some(b) = &opts.baseline {
-            runs.push((" [baseline]", b.as_path(), 65536));
+            packets.push((" [baseline]", b.as_path(), 65536));
         }
-        for (suffix, bin, packet) in runs {
+        for (suffix, bin, packet) in packets {
             let server = Server::start(bin, &dump, &["--packet-size", &packet.to_string()])?;
-            let mut secs = Vec::new();
-            let mut gcpu = Vec::new();
-            let mut scpu = Vec::new();
-            for _ in 0..opts.reps.max(1) {
-                let c0 = server.cpu();
-                let (w, c, _) = timed_gdb(&Source::Remote(&server.addr), &[], &cmd)?;
-                scpu.push((server.cpu() - c0).as_secs_f64());
-                check("server")?;
-                secs.push(w);
-                gcpu.push(c);
+            let label = format!(
+                "gdb via the server, packet size {} KiB{suffix}",
+                packet / 1024
+            );
+            variants.push((label, Some(server)));
+        }
+        let mut results = vec![(Vec::new(), Vec::new(), Vec::new()); variants.len()];
+        for _ in 0..opts.reps.max(1) {
+            for ((label, server), r) in variants.iter().zip(&mut results) {
+                let source = match server {
+                    Some(s) => Source::Remote(&s.addr),
+                    None => Source::Core(&local),
+                };
+                let c0 = server.as_ref().map(Server::cpu);
+                let (w, c, _) = timed_gdb(&source, &[], &cmd)?;
+                if let (Some(s), Some(c0)) = (server, c0) {
+                    r.2.push((s.cpu() - c0).as_secs_f64());
+                }
+                check(label)?;
+                r.0.push(w);
+                r.1.push(c);
             }
+        }
+        let local_s = median(results[0].0.clone());
+        for ((label, server), (secs, gcpu, scpu)) in variants.iter().zip(results) {
             let s = median(secs);
-            print(
-                &format!(
-                    "gdb via the server, packet size {} KiB{suffix}",
-                    packet / 1024
-                ),
-                s,
-                Some(median(gcpu)),
-                Some(median(scpu)),
-            );
-            println!(
-                "   {:<44} {:>8} server/local {:.0}%, server/plain copy {:.1}%",
-                "",
-                "",
-                local_s / s * 100.0,
-                plain / s * 100.0
-            );
+            let srv = server.as_ref().map(|_| median(scpu));
+            print(label, s, Some(median(gcpu)), srv);
+            if server.is_some() {
+                println!(
+                    "   {:<44} {:>8} server/local {:.0}%, server/plain copy {:.1}%",
+                    "",
+                    "",
+                    local_s / s * 100.0,
+                    plain / s * 100.0
+                );
+            }
         }
     }
     let _ = std::fs::remove_file(&out_file);
@@ -860,37 +858,40 @@ fn session(opts: &Opts) -> Res<()> {
     println!("\n== scripted session: gdb start → connect → info registers → x/1024xg → quit (whole gdb process)");
     let reps = opts.reps.max(5);
     let x = format!("x/1024xg {MAPPED_VA:#x}");
-    let run = |source: &Source<'_>| -> Res<f64> {
-        let mut t = Vec::new();
-        for _ in 0..reps {
-            let mut args = Vec::new();
-            args.extend(source.connect());
-            args.extend(ex("info registers"));
-            args.extend(ex(x.clone()));
-            args.extend(ex("quit"));
-            let (wall, out) = gdb(&args)?;
-            // 1024 giant words, two per line; check the first one.
-            let first = format!("{:#018x}", pattern_word(MAPPED_PFN, 0));
-            if !out.contains(&first) || !out.contains("rip") {
-                return Err(format!("unexpected gdb output:\n{out:.2000}").into());
-            }
-            t.push(wall.as_secs_f64() * 1e3);
+    let once = |source: &Source<'_>| -> Res<f64> {
+        let mut args = Vec::new();
+        args.extend(source.connect());
+        args.extend(ex("info registers"));
+        args.extend(ex(x.clone()));
+        args.extend(ex("quit"));
+        let (wall, out) = gdb(&args)?;
+        // 1024 giant words, two per line; check the first one.
+        let first = format!("{:#018x}", pattern_word(MAPPED_PFN, 0));
+        if !out.contains(&first) || !out.contains("rip") {
+            return Err(format!("unexpected gdb output:\n{out:.2000}").into());
         }
-        Ok(median(t))
+        Ok(wall.as_secs_f64() * 1e3)
     };
-    let mut remote = Vec::new();
-    for (suffix, bin) in servers(opts) {
-        let server = Server::start(bin, &dump, &[])?;
-        remote.push((suffix, run(&Source::Remote(&server.addr))?));
+    let servers: Vec<(&str, Server)> = servers(opts)
+        .into_iter()
+        .map(|(suffix, bin)| Ok((suffix, Server::start(bin, &dump, &[])?)))
+        .collect::<Res<_>>()?;
+    let mut remote_t = vec![Vec::new(); servers.len()];
+    let (mut core_t, mut bare_t) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        for ((_, server), t) in servers.iter().zip(&mut remote_t) {
+            t.push(once(&Source::Remote(&server.addr))?);
+        }
+        core_t.push(once(&Source::Core(&local))?);
+        bare_t.push(gdb(&[ex("quit")].concat())?.0.as_secs_f64() * 1e3);
     }
-    let core = run(&Source::Core(&local))?;
-    let bare = {
-        let mut t = Vec::new();
-        for _ in 0..reps {
-            t.push(gdb(&[ex("quit")].concat())?.0.as_secs_f64() * 1e3);
-        }
-        median(t)
-    };
+    let remote: Vec<(&str, f64)> = servers
+        .iter()
+        .zip(remote_t)
+        .map(|((suffix, _), t)| (*suffix, median(t)))
+        .collect();
+    let core = median(core_t);
+    let bare = median(bare_t);
     println!("   (median of {reps} runs)");
     for &(suffix, ms) in &remote {
         println!("   {:<44} {ms:>9.1} ms", format!("via the server{suffix}"));
@@ -983,16 +984,6 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
         }
         Ok((f.first().ok_or("no time")?.parse()?, srv))
     };
-    let run = |source: &Source<'_>, server: Option<&Server>| -> Res<(f64, f64)> {
-        let mut secs = Vec::new();
-        let mut cpu = Vec::new();
-        for _ in 0..opts.reps.max(1) {
-            let (s, c) = run_once(source, server)?;
-            secs.push(s);
-            cpu.push(c);
-        }
-        Ok((median(secs), median(cpu)))
-    };
     let print = |how: &str, (secs, srv): (f64, f64)| {
         println!(
             "   {how:<44} {secs:>9.2} {:>11.0} {:>10.1} {:>10}",
@@ -1016,9 +1007,10 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
     if let Some(b) = &opts.baseline {
         rows.push(("via the server, cache on [baseline]", b, &[]));
     }
+    let mut variants: Vec<(&str, Option<Server>)> = Vec::new();
     for (how, bin, extra) in rows {
         match Server::start(bin, &dump, extra) {
-            Ok(server) => print(how, run(&Source::Remote(&server.addr), Some(&server))?),
+            Ok(server) => variants.push((how, Some(server))),
             // An older server (a before/after comparison) may not know the option.
             Err(e) => println!(
                 "   {how:<44} n/a: {}",
@@ -1026,7 +1018,22 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
             ),
         }
     }
-    print("on the local ELF core", run(&Source::Core(&local), None)?);
+    variants.push(("on the local ELF core", None));
+    // One run of each per round, rounds repeated, so load from elsewhere hits all alike.
+    let mut results = vec![(Vec::new(), Vec::new()); variants.len()];
+    for _ in 0..opts.reps.max(1) {
+        for ((_, server), r) in variants.iter().zip(&mut results) {
+            let (secs, cpu) = match server {
+                Some(s) => run_once(&Source::Remote(&s.addr), Some(s))?,
+                None => run_once(&Source::Core(&local), None)?,
+            };
+            r.0.push(secs);
+            r.1.push(cpu);
+        }
+    }
+    for ((how, _), (secs, cpu)) in variants.iter().zip(results) {
+        print(how, (median(secs), median(cpu)));
+    }
     println!("   (in-process figures for the same pattern: cargo bench --bench read)");
     Ok(())
 }
