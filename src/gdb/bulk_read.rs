@@ -21,6 +21,10 @@ pub struct PendingRead {
     pub len: usize,
 }
 
+/// Most bytes one reply carries (gdb asks for half its packet size at a time; a
+/// client asking for more gets a partial read, as the protocol allows).
+pub const MAX_READ_REPLY: usize = 1 << 20;
+
 /// The reply gdbstub sends for a read that returned no bytes: an empty packet.
 pub const EMPTY_REPLY: &[u8] = b"$#00";
 

@@ -17,7 +17,7 @@ use crate::addr::VirtAddr;
 use crate::memory::{Guest, TranslationCache, View};
 
 use super::arch::XenArch;
-use super::bulk_read::{encode_memory_reply, PendingRead, EFAULT};
+use super::bulk_read::{encode_memory_reply, PendingRead, EFAULT, MAX_READ_REPLY};
 /// EROFS: writes to a dump are refused.
 const EROFS: u8 = 30;
 
@@ -170,17 +170,17 @@ impl<A: XenArch> MultiThreadBase for DumpTarget<A> {
         self.last_tid = tid;
         let addr: u64 = A::addr_to_u64(start_addr);
         if self.defer_reads {
-            // gdbstub splits requests larger than its buffer into consecutive chunks:
-            // they belong to one reply.
+            // gdbstub splits requests larger than its buffer into consecutive chunks,
+            // one call each; the driver takes the pending read after every byte, so
+            // one already pending is this packet's. Replies are capped: gdb takes a
+            // short one as a partial read and asks again from where it ended.
             match &mut self.pending_read {
-                Some(p) if p.slot == slot && p.addr.wrapping_add(p.len as u64) == addr => {
-                    p.len += data.len();
-                }
-                pending => {
-                    *pending = Some(PendingRead {
+                Some(p) => p.len = p.len.saturating_add(data.len()).min(MAX_READ_REPLY),
+                None => {
+                    self.pending_read = Some(PendingRead {
                         slot,
                         addr,
-                        len: data.len(),
+                        len: data.len().min(MAX_READ_REPLY),
                     })
                 }
             }
@@ -230,5 +230,60 @@ impl<A: XenArch> MultiThreadBase for DumpTarget<A> {
     #[inline(always)]
     fn support_thread_extra_info(&mut self) -> Option<ThreadExtraInfoOps<'_, Self>> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::scenario::Scenario;
+    use crate::builder::DumpOptions;
+    use crate::dump::{GuestKind, XenDump};
+    use crate::gdb::arch::X86_64Xen;
+    use crate::memory::{GuestOptions, PagingMode};
+
+    fn target() -> (DumpTarget<X86_64Xen>, Scenario) {
+        let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
+        let bytes = s.image.write(&DumpOptions::default()).unwrap();
+        let guest = Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default());
+        (DumpTarget::new(Arc::new(guest.unwrap())), s)
+    }
+
+    #[test]
+    fn deferred_reads_join_chunks_cap_the_reply_and_answer_per_thread() {
+        let (mut t, s) = target();
+        t.defer_memory_reads(true);
+        let mut chunk = vec![0u8; 64 * 1024];
+        // gdbstub's chunks of one big request: one pending read, capped.
+        let base = s.facts.direct_map_va;
+        for i in 0..20u64 {
+            let addr = base + i * chunk.len() as u64;
+            assert!(matches!(t.read_addrs(addr, &mut chunk, slot_tid(0)), Ok(0)));
+        }
+        let p = t.take_pending_read().unwrap();
+        assert_eq!((p.slot, p.addr, p.len), (0, base, MAX_READ_REPLY));
+        assert_eq!(t.take_pending_read(), None);
+        // The user page is only in vCPU 1's tables: the thread decides.
+        for (slot, readable) in [(0, false), (1, true)] {
+            let r = t.read_addrs(s.facts.user_va, &mut chunk[..8], slot_tid(slot));
+            assert!(matches!(r, Ok(0)));
+            let p = t.take_pending_read().unwrap();
+            let mut out = Vec::new();
+            t.answer_pending_read(p, &mut out);
+            let want = if readable {
+                let hex: String = s
+                    .facts
+                    .user_value
+                    .to_le_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!("${hex}#")
+            } else {
+                "$E0e#".to_string()
+            };
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.starts_with(&want), "vCPU {slot}: {text}");
+        }
     }
 }
