@@ -2,15 +2,20 @@
 //!
 //! Bulk reads (gdb fetching a stack or a structure) touch the same few pages many times;
 //! caching the 4 KiB frame per (root, mode, virtual page) saves re-walking 2–5 levels
-//! for each of them. Keys include the root, so vCPUs with different CR3 values can
-//! share one cache. Failed walks are not cached. The cache does not know which
-//! [`TableSource`] produced an entry: use one cache per dump, or [`clear`] it.
+//! for each of them. A second, smaller level remembers which last-level table (PT)
+//! serves each 2 MiB (4 MiB in 2-level paging) of address space, as the CPU's
+//! paging-structure caches do: a page missing from the first level then costs one
+//! table read instead of a whole walk, which is what reads spread over more pages
+//! than the first level holds (a 64 MiB dump, scattered lookups) need. Keys include
+//! the root, so vCPUs with different CR3 values can share one cache. Failed walks are
+//! not cached. The cache does not know which [`TableSource`] produced an entry: use
+//! one cache per dump, or [`clear`] it.
 //!
 //! [`clear`]: TranslationCache::clear
 
 use super::cr3::Root;
 use super::paging::{PageSize, PagingMode};
-use super::walk::{walk, TableSource, Translation, WalkError};
+use super::walk::{walk, walk_last_level, TableSource, Translation, WalkError};
 use crate::addr::{VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 
 /// The frame-level result of a translation, as kept by [`TranslationCache`].
@@ -52,10 +57,22 @@ struct Slot {
     page_size: PageSize,
 }
 
+/// Which last-level table maps a region (one table's span) of an address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TableSlot {
+    root: Root,
+    mode: PagingMode,
+    region: u64,
+    table_frame: u64,
+}
+
 /// Direct-mapped translation cache with a fixed number of slots.
 #[derive(Clone, Debug)]
 pub struct TranslationCache {
     slots: Box<[Option<Slot>]>,
+    /// Last-level tables by region: an eighth as many slots, each spanning 512 or
+    /// 1024 pages.
+    tables: Box<[Option<TableSlot>]>,
     stats: CacheStats,
 }
 
@@ -77,6 +94,7 @@ impl TranslationCache {
         let capacity = capacity.clamp(1, MAX_CAPACITY).next_power_of_two();
         TranslationCache {
             slots: vec![None; capacity].into_boxed_slice(),
+            tables: vec![None; (capacity / 8).max(1)].into_boxed_slice(),
             stats: CacheStats::default(),
         }
     }
@@ -86,6 +104,7 @@ impl TranslationCache {
     pub fn disabled() -> Self {
         TranslationCache {
             slots: Box::default(),
+            tables: Box::default(),
             stats: CacheStats::default(),
         }
     }
@@ -106,9 +125,31 @@ impl TranslationCache {
         if let Some(hit) = self.lookup(mode, root, va) {
             return Ok(hit);
         }
+        if let Some(table_frame) = self.last_level_table(mode, root, va) {
+            let frame = walk_last_level(src, mode, table_frame, va)?;
+            let va_page = va.0 >> PAGE_SHIFT;
+            self.put(mode, root, va_page, frame, PageSize::Size4K);
+            return Ok(CachedTranslation {
+                frame,
+                offset: va.0 & (PAGE_SIZE - 1),
+                page_size: PageSize::Size4K,
+            });
+        }
         let tr = walk(src, mode, root, va)?;
         self.insert(mode, root, &tr);
         Ok(CachedTranslation::from(&tr))
+    }
+
+    /// The last-level table an earlier walk found for `va`'s region, if remembered.
+    fn last_level_table(&self, mode: PagingMode, root: Root, va: VirtAddr) -> Option<u64> {
+        let region = va.0 >> region_shift(mode)?;
+        let index = table_slot_index(self.tables.len(), mode, root, region)?;
+        self.tables
+            .get(index)
+            .copied()
+            .flatten()
+            .filter(|t| t.region == region && t.root == root && t.mode == mode)
+            .map(|t| t.table_frame)
     }
 
     /// The cached translation of `va`, counting a hit or a miss.
@@ -144,15 +185,32 @@ impl TranslationCache {
     /// Remembers a translation made with `mode` from `root`, evicting whatever shared
     /// its slot.
     pub fn insert(&mut self, mode: PagingMode, root: Root, tr: &Translation) {
-        let va_page = tr.va.0 >> PAGE_SHIFT;
+        self.put(mode, root, tr.va.0 >> PAGE_SHIFT, tr.frame, tr.page_size);
+        // A walk down to a last-level entry also tells which table serves the region.
+        let leaf = tr.leaf().filter(|s| s.level == 1);
+        if let (Some(leaf), Some(shift)) = (leaf, region_shift(mode)) {
+            let region = tr.va.0 >> shift;
+            let index = table_slot_index(self.tables.len(), mode, root, region);
+            if let Some(slot) = index.and_then(|i| self.tables.get_mut(i)) {
+                *slot = Some(TableSlot {
+                    root,
+                    mode,
+                    region,
+                    table_frame: leaf.table_frame,
+                });
+            }
+        }
+    }
+
+    fn put(&mut self, mode: PagingMode, root: Root, va_page: u64, frame: u64, size: PageSize) {
         let index = self.slot_index(mode, root, va_page);
         if let Some(slot) = index.and_then(|i| self.slots.get_mut(i)) {
             *slot = Some(Slot {
                 root,
                 mode,
                 va_page,
-                frame: tr.frame,
-                page_size: tr.page_size,
+                frame,
+                page_size: size,
             });
         }
     }
@@ -160,6 +218,7 @@ impl TranslationCache {
     /// Forgets every translation (the counters are kept).
     pub fn clear(&mut self) {
         self.slots.fill(None);
+        self.tables.fill(None);
     }
 
     /// Hit and miss counts since creation or the last [`reset_stats`](Self::reset_stats).
@@ -176,13 +235,29 @@ impl TranslationCache {
     /// read never evicts itself; the root and mode only rotate the starting slot.
     fn slot_index(&self, mode: PagingMode, root: Root, va_page: u64) -> Option<usize> {
         let mask = (self.slots.len() as u64).checked_sub(1)?;
-        let space = root
-            .frame
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(u64::from(root.offset).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
-            .wrapping_add(mode_tag(mode));
-        Some(((va_page ^ (space >> 32)) & mask) as usize)
+        Some(((va_page ^ space_hash(mode, root)) & mask) as usize)
     }
+}
+
+/// Slot of `region` in a table level of `len` slots (`None` when there are none).
+fn table_slot_index(len: usize, mode: PagingMode, root: Root, region: u64) -> Option<usize> {
+    let mask = (len as u64).checked_sub(1)?;
+    Some(((region ^ space_hash(mode, root)) & mask) as usize)
+}
+
+/// Rotates where an address space's entries start, so spaces do not all collide.
+fn space_hash(mode: PagingMode, root: Root) -> u64 {
+    let space = root
+        .frame
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(u64::from(root.offset).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+        .wrapping_add(mode_tag(mode));
+    space >> 32
+}
+
+/// log2 of the bytes one last-level table maps (`None` without paging).
+fn region_shift(mode: PagingMode) -> Option<u32> {
+    mode.levels().last().map(|l| l.shift + l.index_bits)
 }
 
 fn mode_tag(mode: PagingMode) -> u64 {
@@ -373,6 +448,58 @@ mod tests {
         );
         cache.reset_stats();
         assert_eq!(cache.stats(), CacheStats::default());
+    }
+
+    #[test]
+    fn a_remembered_last_level_table_serves_its_whole_region() {
+        let mut t = two_spaces();
+        let mut cache = TranslationCache::new(64);
+        let root = Root::new(1);
+        assert_eq!(
+            cache
+                .translate(&t, FOUR, root, VirtAddr(0x1008))
+                .unwrap()
+                .frame,
+            0x101
+        );
+        // Make every walk fail at the PML4, and a PTE of the region not present: only
+        // the remembered PT is read now.
+        put(&mut t, 1, 0, 0);
+        put(&mut t, 4, 7, 0);
+        let got = cache.translate(&t, FOUR, root, VirtAddr(0x5123)).unwrap();
+        assert_eq!(
+            (got.frame, got.offset, got.page_size),
+            (0x105, 0x123, PageSize::Size4K)
+        );
+        // Its errors are the walker's, from the PT.
+        let fresh = two_spaces();
+        let mut broken_pte = fresh.clone();
+        put(&mut broken_pte, 4, 7, 0);
+        assert_eq!(
+            cache.translate(&t, FOUR, root, VirtAddr(0x7000)),
+            Err(walk(&broken_pte, FOUR, root, VirtAddr(0x7000)).unwrap_err())
+        );
+        // Another region or mode of this root: full walks, which now fail.
+        for (mode, va) in [(FOUR, 0x20_0000), (PagingMode::FiveLevel, 0x5000)] {
+            assert!(
+                cache.translate(&t, mode, root, VirtAddr(va)).is_err(),
+                "{va:#x}"
+            );
+        }
+        // Another root: its own tables.
+        let other = cache.translate(&t, FOUR, Root::new(11), VirtAddr(0x5000));
+        assert_eq!(other.map(|c| c.frame), Ok(0x205));
+        // Large pages have no last-level table to remember.
+        let mut cache = TranslationCache::new(64);
+        cache
+            .translate(&fresh, FOUR, Root::new(21), VirtAddr(0x1000))
+            .unwrap();
+        assert_eq!(
+            cache.last_level_table(FOUR, Root::new(21), VirtAddr(0x2000)),
+            None
+        );
+        cache.clear();
+        assert_eq!(cache.last_level_table(FOUR, root, VirtAddr(0x2000)), None);
     }
 
     #[test]
