@@ -46,6 +46,8 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that had to walk (or that found nothing).
     pub misses: u64,
+    /// Of the misses, those that read only a remembered last-level table.
+    pub table_hits: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +128,7 @@ impl TranslationCache {
             return Ok(hit);
         }
         if let Some(table_frame) = self.last_level_table(mode, root, va) {
+            self.stats.table_hits += 1;
             let frame = walk_last_level(src, mode, table_frame, va)?;
             let va_page = va.0 >> PAGE_SHIFT;
             self.put(mode, root, va_page, frame, PageSize::Size4K);
@@ -327,7 +330,14 @@ mod tests {
             .unwrap();
         assert_eq!((a.frame, a.offset), (0x103, 0x123));
         assert_eq!((b.frame, b.offset), (0x103, 0xFFF));
-        assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 1 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 1,
+                table_hits: 0
+            }
+        );
     }
 
     #[test]
@@ -351,7 +361,14 @@ mod tests {
             cache.translate(&t, FOUR, Root::new(11), va).unwrap().frame,
             0x205
         );
-        assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 2,
+                misses: 2,
+                table_hits: 0
+            }
+        );
         // Same root and address under a different mode is a different translation.
         assert!(cache
             .lookup(PagingMode::FiveLevel, Root::new(1), va)
@@ -371,7 +388,14 @@ mod tests {
                 (0x40000 + page, 8, PageSize::Size2M)
             );
         }
-        assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 3 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 3,
+                table_hits: 0
+            }
+        );
     }
 
     #[test]
@@ -387,7 +411,14 @@ mod tests {
                 assert_eq!(got.frame, 0x100 + page, "round {round}");
             }
         }
-        assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 6 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 0,
+                misses: 6,
+                table_hits: 5
+            }
+        );
     }
 
     #[test]
@@ -406,7 +437,8 @@ mod tests {
             cache.stats(),
             CacheStats {
                 hits: 512,
-                misses: 512
+                misses: 512,
+                table_hits: 511
             }
         );
     }
@@ -513,7 +545,14 @@ mod tests {
                 .unwrap();
             assert_eq!((got.frame, got.offset), (0x107, 8));
         }
-        assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 3 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 0,
+                misses: 3,
+                table_hits: 0
+            }
+        );
         cache.clear();
     }
 
