@@ -219,8 +219,13 @@ async fn run_session<A: XenArch>(
     };
     let mut target = DumpTarget::<A>::with_cache(guest, cache);
     target.defer_memory_reads(true);
+    // After each packet gdbstub 0.7 looks for a second '#' beyond the checksum,
+    // scanning stale buffer bytes up to the next one (to the end of a zeroed buffer:
+    // 64 KiB per packet for a client whose packets never grow). A buffer filled with
+    // '#' keeps that scan as short as the longest packet received so far.
+    let mut packet_buffer = vec![b'#'; config.packet_size];
     let stub = GdbStub::<DumpTarget<A>, Outbox>::builder(Outbox::default())
-        .packet_buffer_size(config.packet_size)
+        .with_packet_buffer(&mut packet_buffer)
         .build()
         .map_err(protocol)?;
     let mut sm = stub.run_state_machine(&mut target).map_err(protocol)?;
