@@ -491,57 +491,89 @@ fn proc_cpu(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10)) // CLK_TCK is 100 on Linux
 }
 
-/// Read `len` bytes at `va` with one `m` packet, speaking the protocol directly.
+/// A minimal protocol client: enough to time the server without gdb in the way.
+struct RspClient {
+    stream: BufReader<TcpStream>,
+    ack: bool,
+}
+
+impl RspClient {
+    fn connect(addr: &str) -> Res<RspClient> {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))?;
+        Ok(RspClient {
+            stream: BufReader::new(s),
+            ack: true,
+        })
+    }
+
+    /// Send one packet and return the reply's payload, run-length encoding undone.
+    fn request(&mut self, body: &str) -> Res<Vec<u8>> {
+        let sum = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+        self.stream
+            .get_mut()
+            .write_all(format!("${body}#{sum:02x}").as_bytes())?;
+        let mut raw = Vec::new();
+        // Skip acknowledgements up to the packet start, then read to '#' and the sum.
+        loop {
+            let mut b = [0u8; 1];
+            self.stream.read_exact(&mut b)?;
+            if b[0] == b'$' {
+                break;
+            }
+        }
+        self.stream.read_until(b'#', &mut raw)?;
+        raw.pop();
+        let mut sum = [0u8; 2];
+        self.stream.read_exact(&mut sum)?;
+        if self.ack {
+            self.stream.get_mut().write_all(b"+")?;
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'*' && i + 1 < raw.len() {
+                let last = *out.last().ok_or("run-length code at packet start")?;
+                out.extend(std::iter::repeat_n(
+                    last,
+                    usize::from(raw[i + 1].saturating_sub(29)),
+                ));
+                i += 2;
+            } else {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stop acknowledging packets, as gdb does with a stub that offers it.
+    fn no_ack(&mut self) -> Res<()> {
+        let reply = self.request("QStartNoAckMode")?;
+        if reply != b"OK" {
+            return Err(format!("QStartNoAckMode: {}", String::from_utf8_lossy(&reply)).into());
+        }
+        self.ack = false;
+        Ok(())
+    }
+
+    /// `len` bytes at `va` through the current thread, with one `m` packet.
+    fn read(&mut self, va: u64, len: usize) -> Res<Vec<u8>> {
+        let hex = self.request(&format!("m{va:x},{len:x}"))?;
+        let text = std::str::from_utf8(&hex)?;
+        if text.starts_with('E') || text.len() != 2 * len {
+            return Err(format!("unexpected reply {text:.40}").into());
+        }
+        (0..len)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(Into::into))
+            .collect()
+    }
+}
+
+/// Read `len` bytes at `va` with one `m` packet on a new connection.
 fn rsp_read(addr: &str, va: u64, len: usize) -> Res<Vec<u8>> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let body = format!("m{va:x},{len:x}");
-    let sum = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
-    s.write_all(format!("${body}#{sum:02x}").as_bytes())?;
-    let mut reply = Vec::new();
-    let mut byte = [0u8; 1];
-    let mut in_packet = false;
-    let mut tail = 0;
-    loop {
-        if s.read(&mut byte)? == 0 {
-            return Err("connection closed before the reply".into());
-        }
-        match (in_packet, byte[0]) {
-            (false, b'$') => in_packet = true,
-            (false, _) => {}
-            (true, b'#') if tail == 0 => tail = 1,
-            (true, _) if tail > 0 => {
-                tail += 1;
-                if tail == 3 {
-                    break;
-                }
-            }
-            (true, b) => reply.push(b),
-        }
-    }
-    s.write_all(b"+")?;
-    // Undo run-length encoding: "X*n" repeats X (n - 29) more times.
-    let mut hex = Vec::with_capacity(reply.len());
-    let mut i = 0;
-    while i < reply.len() {
-        if reply[i] == b'*' && i + 1 < reply.len() {
-            let last = *hex.last().ok_or("RLE at packet start")?;
-            for _ in 0..reply[i + 1].saturating_sub(29) {
-                hex.push(last);
-            }
-            i += 2;
-        } else {
-            hex.push(reply[i]);
-            i += 1;
-        }
-    }
-    let text = std::str::from_utf8(&hex)?;
-    if text.starts_with('E') || text.len() != 2 * len {
-        return Err(format!("unexpected reply {text:.40}").into());
-    }
-    (0..len)
-        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(Into::into))
-        .collect()
+    RspClient::connect(addr)?.read(va, len)
 }
 
 /// Run gdb in batch mode with `args`; returns wall time and output.
@@ -1019,6 +1051,38 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
         }
     }
     variants.push(("on the local ELF core", None));
+    // The same reads from a bare protocol client: the server's share of a round trip.
+    let raw_items: Vec<(usize, u64)> = std::fs::read_to_string(&addrs)?
+        .lines()
+        .filter_map(|l| {
+            let (slot, va) = l.split_once(' ')?;
+            Some((slot.parse().ok()?, va.parse().ok()?))
+        })
+        .collect();
+    let raw_run = |server: &Server| -> Res<(f64, f64)> {
+        let mut c = RspClient::connect(&server.addr)?;
+        c.no_ack()?;
+        let c0 = server.cpu();
+        let t = Instant::now();
+        let mut total = 0u64;
+        let mut cur = usize::MAX;
+        for &(slot, va) in &raw_items {
+            if slot != cur {
+                if c.request(&format!("Hg{:x}", slot + 1))? != b"OK" {
+                    return Err("Hg refused".into());
+                }
+                cur = slot;
+            }
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&c.read(va, 8)?);
+            total = total.wrapping_add(u64::from_le_bytes(word));
+        }
+        let secs = t.elapsed().as_secs_f64();
+        if total != sum {
+            return Err(format!("raw reads summed to {total:#x}, expected {sum:#x}").into());
+        }
+        Ok((secs, (server.cpu() - c0).as_secs_f64()))
+    };
     // One run of each per round, rounds repeated, so load from elsewhere hits all alike.
     let mut results = vec![(Vec::new(), Vec::new()); variants.len()];
     for _ in 0..opts.reps.max(1) {
@@ -1033,6 +1097,19 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
     }
     for ((how, _), (secs, cpu)) in variants.iter().zip(results) {
         print(how, (median(secs), median(cpu)));
+    }
+    for (how, server) in &variants {
+        if let Some(server) = server {
+            let mut secs = Vec::new();
+            let mut cpu = Vec::new();
+            for _ in 0..opts.reps.max(1) {
+                let (s, c) = raw_run(server)?;
+                secs.push(s);
+                cpu.push(c);
+            }
+            let how = how.replacen("via the server", "bare protocol client", 1);
+            print(&how, (median(secs), median(cpu)));
+        }
     }
     println!("   (in-process figures for the same pattern: cargo bench --bench read)");
     Ok(())
