@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the test suite needs on a fresh Debian machine: gdb and lldb (the
 # end-to-end tests drive the real debuggers against the real server), crash and drgn
-# (the vmcores of `convert` are opened with them). Idempotent; needs root (or sudo)
+# (the vmcores of `convert` are opened with them). With --bench, also valgrind (a
+# callgrind profile of the server). Idempotent; needs root (or sudo)
 # only when something is missing.
 set -euo pipefail
 
@@ -12,6 +13,9 @@ command -v lldb >/dev/null 2>&1 || need+=(lldb)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v crash >/dev/null 2>&1 || need+=(crash)
 /usr/bin/python3 -c 'import drgn' >/dev/null 2>&1 || need+=(python3-drgn)
+if [ "${1:-}" = "--bench" ]; then
+  command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-deps: gdb, lldb, crash and drgn already present"

@@ -12,6 +12,7 @@ use xendump_gdbserver::convert::{
     convert_file, ConvertOptions, NoProgress, Progress, ScanDepth, VmcoreinfoScan,
 };
 use xendump_gdbserver::dump::XenDump;
+use xendump_gdbserver::memory::CACHE_SLOTS;
 use xendump_gdbserver::memory::{ArchChoice, Guest, GuestOptions, ModeChoice};
 use xendump_gdbserver::server::{self, ServerConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::summary::Summary;
@@ -124,6 +125,10 @@ struct ServeArgs {
     /// Serve at most this many gdb sessions at once; more connections are closed.
     #[arg(long, default_value_t = server::DEFAULT_MAX_SESSIONS, value_name = "N")]
     max_sessions: usize,
+    /// Slots of each session's translation cache (virtual page → frame); 0 turns it
+    /// off, for comparisons.
+    #[arg(long, default_value_t = CACHE_SLOTS, value_name = "SLOTS")]
+    translation_cache: usize,
     /// More logging: -v sessions and requests, -vv every gdb packet.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -258,6 +263,7 @@ fn serve(args: ServeArgs) -> Result<()> {
             packet_size: args.packet_size,
             write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
             max_sessions: args.max_sessions.max(1),
+            cache_slots: args.translation_cache,
         };
         server::serve(listener, guest, config, async {
             let _ = tokio::signal::ctrl_c().await;

@@ -19,9 +19,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use crate::gdb::arch::{I386Xen, X86_64Xen, XenArch};
+use crate::gdb::bulk_read::EMPTY_REPLY;
 use crate::gdb::no_run::{immediate_stop, NO_RUN_MESSAGE};
 use crate::gdb::target::DumpTarget;
-use crate::memory::{Guest, RegisterWidth};
+use crate::memory::{Guest, RegisterWidth, TranslationCache, CACHE_SLOTS};
 
 /// gdb sizes each memory read at half the packet size (hex doubles it): 64 KiB packets
 /// give 32 KiB reads, a good balance of round trips and latency.
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     /// Sessions served at once; further connections are closed at once. Each session
     /// holds a few hundred KiB (buffers, translation cache), so this bounds memory.
     pub max_sessions: usize,
+    /// Slots of each session's translation cache; 0 disables it.
+    pub cache_slots: usize,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +55,7 @@ impl Default for ServerConfig {
             packet_size: DEFAULT_PACKET_SIZE,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            cache_slots: CACHE_SLOTS,
         }
     }
 }
@@ -159,6 +163,37 @@ fn push_console_packet(out: &mut Vec<u8>, text: &str) {
 }
 
 type Machine<A> = GdbStubStateMachine<'static, DumpTarget<A>, Outbox>;
+
+/// The session's output buffer, whatever state the machine is in.
+fn outbox<A: XenArch>(sm: &mut Machine<A>) -> &mut Vec<u8> {
+    match sm {
+        GdbStubStateMachine::Idle(g) => &mut g.borrow_conn().0,
+        GdbStubStateMachine::Running(g) => &mut g.borrow_conn().0,
+        GdbStubStateMachine::CtrlCInterrupt(g) => &mut g.borrow_conn().0,
+        GdbStubStateMachine::Disconnected(g) => &mut g.borrow_conn().0,
+    }
+}
+
+/// If the last packet was a memory read, replace gdbstub's placeholder reply with the
+/// real one (see `gdb/bulk_read.rs`).
+fn answer_deferred_read<A: XenArch>(
+    sm: &mut Machine<A>,
+    target: &mut DumpTarget<A>,
+) -> Result<(), SessionError> {
+    let Some(read) = target.take_pending_read() else {
+        return Ok(());
+    };
+    let out = outbox(sm);
+    if !out.ends_with(EMPTY_REPLY) {
+        return Err(SessionError::Protocol(format!(
+            "expected gdbstub's empty reply to the read of {} bytes at {:#x}",
+            read.len, read.addr
+        )));
+    }
+    out.truncate(out.len() - EMPTY_REPLY.len());
+    target.answer_pending_read(read, out);
+    Ok(())
+}
 
 fn protocol<E: std::fmt::Display>(e: E) -> SessionError {
     SessionError::Protocol(e.to_string())
@@ -302,7 +337,13 @@ pub struct Session<A: XenArch> {
 impl<A: XenArch> Session<A> {
     /// A new session over `guest`.
     pub fn new(guest: Arc<Guest>, config: &ServerConfig) -> Result<Self, SessionError> {
-        let mut target = DumpTarget::<A>::new(guest);
+        let cache = match config.cache_slots {
+            0 => TranslationCache::disabled(),
+            slots => TranslationCache::new(slots),
+        };
+        let mut target = DumpTarget::<A>::with_cache(guest, cache);
+        // Memory reads are answered by the driver in one pass (gdb/bulk_read.rs).
+        target.defer_memory_reads(true);
         let stub = GdbStub::<DumpTarget<A>, Outbox>::builder(Outbox::default())
             .packet_buffer_size(config.packet_size)
             .build()
@@ -371,6 +412,7 @@ impl<A: XenArch> Session<A> {
                     other => other,
                 };
             }
+            answer_deferred_read(&mut sm, target)?;
         };
         self.machine = Some(sm);
         Ok((used, status))
@@ -443,10 +485,21 @@ async fn send(
     bytes: &[u8],
     timeout: Duration,
 ) -> Result<(), SessionError> {
-    if bytes.is_empty() {
+    // Replies almost always fit the socket buffer: write them at once, and arm the
+    // timeout (a timer per reply) only when the client is not keeping up.
+    let mut done = 0;
+    while done < bytes.len() {
+        match tx.try_write(&bytes[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if done == bytes.len() {
         return Ok(());
     }
-    tokio::time::timeout(timeout, tx.write_all(bytes))
+    tokio::time::timeout(timeout, tx.write_all(&bytes[done..]))
         .await
         .map_err(|_| SessionError::WriteTimeout(timeout))??;
     Ok(())

@@ -6,7 +6,8 @@ mod support;
 use std::time::Duration;
 
 use support::{dump_file, gdb, gdb_with, reg, Server};
-use xendump_gdbserver::builder::scenario::Scenario;
+use xendump_gdbserver::addr::VirtAddr;
+use xendump_gdbserver::builder::scenario::{Scenario, DATA_PAGES};
 use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::PagingMode;
@@ -460,4 +461,89 @@ fn monitor_cr3_reads_through_another_page_table() {
         "{ctx}"
     );
     assert!(out.contains("not a number: zebra"), "{ctx}");
+}
+
+#[test]
+fn bulk_dumps_are_exact_and_stop_at_the_first_unreadable_page() {
+    // Memory replies are built by the server's own encoder (run-length encoded zero
+    // runs, 32 KiB per packet): check them byte for byte against the scenario.
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, mode) in [
+        (GuestKind::Pv, PagingMode::FourLevel),
+        (GuestKind::Hvm, PagingMode::Pae),
+    ] {
+        let s = Scenario::new(kind, mode).unwrap();
+        let f = &s.facts;
+        let name = format!("{kind:?}-{mode}");
+        let width = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
+        let path = dump_file(
+            &dir,
+            &name,
+            &s.image.write(&DumpOptions::elf(width)).unwrap(),
+        );
+        let server = Server::start(&path, &[]);
+        let out_path = |n: &str| dir.path().join(format!("{name}-{n}.bin"));
+        let (direct, data, user) = (out_path("direct"), out_path("data"), out_path("user"));
+        let page = 4096u64;
+        // The direct map below the VGA hole (HVM guests have no RAM there): 0xA0
+        // pages, mostly zero, several packets.
+        let direct_len = 0xA0 * page;
+        let data_end = f.data_va + DATA_PAGES * page;
+        let cmds = [
+            format!(
+                "dump binary memory {} {:#x} {:#x}",
+                direct.display(),
+                f.direct_map_va,
+                f.direct_map_va + direct_len
+            ),
+            // Runs one page past the 16 data pages: gdb must name that page.
+            format!(
+                "dump binary memory {} {:#x} {:#x}",
+                data.display(),
+                f.data_va + 8,
+                data_end + page
+            ),
+            // vCPU 1's user page exists only in its own address space.
+            format!("x/xg {:#x}", f.user_va),
+            "thread 2".to_string(),
+            format!(
+                "dump binary memory {} {:#x} {:#x}",
+                user.display(),
+                f.user_va,
+                f.user_va + page
+            ),
+        ];
+        let cmds_ref: Vec<&str> = cmds.iter().map(String::as_str).collect();
+        let out = gdb(&server.addr, &cmds_ref);
+        let ctx = format!("{name}:\n{out}\nserver log:\n{}", server.log());
+        let expect = |slot: usize, va: u64, len: u64| -> Vec<u8> {
+            (va..va + len)
+                .map(|a| s.byte_at(slot, VirtAddr(a)).expect("mapped and dumped"))
+                .collect()
+        };
+        let got = std::fs::read(&direct).unwrap_or_default();
+        assert!(
+            got == expect(0, f.direct_map_va, direct_len),
+            "direct map differs ({} bytes): {ctx}",
+            got.len()
+        );
+        assert!(
+            out.contains(&format!("Cannot access memory at address {data_end:#x}")),
+            "{ctx}"
+        );
+        assert!(
+            out.contains(&format!("Cannot access memory at address {:#x}", f.user_va)),
+            "vCPU 0 has no user page: {ctx}"
+        );
+        let got = std::fs::read(&user).unwrap_or_default();
+        assert!(
+            got == expect(1, f.user_va, page),
+            "user page differs: {ctx}"
+        );
+        assert_eq!(got[..8], f.user_value.to_le_bytes(), "{ctx}");
+    }
 }

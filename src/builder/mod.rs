@@ -15,6 +15,7 @@ pub mod damaged;
 mod elf;
 mod error;
 mod image;
+pub mod large;
 mod legacy;
 mod options;
 pub mod pagetable;

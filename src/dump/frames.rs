@@ -1,8 +1,9 @@
 //! Which frame each dumped page is: pfn and mfn lookups without reading the whole dump.
 //!
 //! ELF dumps list pages in ascending pfn order, so pfn → page is a binary search in the
-//! mapped table itself. mfn → page needs an index, built once on first use: a `Vec<u32>`
-//! of page positions sorted by mfn (4 bytes per page, the only per-page memory we spend).
+//! mapped table itself. mfn → page needs an index, built once on first use (a PV guest
+//! needs it to open): see [`MfnIndex`]. It never costs more than 4 bytes per page, the
+//! only per-page memory we spend.
 
 use std::sync::OnceLock;
 
@@ -88,9 +89,89 @@ pub struct FrameTable {
     /// Entries that describe real pages (the `~0` tail excluded).
     valid: u64,
     /// Built on first mfn lookup.
-    by_mfn: OnceLock<Vec<u32>>,
+    by_mfn: OnceLock<MfnIndex>,
     /// First entry whose pfn is not above the one before it (a damaged table).
     unsorted_at: Option<u64>,
+}
+
+/// Machine frame → page position.
+///
+/// Xen hands a guest its memory in 2 MiB superpages where it can and otherwise page by
+/// page, and its buddy allocator gives out the pages of a split block from the top
+/// down; so the mfns of consecutive pages mostly count up or down by one for long
+/// stretches. The index keeps one entry per such stretch, found in one sequential pass
+/// over the table, and falls back to one position per page when stretches are short.
+#[derive(Debug)]
+enum MfnIndex {
+    /// Stretches of consecutive mfns, sorted by their lowest mfn (16 bytes each, kept
+    /// only while they average at least 4 pages).
+    Runs(Vec<MfnRun>),
+    /// Every page position, sorted by mfn (4 bytes a page).
+    Positions(Vec<u32>),
+}
+
+/// Pages `first_page + i` (ascending) or `first_page - i` (descending) hold machine
+/// frames `first_mfn + i`, for `i < len`.
+#[derive(Clone, Copy, Debug)]
+struct MfnRun {
+    /// The run's lowest mfn.
+    first_mfn: u64,
+    /// Position of the page holding `first_mfn`.
+    first_page: u32,
+    /// Length in the low 31 bits; the top bit set when positions count down.
+    len_and_direction: u32,
+}
+
+/// Top bit of [`MfnRun::len_and_direction`].
+const DESCENDING: u32 = 1 << 31;
+/// Longest run one entry holds.
+const MAX_RUN: u32 = DESCENDING - 1;
+
+impl MfnRun {
+    fn len(&self) -> u64 {
+        u64::from(self.len_and_direction & MAX_RUN)
+    }
+
+    fn page_of(&self, mfn: u64) -> Option<u64> {
+        let i = mfn
+            .checked_sub(self.first_mfn)
+            .filter(|&i| i < self.len())?;
+        let page = u64::from(self.first_page);
+        if self.len_and_direction & DESCENDING != 0 {
+            page.checked_sub(i)
+        } else {
+            Some(page + i)
+        }
+    }
+}
+
+/// A run being collected during the scan, in page order.
+#[derive(Clone, Copy)]
+struct OpenRun {
+    page: u32,
+    mfn: u64,
+    len: u32,
+    /// +1 or -1: how the mfn changes from one page to the next.
+    step: i8,
+}
+
+impl OpenRun {
+    fn close(self) -> MfnRun {
+        if self.step < 0 {
+            let last = self.len - 1;
+            MfnRun {
+                first_mfn: self.mfn - u64::from(last),
+                first_page: self.page + last,
+                len_and_direction: self.len | DESCENDING,
+            }
+        } else {
+            MfnRun {
+                first_mfn: self.mfn,
+                first_page: self.page,
+                len_and_direction: self.len,
+            }
+        }
+    }
 }
 
 impl FrameTable {
@@ -244,20 +325,143 @@ impl FrameTable {
         }
     }
 
-    fn mfn_index(&self, file: &[u8]) -> &[u32] {
+    fn mfn_index(&self, file: &[u8]) -> &MfnIndex {
         self.by_mfn.get_or_init(|| {
-            // Positions fit in u32: open() rejects dumps of more than u32::MAX pages.
-            let mut keyed: Vec<u32> = (0..self.valid as u32)
-                .filter(|&i| {
-                    self.raw_mfn(file, u64::from(i))
-                        .is_some_and(|m| m != INVALID_FRAME)
-                })
+            self.mfn_runs(file)
+                .map(MfnIndex::Runs)
+                .unwrap_or_else(|| MfnIndex::Positions(self.mfn_positions(file)))
+        })
+    }
+
+    /// Every page's mfn (`INVALID_FRAME` where it has none), in page order, read in one
+    /// pass over the mapped table.
+    fn mfns<'f>(&self, file: &'f [u8]) -> impl Iterator<Item = u64> + 'f {
+        let (width, at) = match self.kind {
+            FrameTableKind::P2m => (16, 8),
+            FrameTableKind::Pfn => (8, 0),
+            FrameTableKind::LegacyMfns { width, .. } => (usize::from(width), 0),
+        };
+        let known = self.knows_mfns();
+        // open() checked that the table lies in the file; an empty slice otherwise.
+        let table = file
+            .bytes_at(self.offset, self.valid * width as u64)
+            .filter(|_| known)
+            .unwrap_or(&[]);
+        table
+            .chunks_exact(width)
+            .map(move |e| match e.get(at..at + 8) {
+                Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0xff; 8])),
+                None => {
+                    // 4-byte legacy entries: a 32-bit ~0 is the same "invalid" marker.
+                    let v = u32::from_le_bytes(e.try_into().unwrap_or([0xff; 4]));
+                    if v == u32::MAX {
+                        INVALID_FRAME
+                    } else {
+                        u64::from(v)
+                    }
+                }
+            })
+    }
+
+    /// The runs of consecutive mfns, sorted; `None` if they average under 4 pages.
+    fn mfn_runs(&self, file: &[u8]) -> Option<Vec<MfnRun>> {
+        // 16 bytes a run: at most a quarter as many runs as pages stay within 4 bytes a
+        // page. Reserved up front: only the part written becomes resident.
+        let limit = (self.valid / 4).max(1) as usize;
+        let mut runs = Vec::with_capacity(limit.min(1 << 26));
+        let mut run = OpenRun {
+            page: 0,
+            mfn: 0,
+            len: 0,
+            step: 1,
+        };
+        // The page and mfn that would continue the open run. (No position reaches
+        // u32::MAX: open() rejects dumps of that many pages.)
+        let (mut next_page, mut next_mfn) = (u32::MAX, INVALID_FRAME);
+        for (page, mfn) in (0..=u32::MAX).zip(self.mfns(file)) {
+            if page == next_page && mfn == next_mfn && run.len < MAX_RUN {
+                run.len += 1;
+            } else if mfn == INVALID_FRAME {
+                continue;
+            } else if run.len == 1 && page == next_page && run.mfn.checked_sub(1) == Some(mfn) {
+                // The second page decides the direction.
+                run.step = -1;
+                run.len = 2;
+            } else {
+                if run.len > 0 {
+                    if runs.len() >= limit {
+                        return None;
+                    }
+                    runs.push(run.close());
+                }
+                run = OpenRun {
+                    page,
+                    mfn,
+                    len: 1,
+                    step: 1,
+                };
+            }
+            next_page = page.wrapping_add(1);
+            next_mfn = mfn.wrapping_add_signed(i64::from(run.step));
+            if next_mfn == INVALID_FRAME {
+                next_page = u32::MAX;
+            }
+        }
+        if run.len > 0 {
+            if runs.len() >= limit {
+                return None;
+            }
+            runs.push(run.close());
+        }
+        runs.sort_unstable_by_key(|r| r.first_mfn);
+        runs.shrink_to_fit();
+        Some(runs)
+    }
+
+    /// Every page position sorted by mfn, for tables without long runs.
+    fn mfn_positions(&self, file: &[u8]) -> Vec<u32> {
+        let (mut lo, mut hi, mut count) = (u64::MAX, 0, 0usize);
+        for m in self.mfns(file).filter(|&m| m != INVALID_FRAME) {
+            lo = lo.min(m);
+            hi = hi.max(m);
+            count += 1;
+        }
+        if count == 0 {
+            return Vec::new();
+        }
+        if hi - lo > u64::from(u32::MAX) {
+            // Frames spread over more than 16 TiB: sort positions by keys read from
+            // the map (slow, but no memory beyond the index itself).
+            let mut keyed: Vec<u32> = (0..=u32::MAX)
+                .zip(self.mfns(file))
+                .filter(|&(_, m)| m != INVALID_FRAME)
+                .map(|(i, _)| i)
                 .collect();
             keyed.sort_unstable_by_key(|&i| {
                 self.raw_mfn(file, u64::from(i)).unwrap_or(INVALID_FRAME)
             });
-            keyed
-        })
+            return keyed;
+        }
+        // Sort (mfn - lo, position) pairs held in memory (reading keys from the map at
+        // random is what made this slow), then pack the positions into the first half
+        // of the same buffer and give the rest back: 8 bytes a page while sorting,
+        // 4 once done.
+        let mut pairs: Vec<[u32; 2]> = Vec::with_capacity(count);
+        for (page, m) in (0..=u32::MAX).zip(self.mfns(file)) {
+            if m != INVALID_FRAME {
+                pairs.push([(m - lo) as u32, page]);
+            }
+        }
+        pairs.sort_unstable();
+        for i in 0..pairs.len() {
+            let page = pairs[i][1];
+            pairs[i / 2][i % 2] = page;
+        }
+        pairs.truncate(count.div_ceil(2));
+        pairs.shrink_to_fit();
+        let mut positions = pairs.into_flattened();
+        positions.truncate(count);
+        positions
     }
 
     /// The page holding machine frame `mfn`.
@@ -265,12 +469,22 @@ impl FrameTable {
         if !self.knows_mfns() {
             return None;
         }
-        let idx = self.mfn_index(file);
-        let key = |i: u32| self.raw_mfn(file, u64::from(i)).unwrap_or(INVALID_FRAME);
-        let pos = idx.partition_point(|&i| key(i) < mfn.0);
-        idx.get(pos)
-            .filter(|&&i| key(i) == mfn.0)
-            .map(|&i| PageIndex(u64::from(i)))
+        match self.mfn_index(file) {
+            MfnIndex::Runs(runs) => {
+                // The last run starting at or below mfn is the only one that can hold
+                // it (runs do not overlap unless the table repeats an mfn, which a
+                // corrupt dump may: then this can miss, never answer wrongly).
+                let i = runs.partition_point(|r| r.first_mfn <= mfn.0);
+                runs.get(i.checked_sub(1)?)?.page_of(mfn.0).map(PageIndex)
+            }
+            MfnIndex::Positions(idx) => {
+                let key = |i: u32| self.raw_mfn(file, u64::from(i)).unwrap_or(INVALID_FRAME);
+                let pos = idx.partition_point(|&i| key(i) < mfn.0);
+                idx.get(pos)
+                    .filter(|&&i| key(i) == mfn.0)
+                    .map(|&i| PageIndex(u64::from(i)))
+            }
+        }
     }
 
     /// Lowest and highest pfn in the dump (from the table's ends: it is ascending).
@@ -289,21 +503,182 @@ impl FrameTable {
         if !self.knows_mfns() {
             return None;
         }
-        let idx = self.mfn_index(file);
-        let first = self.mfn_of(file, PageIndex(u64::from(*idx.first()?)))?;
-        let last = self.mfn_of(file, PageIndex(u64::from(*idx.last()?)))?;
-        Some((first, last))
+        match self.mfn_index(file) {
+            MfnIndex::Runs(runs) => {
+                let first = runs.first()?.first_mfn;
+                let last = runs.iter().map(|r| r.first_mfn + r.len() - 1).max()?;
+                Some((MachineFrame(first), MachineFrame(last)))
+            }
+            MfnIndex::Positions(idx) => {
+                let first = self.mfn_of(file, PageIndex(u64::from(*idx.first()?)))?;
+                let last = self.mfn_of(file, PageIndex(u64::from(*idx.last()?)))?;
+                Some((first, last))
+            }
+        }
     }
 
     /// Bytes of memory used by indexes built so far.
     pub fn index_bytes(&self) -> usize {
-        self.by_mfn.get().map_or(0, |v| v.capacity() * 4)
+        match self.by_mfn.get() {
+            None => 0,
+            Some(MfnIndex::Runs(runs)) => runs.capacity() * std::mem::size_of::<MfnRun>(),
+            Some(MfnIndex::Positions(idx)) => idx.capacity() * 4,
+        }
+    }
+
+    /// Is the mfn index (once built) the compact one of runs?
+    pub fn mfn_index_is_runs(&self, file: &[u8]) -> bool {
+        matches!(self.mfn_index(file), MfnIndex::Runs(_))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// A `.xen_p2m` table (pfn = position) or a 4-byte legacy index holding `mfns`.
+    fn table(mfns: &[u64], legacy32: bool) -> (FrameTable, Vec<u8>) {
+        let mut file = Vec::new();
+        for (i, &m) in mfns.iter().enumerate() {
+            if legacy32 {
+                let v = if m == INVALID_FRAME {
+                    u32::MAX
+                } else {
+                    m as u32
+                };
+                file.extend_from_slice(&v.to_le_bytes());
+            } else {
+                file.extend_from_slice(&(i as u64).to_le_bytes());
+                file.extend_from_slice(&m.to_le_bytes());
+            }
+        }
+        let kind = if legacy32 {
+            FrameTableKind::LegacyMfns {
+                width: 4,
+                hvm: None,
+            }
+        } else {
+            FrameTableKind::P2m
+        };
+        (FrameTable::new(kind, 0, mfns.len() as u64, &file), file)
+    }
+
+    /// Every mfn is found at its position, absent ones are not, and the range is right;
+    /// the oracle is a plain map built from the list.
+    fn check(mfns: &[u64], legacy32: bool) -> Result<bool, TestCaseError> {
+        let (t, file) = table(mfns, legacy32);
+        let mut at = HashMap::new();
+        for (i, &m) in mfns.iter().enumerate() {
+            if m != INVALID_FRAME {
+                at.insert(m, i as u64);
+            }
+        }
+        for (&m, &i) in &at {
+            prop_assert_eq!(t.page_of_mfn(&file, MachineFrame(m)), Some(PageIndex(i)));
+        }
+        let lo = at.keys().min().copied();
+        let hi = at.keys().max().copied();
+        let probes = [
+            0,
+            1,
+            lo.unwrap_or(0).wrapping_sub(1),
+            hi.unwrap_or(0) + 1,
+            1 << 40,
+        ];
+        for m in probes.into_iter().chain(at.keys().map(|m| m + 1)) {
+            if !at.contains_key(&m) {
+                prop_assert_eq!(t.page_of_mfn(&file, MachineFrame(m)), None, "mfn {:#x}", m);
+            }
+        }
+        let range = t.mfn_range(&file).map(|(a, b)| (a.0, b.0));
+        prop_assert_eq!(range, lo.zip(hi));
+        Ok(t.mfn_index_is_runs(&file))
+    }
+
+    /// Disjoint stretches of mfns (each counting up or down) in shuffled order, with
+    /// invalid entries sprinkled in.
+    fn layouts() -> impl Strategy<Value = Vec<u64>> {
+        (
+            prop::collection::vec((1u64..40, any::<bool>(), 0u64..3), 1..40),
+            any::<u64>(),
+            prop::collection::vec(0usize..2000, 0..4),
+        )
+            .prop_map(|(segments, seed, invalid)| {
+                let mut base = 0x1000u64;
+                let mut runs = Vec::new();
+                for (len, down, gap) in segments {
+                    let run: Vec<u64> = if down {
+                        (0..len).rev().map(|i| base + i).collect()
+                    } else {
+                        (0..len).map(|i| base + i).collect()
+                    };
+                    runs.push(run);
+                    base += len + gap;
+                }
+                // Deterministic shuffle of the stretches.
+                let mut x = seed | 1;
+                for i in (1..runs.len()).rev() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    runs.swap(i, (x % (i as u64 + 1)) as usize);
+                }
+                let mut mfns: Vec<u64> = runs.concat();
+                for i in invalid {
+                    let at = i % (mfns.len() + 1);
+                    mfns.insert(at, INVALID_FRAME);
+                }
+                mfns
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn mfn_lookups_match_a_plain_map(mfns in layouts(), legacy32 in any::<bool>()) {
+            check(&mfns, legacy32)?;
+        }
+    }
+
+    #[test]
+    fn long_runs_give_the_compact_index_and_short_ones_the_positions() {
+        // 2 MiB chunks, in scrambled order and some counting down.
+        let mut mfns = Vec::new();
+        for c in [5u64, 0, 3, 1, 4, 2] {
+            let chunk: Vec<u64> = (0..512).map(|i| 0x8_0000 + c * 512 + i).collect();
+            if c % 2 == 0 {
+                mfns.extend(chunk.into_iter().rev());
+            } else {
+                mfns.extend(chunk);
+            }
+        }
+        assert!(check(&mfns, false).expect("lookups"));
+        let (t, file) = table(&mfns, false);
+        t.prepare_mfn_index(&file);
+        assert_eq!(t.index_bytes(), 6 * std::mem::size_of::<MfnRun>());
+        // Every page on its own (a multiplicative scramble): one position per page.
+        let scattered: Vec<u64> = (0..1000u64).map(|i| 0x10_0000 + i * 7919 % 1000).collect();
+        assert!(!check(&scattered, true).expect("lookups"));
+        let (t, file) = table(&scattered, true);
+        t.prepare_mfn_index(&file);
+        assert_eq!(t.index_bytes(), 1000 * 4);
+        // Frames spread beyond 2^32 take the slow sort and still answer.
+        let wide = [0x1_0000_0000_0000u64, 7, 0x20, 3, 0x3_0000_0000, 9, 1, 0x55];
+        assert!(!check(&wide, false).expect("lookups"));
+    }
+
+    #[test]
+    fn repeated_mfns_never_give_a_wrong_page() {
+        // A corrupt table naming one frame twice (and overlapping runs).
+        let mfns = [10u64, 11, 12, 13, 14, 11, 12, 13, 14, 15, 40];
+        let (t, file) = table(&mfns, false);
+        for m in 0..50 {
+            if let Some(p) = t.page_of_mfn(&file, MachineFrame(m)) {
+                assert_eq!(mfns[p.0 as usize], m);
+            }
+        }
+    }
 
     #[test]
     fn legacy_hvm_positions_skip_the_holes() {

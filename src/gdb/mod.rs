@@ -5,8 +5,10 @@
 //! packet; the XML target descriptions live in `src/gdb/xml/` and are compiled in.
 //! [`target`] is the gdbstub `Target`, one file per extension as in gdbstub's own
 //! examples: `threads.rs` (thread names), `no_run.rs` (resume refused), `monitor.rs`.
+//! [`bulk_read`] encodes memory-read replies in one pass for the session driver.
 
 pub mod arch;
+pub mod bulk_read;
 pub mod monitor;
 pub mod no_run;
 pub mod target;

@@ -2,15 +2,20 @@
 //!
 //! Bulk reads (gdb fetching a stack or a structure) touch the same few pages many times;
 //! caching the 4 KiB frame per (root, mode, virtual page) saves re-walking 2–5 levels
-//! for each of them. Keys include the root, so vCPUs with different CR3 values can
-//! share one cache. Failed walks are not cached. The cache does not know which
-//! [`TableSource`] produced an entry: use one cache per dump, or [`clear`] it.
+//! for each of them. A second, smaller level remembers which last-level table (PT)
+//! serves each 2 MiB (4 MiB in 2-level paging) of address space, as the CPU's
+//! paging-structure caches do: a page missing from the first level then costs one
+//! table read instead of a whole walk, which is what reads spread over more pages
+//! than the first level holds (a 64 MiB dump, scattered lookups) need. Keys include
+//! the root, so vCPUs with different CR3 values can share one cache. Failed walks are
+//! not cached. The cache does not know which [`TableSource`] produced an entry: use
+//! one cache per dump, or [`clear`] it.
 //!
 //! [`clear`]: TranslationCache::clear
 
 use super::cr3::Root;
 use super::paging::{PageSize, PagingMode};
-use super::walk::{walk, TableSource, Translation, WalkError};
+use super::walk::{walk, walk_last_level, TableSource, Translation, WalkError};
 use crate::addr::{VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 
 /// The frame-level result of a translation, as kept by [`TranslationCache`].
@@ -41,6 +46,8 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that had to walk (or that found nothing).
     pub misses: u64,
+    /// Of the misses, those that read only a remembered last-level table.
+    pub table_hits: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,10 +59,22 @@ struct Slot {
     page_size: PageSize,
 }
 
+/// Which last-level table maps a region (one table's span) of an address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TableSlot {
+    root: Root,
+    mode: PagingMode,
+    region: u64,
+    table_frame: u64,
+}
+
 /// Direct-mapped translation cache with a fixed number of slots.
 #[derive(Clone, Debug)]
 pub struct TranslationCache {
     slots: Box<[Option<Slot>]>,
+    /// Last-level tables by region: an eighth as many slots, each spanning 512 or
+    /// 1024 pages.
+    tables: Box<[Option<TableSlot>]>,
     stats: CacheStats,
 }
 
@@ -77,11 +96,22 @@ impl TranslationCache {
         let capacity = capacity.clamp(1, MAX_CAPACITY).next_power_of_two();
         TranslationCache {
             slots: vec![None; capacity].into_boxed_slice(),
+            tables: vec![None; (capacity / 8).max(1)].into_boxed_slice(),
             stats: CacheStats::default(),
         }
     }
 
-    /// Number of slots.
+    /// A cache that remembers nothing: every lookup walks (for comparisons and for
+    /// users who suspect the cache).
+    pub fn disabled() -> Self {
+        TranslationCache {
+            slots: Box::default(),
+            tables: Box::default(),
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// Number of slots (0 when disabled).
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }
@@ -97,9 +127,32 @@ impl TranslationCache {
         if let Some(hit) = self.lookup(mode, root, va) {
             return Ok(hit);
         }
+        if let Some(table_frame) = self.last_level_table(mode, root, va) {
+            self.stats.table_hits += 1;
+            let frame = walk_last_level(src, mode, table_frame, va)?;
+            let va_page = va.0 >> PAGE_SHIFT;
+            self.put(mode, root, va_page, frame, PageSize::Size4K);
+            return Ok(CachedTranslation {
+                frame,
+                offset: va.0 & (PAGE_SIZE - 1),
+                page_size: PageSize::Size4K,
+            });
+        }
         let tr = walk(src, mode, root, va)?;
         self.insert(mode, root, &tr);
         Ok(CachedTranslation::from(&tr))
+    }
+
+    /// The last-level table an earlier walk found for `va`'s region, if remembered.
+    fn last_level_table(&self, mode: PagingMode, root: Root, va: VirtAddr) -> Option<u64> {
+        let region = va.0 >> region_shift(mode)?;
+        let index = table_slot_index(self.tables.len(), mode, root, region)?;
+        self.tables
+            .get(index)
+            .copied()
+            .flatten()
+            .filter(|t| t.region == region && t.root == root && t.mode == mode)
+            .map(|t| t.table_frame)
     }
 
     /// The cached translation of `va`, counting a hit or a miss.
@@ -111,8 +164,8 @@ impl TranslationCache {
     ) -> Option<CachedTranslation> {
         let va_page = va.0 >> PAGE_SHIFT;
         let found = self
-            .slots
-            .get(self.slot_index(mode, root, va_page))
+            .slot_index(mode, root, va_page)
+            .and_then(|i| self.slots.get(i))
             .copied()
             .flatten()
             .filter(|s| s.va_page == va_page && s.root == root && s.mode == mode);
@@ -135,15 +188,32 @@ impl TranslationCache {
     /// Remembers a translation made with `mode` from `root`, evicting whatever shared
     /// its slot.
     pub fn insert(&mut self, mode: PagingMode, root: Root, tr: &Translation) {
-        let va_page = tr.va.0 >> PAGE_SHIFT;
+        self.put(mode, root, tr.va.0 >> PAGE_SHIFT, tr.frame, tr.page_size);
+        // A walk down to a last-level entry also tells which table serves the region.
+        let leaf = tr.leaf().filter(|s| s.level == 1);
+        if let (Some(leaf), Some(shift)) = (leaf, region_shift(mode)) {
+            let region = tr.va.0 >> shift;
+            let index = table_slot_index(self.tables.len(), mode, root, region);
+            if let Some(slot) = index.and_then(|i| self.tables.get_mut(i)) {
+                *slot = Some(TableSlot {
+                    root,
+                    mode,
+                    region,
+                    table_frame: leaf.table_frame,
+                });
+            }
+        }
+    }
+
+    fn put(&mut self, mode: PagingMode, root: Root, va_page: u64, frame: u64, size: PageSize) {
         let index = self.slot_index(mode, root, va_page);
-        if let Some(slot) = self.slots.get_mut(index) {
+        if let Some(slot) = index.and_then(|i| self.slots.get_mut(i)) {
             *slot = Some(Slot {
                 root,
                 mode,
                 va_page,
-                frame: tr.frame,
-                page_size: tr.page_size,
+                frame,
+                page_size: size,
             });
         }
     }
@@ -151,6 +221,7 @@ impl TranslationCache {
     /// Forgets every translation (the counters are kept).
     pub fn clear(&mut self) {
         self.slots.fill(None);
+        self.tables.fill(None);
     }
 
     /// Hit and miss counts since creation or the last [`reset_stats`](Self::reset_stats).
@@ -165,15 +236,31 @@ impl TranslationCache {
 
     /// Consecutive pages of one address space land in consecutive slots, so a linear
     /// read never evicts itself; the root and mode only rotate the starting slot.
-    fn slot_index(&self, mode: PagingMode, root: Root, va_page: u64) -> usize {
-        let space = root
-            .frame
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(u64::from(root.offset).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
-            .wrapping_add(mode_tag(mode));
-        let mask = (self.slots.len() - 1) as u64;
-        ((va_page ^ (space >> 32)) & mask) as usize
+    fn slot_index(&self, mode: PagingMode, root: Root, va_page: u64) -> Option<usize> {
+        let mask = (self.slots.len() as u64).checked_sub(1)?;
+        Some(((va_page ^ space_hash(mode, root)) & mask) as usize)
     }
+}
+
+/// Slot of `region` in a table level of `len` slots (`None` when there are none).
+fn table_slot_index(len: usize, mode: PagingMode, root: Root, region: u64) -> Option<usize> {
+    let mask = (len as u64).checked_sub(1)?;
+    Some(((region ^ space_hash(mode, root)) & mask) as usize)
+}
+
+/// Rotates where an address space's entries start, so spaces do not all collide.
+fn space_hash(mode: PagingMode, root: Root) -> u64 {
+    let space = root
+        .frame
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(u64::from(root.offset).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+        .wrapping_add(mode_tag(mode));
+    space >> 32
+}
+
+/// log2 of the bytes one last-level table maps (`None` without paging).
+fn region_shift(mode: PagingMode) -> Option<u32> {
+    mode.levels().last().map(|l| l.shift + l.index_bits)
 }
 
 fn mode_tag(mode: PagingMode) -> u64 {
@@ -243,7 +330,14 @@ mod tests {
             .unwrap();
         assert_eq!((a.frame, a.offset), (0x103, 0x123));
         assert_eq!((b.frame, b.offset), (0x103, 0xFFF));
-        assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 1 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 1,
+                table_hits: 0
+            }
+        );
     }
 
     #[test]
@@ -267,7 +361,14 @@ mod tests {
             cache.translate(&t, FOUR, Root::new(11), va).unwrap().frame,
             0x205
         );
-        assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 2,
+                misses: 2,
+                table_hits: 0
+            }
+        );
         // Same root and address under a different mode is a different translation.
         assert!(cache
             .lookup(PagingMode::FiveLevel, Root::new(1), va)
@@ -287,7 +388,14 @@ mod tests {
                 (0x40000 + page, 8, PageSize::Size2M)
             );
         }
-        assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 3 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 3,
+                table_hits: 0
+            }
+        );
     }
 
     #[test]
@@ -303,7 +411,14 @@ mod tests {
                 assert_eq!(got.frame, 0x100 + page, "round {round}");
             }
         }
-        assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 6 });
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 0,
+                misses: 6,
+                table_hits: 5
+            }
+        );
     }
 
     #[test]
@@ -322,7 +437,8 @@ mod tests {
             cache.stats(),
             CacheStats {
                 hits: 512,
-                misses: 512
+                misses: 512,
+                table_hits: 511
             }
         );
     }
@@ -364,6 +480,80 @@ mod tests {
         );
         cache.reset_stats();
         assert_eq!(cache.stats(), CacheStats::default());
+    }
+
+    #[test]
+    fn a_remembered_last_level_table_serves_its_whole_region() {
+        let mut t = two_spaces();
+        let mut cache = TranslationCache::new(64);
+        let root = Root::new(1);
+        assert_eq!(
+            cache
+                .translate(&t, FOUR, root, VirtAddr(0x1008))
+                .unwrap()
+                .frame,
+            0x101
+        );
+        // Make every walk fail at the PML4, and a PTE of the region not present: only
+        // the remembered PT is read now.
+        put(&mut t, 1, 0, 0);
+        put(&mut t, 4, 7, 0);
+        let got = cache.translate(&t, FOUR, root, VirtAddr(0x5123)).unwrap();
+        assert_eq!(
+            (got.frame, got.offset, got.page_size),
+            (0x105, 0x123, PageSize::Size4K)
+        );
+        // Its errors are the walker's, from the PT.
+        let fresh = two_spaces();
+        let mut broken_pte = fresh.clone();
+        put(&mut broken_pte, 4, 7, 0);
+        assert_eq!(
+            cache.translate(&t, FOUR, root, VirtAddr(0x7000)),
+            Err(walk(&broken_pte, FOUR, root, VirtAddr(0x7000)).unwrap_err())
+        );
+        // Another region or mode of this root: full walks, which now fail.
+        for (mode, va) in [(FOUR, 0x20_0000), (PagingMode::FiveLevel, 0x5000)] {
+            assert!(
+                cache.translate(&t, mode, root, VirtAddr(va)).is_err(),
+                "{va:#x}"
+            );
+        }
+        // Another root: its own tables.
+        let other = cache.translate(&t, FOUR, Root::new(11), VirtAddr(0x5000));
+        assert_eq!(other.map(|c| c.frame), Ok(0x205));
+        // Large pages have no last-level table to remember.
+        let mut cache = TranslationCache::new(64);
+        cache
+            .translate(&fresh, FOUR, Root::new(21), VirtAddr(0x1000))
+            .unwrap();
+        assert_eq!(
+            cache.last_level_table(FOUR, Root::new(21), VirtAddr(0x2000)),
+            None
+        );
+        cache.clear();
+        assert_eq!(cache.last_level_table(FOUR, root, VirtAddr(0x2000)), None);
+    }
+
+    #[test]
+    fn a_disabled_cache_walks_every_time() {
+        let t = two_spaces();
+        let mut cache = TranslationCache::disabled();
+        assert_eq!(cache.capacity(), 0);
+        for _ in 0..3 {
+            let got = cache
+                .translate(&t, FOUR, Root::new(1), VirtAddr(0x7008))
+                .unwrap();
+            assert_eq!((got.frame, got.offset), (0x107, 8));
+        }
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 0,
+                misses: 3,
+                table_hits: 0
+            }
+        );
+        cache.clear();
     }
 
     #[test]

@@ -394,6 +394,23 @@ impl Translation {
     }
 }
 
+/// Translates `va` to its 4 KiB frame from the last-level table `table_frame` that an
+/// earlier [`walk`] of the same tables reached for another address of that table's
+/// span: the one step a cache of upper-level results leaves to do.
+pub(crate) fn walk_last_level<S: TableSource + ?Sized>(
+    src: &S,
+    mode: PagingMode,
+    table_frame: u64,
+    va: VirtAddr,
+) -> Result<u64, WalkError> {
+    let Some(spec) = mode.levels().last() else {
+        return Ok(va.0 >> PAGE_SHIFT);
+    };
+    let step = read_step(src, mode, spec, table_frame, 0, va, None)?;
+    check_reserved(mode, step, false, va)?;
+    Ok(mode.leaf_frame(PageSize::Size4K, step.entry))
+}
+
 /// Reads the entry for `va` at one level and checks that it is present.
 fn read_step<S: TableSource + ?Sized>(
     src: &S,
