@@ -19,7 +19,7 @@ use super::{GuestImage, VcpuImage};
 pub const TINY_PAGES: u64 = 32;
 /// First guest frame handed out for page tables.
 const TABLE_POOL: u64 = 0x10;
-/// pfn of the text page (code at 0, banner at [`BANNER_OFFSET`]).
+/// pfn of the text page (code at 0, the banner at offset 0x100).
 pub const TEXT_PFN: u64 = 1;
 /// pfn of the first of the two data pages.
 pub const DATA_PFN: u64 = 2;
