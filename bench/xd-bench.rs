@@ -245,41 +245,8 @@ fn ensure_local_core(path: &Path, dump: &Path, guest: &LargeGuest) -> Res<()> {
     let len = guest.mapped_pages * PAGE_SIZE;
 
     let note = {
-        let mut desc = vec![0u8; 336];
-        desc[32..36].copy_from_slice(&1u32.to_le_bytes()); // pr_pid
-        let g = &v.gprs;
-        let regs = [
-            g.r15,
-            g.r14,
-            g.r13,
-            g.r12,
-            g.rbp,
-            g.rbx,
-            g.r11,
-            g.r10,
-            g.r9,
-            g.r8,
-            g.rax,
-            g.rcx,
-            g.rdx,
-            g.rsi,
-            g.rdi,
-            u64::MAX,
-            v.rip,
-            0x10,
-            0x246,
-            g.rsp,
-            0x18,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-        ];
-        for (i, r) in regs.iter().enumerate() {
-            desc[112 + 8 * i..120 + 8 * i].copy_from_slice(&r.to_le_bytes());
-        }
+        // The same NT_PRSTATUS layout `convert` writes.
+        let desc = xendump_gdbserver::convert::prstatus64(v, 1, false);
         let mut n = Vec::new();
         n.extend_from_slice(&5u32.to_le_bytes());
         n.extend_from_slice(&(desc.len() as u32).to_le_bytes());

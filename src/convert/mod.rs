@@ -28,6 +28,6 @@ pub use notes::{
     CORE_NOTE, NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO, NT_XENDUMP_P2M, VMCOREINFO_NOTE, XENDUMP_NOTE,
 };
 pub use plan::{ConvertOptions, Plan, Segment, SegmentKind, VmcoreinfoScan};
-pub use prstatus::{PRSTATUS32_SIZE, PRSTATUS64_SIZE, PR_REG32, PR_REG64};
+pub use prstatus::{prstatus64, PRSTATUS32_SIZE, PRSTATUS64_SIZE, PR_REG32, PR_REG64};
 pub use vmcoreinfo::{find_vmcoreinfo, FoundBy, ScanDepth, VmcoreInfo, QUICK_SCAN_BYTES};
 pub use write::{convert_file, write_vmcore, ConvertReport, NoProgress, Progress, WriteStats};
