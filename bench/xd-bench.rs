@@ -737,11 +737,9 @@ fn bulk(opts: &Opts) -> Res<()> {
         let first = d
             .page_of_pfn(GuestFrame(MAPPED_PFN))
             .ok_or("mapped pfn missing")?;
-        let off = d.page_offset(first) as usize;
         let src = d
-            .file()
-            .get(off..off + size as usize)
-            .ok_or("dump shorter than the mapped range")?;
+            .page_span(first, size / PAGE_SIZE)
+            .map_err(|_| "dump shorter than the mapped range")?;
         check_pattern(MAPPED_VA, src)?;
         let mut copy_t = Vec::new();
         let mut file_t = Vec::new();

@@ -5,8 +5,8 @@
 
 use crate::vcpu::{FxSave, Gprs, Selectors, VcpuState, VGCF_I387_VALID};
 
-use super::kinds::{ContextLayout, GuestKind};
 use super::source::LeRead;
+use crate::kinds::{ContextLayout, GuestKind};
 
 /// Field offsets of the x86_64 context.
 mod x64 {

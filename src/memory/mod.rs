@@ -26,8 +26,7 @@ mod oracle_tests;
 pub use cache::{CacheStats, CachedTranslation, TranslationCache};
 pub use cr3::{Cr3Decode, Root};
 pub use guest::{
-    AddressSpace, ArchChoice, Guest, GuestOptions, MemoryError, ModeChoice, RegisterWidth, View,
-    CACHE_SLOTS,
+    AddressSpace, Guest, GuestOptions, MemoryError, PagingOverride, Via, View, CACHE_SLOTS,
 };
 pub use paging::{infer_long_mode, level_name, LevelSpec, LongModeHints, PageSize, PagingMode};
 pub use walk::{walk, PageRights, TableSource, Translation, WalkError, WalkStep};
