@@ -3,7 +3,7 @@
 //! gdb still sends `vCont`/`c`/`s`. Accepting them and stopping at once, with a stop
 //! reply that names a thread, keeps gdb's idea of the current thread in step with
 //! ours. gdbstub's built-in fallback replies with a thread-less `S05`, after which gdb
-//! shows one vCPU's registers as another's (gdbstub-notes.md A.2).
+//! shows one vCPU's registers as another's (docs/gdbstub-notes.md A.2).
 
 use gdbstub::common::{Signal, Tid};
 use gdbstub::target::ext::base::multithread::{
