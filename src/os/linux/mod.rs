@@ -1,0 +1,11 @@
+//! Linux guests: the kernel's address-space layout and its VMCOREINFO note.
+//!
+//! [`KernelMap::detect`] finds the direct map and the x86_64 kernel image mapping from
+//! the guest's page tables; [`find_vmcoreinfo`] finds the note that names the release,
+//! the KASLR offset and the symbols a debugger needs.
+
+pub mod kernel_map;
+pub mod vmcoreinfo;
+
+pub use kernel_map::{DirectMap, KernelMap, TextMapping, START_KERNEL_MAP};
+pub use vmcoreinfo::{find_vmcoreinfo, FoundBy, ScanDepth, VmcoreInfo, QUICK_SCAN_BYTES};
