@@ -223,11 +223,10 @@ fn check_core(name: &str, s: &Scenario, core: &Core, format: &Layout) {
         .all(|&b| b == 0));
 
     // Direct-map addresses: PAGE_OFFSET + paddr exactly where the scenario maps it.
-    // (Legacy HVM dumps lose the guest's CR3 semantics, so no tables can be walked.)
-    let tables_readable = !(legacy && img.kind == GuestKind::Hvm);
+    // (Legacy HVM dumps included: their CR3 names the top table by machine frame.)
     for l in core.physical() {
         let in_map = l.paddr / PAGE_SIZE < DIRECT_MAP_PAGES;
-        if tables_readable && in_map {
+        if in_map {
             assert_eq!(l.vaddr, f.direct_map_va + l.paddr, "{name}: {l:?}");
             assert!(
                 (l.paddr + l.size) / PAGE_SIZE <= DIRECT_MAP_PAGES,
@@ -240,7 +239,7 @@ fn check_core(name: &str, s: &Scenario, core: &Core, format: &Layout) {
 
     // The kernel image mapping (x86_64): one segment, as crash derives phys_base from it.
     let image = core.image();
-    if wide && tables_readable {
+    if wide {
         assert_eq!(
             image,
             vec![Load {

@@ -29,7 +29,9 @@ pub use image::{
     pv32_cr3, pv64_cr3, DumpLayout, FrameRun, GuestImage, Page, Region, XenVersionImage,
     CAPABILITIES_32, CAPABILITIES_64,
 };
-pub use options::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+pub use options::{
+    all_variants, DumpOptions, ElfOptions, Layout, LegacyHvmCr3, LegacyOptions, PHYS_TABLE_MFN,
+};
 pub use vcpu::VcpuImage;
 
 #[cfg(test)]

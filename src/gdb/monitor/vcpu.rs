@@ -31,15 +31,23 @@ fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
         for v in &s.vcpus {
             let _ = writeln!(
                 out,
-                "vCPU {} (thread {}): {}, {} mode, rip {}, rsp {}, cr3 {}, {}",
+                "vCPU {} (thread {}): {}, {} mode, rip {}, rsp {}, cr3 {}{}, {}{}",
                 v.slot,
                 thread_of(ctx, v.slot),
                 if v.online { "online" } else { "offline" },
                 v.mode,
                 v.rip,
                 v.rsp,
-                v.cr3,
-                v.paging
+                v.cr3.as_deref().unwrap_or("unknown"),
+                v.cr3_stored
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" (stored {c})")),
+                v.paging,
+                if v.root_source == "kernel" {
+                    ", through the kernel's table"
+                } else {
+                    ""
+                }
             );
         }
         return out;
