@@ -28,8 +28,8 @@ mod oracle_tests;
 pub use cache::{CacheStats, CachedTranslation, TranslationCache};
 pub use cr3::{Cr3Decode, Root};
 pub use guest::{
-    AddressSpace, Guest, GuestOptions, MemoryError, PagingOverride, RootProblem, RootSource, Via,
-    View, CACHE_SLOTS,
+    AddressSpace, Guest, GuestOptions, MemoryError, PagingOverride, RootInfo, RootProblem,
+    RootSource, Via, View, CACHE_SLOTS,
 };
 pub use legacy_layout::{LegacyLayout, RuleCheck};
 pub use paging::{infer_long_mode, level_name, LevelSpec, LongModeHints, PageSize, PagingMode};
