@@ -265,21 +265,23 @@ impl Guest {
 
     /// Read a legacy HVM dump's slots by `rule` from now on (the OS layer may know
     /// better than the page tables), and work the address spaces out again.
-    pub fn set_legacy_hvm_rule(&mut self, rule: LegacyHvmRule, why: &str) {
+    pub fn set_legacy_hvm_rule(&mut self, rule: LegacyHvmRule) {
         if self.dump.legacy_hvm_rule().is_none() {
             return;
         }
         if let Some(l) = &mut self.legacy_layout {
             l.rule = rule.name.clone();
             l.contents = rule.contents;
-            l.fits = l
-                .checks
-                .iter()
-                .any(|c| c.rule == rule.name && c.tables_ok * 10 >= c.tables_checked * 9);
-            l.uncertain.clear();
-            l.kernel_check = Some(why.to_string());
+            l.fits = l.checks.iter().any(|c| {
+                c.rule == rule.name
+                    && c.tables_checked > 0
+                    && c.tables_ok * 10 >= c.tables_checked * 9
+            });
         }
         self.dump.set_legacy_hvm_rule(rule);
+        if let Some(l) = &mut self.legacy_layout {
+            l.named_by_index = legacy_layout::named_by_index(&self.dump);
+        }
         self.rebuild();
     }
 
@@ -498,7 +500,12 @@ impl Guest {
         // Lenient: a damaged entry or two do not make a table useless, no entry or a
         // page of mostly malformed ones does.
         let table = root_table(mode, page, root.offset)?;
-        let (present, bad) = table_quality(mode, table);
+        // HVM tables point into the guest's memory only; PV ones also to Xen's frames.
+        let limit = match dump.table_frame_space() {
+            FrameSpace::Guest => dump.pfn_range().map_or(u64::MAX, |(_, hi)| hi.0 + 1),
+            FrameSpace::Machine => u64::MAX,
+        };
+        let (present, bad) = table_quality(mode, table, limit);
         (present == 0 || bad * 4 > present).then_some(RootProblem::NotATable)
     }
 

@@ -81,8 +81,10 @@ pub struct LegacyLayout {
     pub checked: bool,
     /// Does the rule in use fit (nearly every table reached looks like one)?
     pub fits: bool,
-    /// Pfn ranges (first, last) a fitted shift places by assumption.
+    /// Pfn ranges (first, last) the fitted shift places by assumption.
     pub uncertain: Vec<(u64, u64)>,
+    /// The fitted rule `uncertain` belongs to.
+    pub fitted: Option<String>,
     /// Contents by index: guest pages some index entry names, of all slots.
     pub named_by_index: Option<(u64, u64)>,
     /// What the guest kernel's own data said (filled in by the OS layer).
@@ -109,6 +111,12 @@ impl LegacyLayout {
     /// Warnings for `info` and the server log.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if !self.checked {
+            out.push(format!(
+                "legacy HVM dump: no vCPU had paging on, so the slot→pfn rule ({}) could not be checked against page tables",
+                self.rule
+            ));
+        }
         if self.checked && !self.fits {
             let best = self
                 .checks
@@ -127,7 +135,8 @@ impl LegacyLayout {
                 "legacy HVM dump of Xen 3.0.4: its writer mapped each listed machine frame as a guest frame, so a slot holds the guest page whose pfn equals its index entry, or stale bytes; only those {named} of {slots} pages are served, every other guest page reads as not in the dump"
             ));
         }
-        for (a, b) in &self.uncertain {
+        let fitted = self.fitted.as_ref() == Some(&self.rule);
+        for (a, b) in self.uncertain.iter().filter(|_| fitted) {
             out.push(format!(
                 "legacy HVM dump: the page list shifts between pfn {a:#x} and {b:#x}; those pfns are placed by assumption"
             ));
@@ -204,37 +213,51 @@ fn check(dump: &XenDump, roots: &[RootHint], refs: Option<&mut Vec<TableRef>>) -
     (ok, checked)
 }
 
+/// Score `rule` on `dump`.
+fn score(dump: &mut XenDump, roots: &[RootHint], rule: &LegacyHvmRule) -> RuleCheck {
+    dump.set_legacy_hvm_rule(rule.clone());
+    let (ok, n) = check(dump, roots, None);
+    RuleCheck {
+        rule: rule.name.clone(),
+        tables_ok: ok,
+        tables_checked: n,
+    }
+}
+
 /// Pick the rule `dump`'s legacy HVM slots are read with, and leave it set.
+///
+/// A by-position rule that fits wins (a shift fitted on top if the plain ones do not);
+/// failing that, the 3.0.4 writer's contents-by-index reading if the era allows it,
+/// since then the slots cannot be trusted by position and only what an index entry
+/// names is justified; failing that, the best by-position rule, with a warning.
 pub(super) fn choose(dump: &mut XenDump, roots: &[RootHint]) -> Option<LegacyLayout> {
     let candidates = dump.legacy_hvm_candidates();
     let first = candidates.first()?.clone();
+    let checked = !roots.is_empty();
     let mut checks = Vec::new();
-    let mut best: Option<(RuleCheck, LegacyHvmRule)> = None;
+    let mut by_position: Option<(RuleCheck, LegacyHvmRule)> = None;
+    let mut by_index: Option<(RuleCheck, LegacyHvmRule)> = None;
     for rule in &candidates {
-        dump.set_legacy_hvm_rule(rule.clone());
-        let (ok, n) = check(dump, roots, None);
-        let c = RuleCheck {
-            rule: rule.name.clone(),
-            tables_ok: ok,
-            tables_checked: n,
-        };
+        let c = score(dump, roots, rule);
         checks.push(c.clone());
-        if best.as_ref().is_none_or(|(b, _)| c.tables_ok > b.tables_ok) {
-            best = Some((c, rule.clone()));
+        let slot = match rule.contents {
+            SlotContents::ByPosition => &mut by_position,
+            SlotContents::ByIndex => &mut by_index,
+        };
+        if slot.as_ref().is_none_or(|(b, _)| c.tables_ok > b.tables_ok) {
+            *slot = Some((c, rule.clone()));
         }
     }
-    let (mut best_check, mut best_rule) = best.unwrap_or_else(|| {
-        (
-            RuleCheck {
-                rule: first.name.clone(),
-                tables_ok: 0,
-                tables_checked: 0,
-            },
-            first.clone(),
-        )
+    let (mut best_check, mut best_rule) = by_position.unwrap_or_else(|| {
+        let c = RuleCheck {
+            rule: first.name.clone(),
+            tables_ok: 0,
+            tables_checked: 0,
+        };
+        (c, first.clone())
     });
-    let checked = !roots.is_empty();
     let mut uncertain = Vec::new();
+    let mut fitted = None;
     if checked && best_check.share() < FIT_SHARE {
         // A shifted list: fit shifts on top of each by-position rule.
         for base in candidates
@@ -244,29 +267,26 @@ pub(super) fn choose(dump: &mut XenDump, roots: &[RootHint]) -> Option<LegacyLay
             let Some((rule, gaps)) = fit_shifts(dump, base, roots) else {
                 continue;
             };
-            dump.set_legacy_hvm_rule(rule.clone());
-            let (ok, n) = check(dump, roots, None);
-            let c = RuleCheck {
-                rule: rule.name.clone(),
-                tables_ok: ok,
-                tables_checked: n,
-            };
+            let c = score(dump, roots, &rule);
             checks.push(c.clone());
             if c.share() > best_check.share() && c.tables_ok > best_check.tables_ok {
                 best_check = c;
+                fitted = Some(rule.name.clone());
                 best_rule = rule;
                 uncertain = gaps;
             }
         }
     }
+    if checked && best_check.share() < FIT_SHARE {
+        if let Some((c, rule)) = by_index {
+            best_check = c;
+            best_rule = rule;
+            uncertain.clear();
+            fitted = None;
+        }
+    }
     dump.set_legacy_hvm_rule(best_rule.clone());
-    let named_by_index = (best_rule.contents == SlotContents::ByIndex).then(|| {
-        let slots = dump.valid_page_count();
-        let named = (0..slots)
-            .filter(|&k| dump.pfn_of(PageIndex(k)).is_some())
-            .count() as u64;
-        (named, slots)
-    });
+    let named_by_index = named_by_index(dump);
     Some(LegacyLayout {
         rule: best_rule.name.clone(),
         contents: best_rule.contents,
@@ -274,9 +294,47 @@ pub(super) fn choose(dump: &mut XenDump, roots: &[RootHint]) -> Option<LegacyLay
         checks,
         checked,
         uncertain,
+        fitted,
         named_by_index,
         kernel_check: None,
     })
+}
+
+/// Contents by index: how many slots hold a guest page some index entry names, of all.
+pub(super) fn named_by_index(dump: &XenDump) -> Option<(u64, u64)> {
+    let rule = dump.legacy_hvm_rule()?;
+    (rule.contents == SlotContents::ByIndex).then(|| {
+        let slots = dump.valid_page_count();
+        let named = (0..slots)
+            .filter(|&k| dump.pfn_of(PageIndex(k)).is_some())
+            .count() as u64;
+        (named, slots)
+    })
+}
+
+/// A table the fit must explain: its pfn, the shifts that land on a table of its
+/// level, and how much a miss costs.
+#[derive(Clone, Debug)]
+struct Fit {
+    pfn: u64,
+    shifts: Vec<i64>,
+    weight: u32,
+}
+
+/// A stretch of equal shift, from the first table that supports it to the last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    shift: i64,
+    first: u64,
+    last: u64,
+}
+
+/// A fitted rule and how it checked.
+struct Scored {
+    ok: u32,
+    reached: u32,
+    rule: LegacyHvmRule,
+    gaps: Vec<(u64, u64)>,
 }
 
 /// Fit shifts of `base` to the tables the roots reach; `None` if nothing needs one.
@@ -303,36 +361,73 @@ fn fit_shifts(
                 .map(|i| refs[(i as f64 * step) as usize])
                 .collect();
         }
+        // The builders populated the list from pfn 0: an anchor that a change of shift
+        // must come after.
+        let mut fits = vec![Fit {
+            pfn: 0,
+            shifts: vec![0],
+            weight: 4,
+        }];
         // For each referenced table: the shifts that land on a table of its level.
-        let fits: Vec<(u64, Vec<i64>)> = refs
-            .iter()
-            .filter_map(|r| {
-                let s0 = base.slot_of(r.pfn)?;
-                let ds: Vec<i64> = (-FIT_WINDOW..=FIT_WINDOW)
-                    .filter(|&d| {
-                        s0.checked_add_signed(d)
-                            .filter(|&s| s < slots)
-                            .and_then(|s| dump.page(PageIndex(s)).ok())
-                            .is_some_and(|p| looks_like_table(r.mode, r.depth, p, limit))
-                    })
-                    .collect();
-                (!ds.is_empty()).then_some((r.pfn, ds))
+        fits.extend(refs.iter().filter(|r| r.pfn > 0).filter_map(|r| {
+            let s0 = base.slot_of(r.pfn)?;
+            let shifts: Vec<i64> = (-FIT_WINDOW..=FIT_WINDOW)
+                .filter(|&d| {
+                    s0.checked_add_signed(d)
+                        .filter(|&s| s < slots)
+                        .and_then(|s| dump.page(PageIndex(s)).ok())
+                        .is_some_and(|p| looks_like_table(r.mode, r.depth, p, limit))
+                })
+                .collect();
+            (!shifts.is_empty()).then_some(Fit {
+                pfn: r.pfn,
+                shifts,
+                weight: 1,
             })
-            .collect();
-        let (shifts, new_gaps) = segment(&fits)?;
-        if shifts.iter().all(|&(_, d)| d == 0) {
+        }));
+        let segments = segment(&fits)?;
+        if segments.iter().all(|s| s.shift == 0) {
             return None;
         }
-        let name = format!(
-            "{}, shifted: {}",
-            base.name,
-            shifts
-                .iter()
-                .map(|(p, d)| format!("{d:+} from pfn {p:#x}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let next = base.shifted(&name, &shifts);
+        // Neighbouring tables (Linux allocates them in clusters) make nearby shifts
+        // look right too: try the shifts most of each stretch's tables allow, and keep
+        // the one the whole walk checks best under.
+        let mut best: Option<Scored> = None;
+        for combo in alternatives(&fits, &segments) {
+            let (shifts, new_gaps) = place_changes(dump, base, &combo);
+            let name = format!(
+                "{}, shifted: {}",
+                base.name,
+                shifts
+                    .iter()
+                    .filter(|&&(p, d)| p > 0 || d != 0)
+                    .map(|(p, d)| format!("{d:+} from pfn {p:#x}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let candidate = base.shifted(&name, &shifts);
+            dump.set_legacy_hvm_rule(candidate.clone());
+            let (ok, n) = check(dump, roots, None);
+            // Most tables that check, then the fewest reached (a wrong shift wanders
+            // into data that reads as tables pointing anywhere).
+            let better = best
+                .as_ref()
+                .is_none_or(|b| ok > b.ok || (ok == b.ok && n < b.reached));
+            if better {
+                best = Some(Scored {
+                    ok,
+                    reached: n,
+                    rule: candidate,
+                    gaps: new_gaps,
+                });
+            }
+        }
+        dump.set_legacy_hvm_rule(base.clone());
+        let Scored {
+            rule: next,
+            gaps: new_gaps,
+            ..
+        } = best?;
         gaps = new_gaps;
         if next == rule {
             break;
@@ -342,26 +437,143 @@ fn fit_shifts(
     (rule != *base).then_some((rule, gaps))
 }
 
-/// The piecewise-constant shift over ascending pfns that lands on the most tables with
-/// few changes: `(from pfn, shift)` pairs, and the pfn gaps around each change.
+/// Most combinations of shifts [`alternatives`] offers.
+const MAX_COMBINATIONS: usize = 16;
+
+/// The stretches `segments` with, for each, the shifts at least half its tables allow
+/// (its own first): every combination, up to [`MAX_COMBINATIONS`], adjacent equal
+/// shifts merged.
+fn alternatives(fits: &[Fit], segments: &[Segment]) -> Vec<Vec<Segment>> {
+    let per_segment: Vec<Vec<i64>> = segments
+        .iter()
+        .map(|seg| {
+            let inside: Vec<&Fit> = fits
+                .iter()
+                .filter(|f| f.pfn >= seg.first && f.pfn <= seg.last)
+                .collect();
+            let mut counts: Vec<(i64, usize)> = Vec::new();
+            for f in &inside {
+                for &d in &f.shifts {
+                    match counts.iter_mut().find(|(s, _)| *s == d) {
+                        Some((_, c)) => *c += 1,
+                        None => counts.push((d, 1)),
+                    }
+                }
+            }
+            let mut alts = vec![seg.shift];
+            counts.sort_by_key(|&(d, c)| (std::cmp::Reverse(c), d.abs_diff(seg.shift)));
+            alts.extend(
+                counts
+                    .into_iter()
+                    .filter(|&(d, c)| d != seg.shift && c * 2 >= inside.len())
+                    .map(|(d, _)| d)
+                    .take(3),
+            );
+            alts
+        })
+        .collect();
+    let mut combos: Vec<Vec<Segment>> = vec![Vec::new()];
+    for (seg, alts) in segments.iter().zip(&per_segment) {
+        let mut next = Vec::new();
+        for combo in &combos {
+            for &shift in alts {
+                if next.len() >= MAX_COMBINATIONS {
+                    break;
+                }
+                let mut c = combo.clone();
+                match c.last_mut() {
+                    Some(prev) if prev.shift == shift => prev.last = seg.last,
+                    _ => c.push(Segment { shift, ..*seg }),
+                }
+                next.push(c);
+            }
+        }
+        combos = next;
+    }
+    combos
+}
+
+/// Where each change of shift lies. Between the last table seen with the old shift and
+/// the first with the new one, the list changed: pages left it (the shift drops) or
+/// joined it (it grows). Xen hands out runs of consecutive machine frames, and a page
+/// leaving the list breaks such a run, so the change is put at a break in the index's
+/// mfns; with several breaks in the stretch, at the last one, and the pfns between the
+/// first and the last are uncertain; with none, just before the new shift's first
+/// table, and the whole stretch is uncertain. Returns `(from pfn, shift)` pairs and the
+/// uncertain pfn ranges.
 #[allow(clippy::type_complexity)]
-fn segment(fits: &[(u64, Vec<i64>)]) -> Option<(Vec<(u64, i64)>, Vec<(u64, u64)>)> {
+fn place_changes(
+    dump: &XenDump,
+    base: &LegacyHvmRule,
+    segments: &[Segment],
+) -> (Vec<(u64, i64)>, Vec<(u64, u64)>) {
+    let mut shifts = vec![(0, segments[0].shift)];
+    let mut gaps = Vec::new();
+    let mfn = |k: u64| dump.mfn_of(PageIndex(k)).map(|m| m.0);
+    for w in segments.windows(2) {
+        let (old, new) = (w[0], w[1]);
+        let low = old.shift.min(new.shift);
+        let slot = |pfn: u64, shift: i64| base.slot_of(pfn)?.checked_add_signed(shift);
+        let (Some(lo), Some(hi)) = (slot(old.last, old.shift), slot(new.first, new.shift)) else {
+            shifts.push((new.first, new.shift));
+            continue;
+        };
+        // Breaks the base rule itself explains (the VGA hole's pages left the list
+        // too) are not candidates.
+        let base_boundary = |k: u64| base.pfn_at(k - 1).map(|p| p + 1) != base.pfn_at(k);
+        let breaks: Vec<u64> = (lo + 1..=hi)
+            .filter(|&k| !base_boundary(k))
+            .filter(|&k| match (mfn(k - 1), mfn(k)) {
+                (Some(a), Some(b)) => a.abs_diff(b) != 1,
+                _ => true,
+            })
+            .collect();
+        // The pfn the new shift starts at, for a change at slot k.
+        let from = |k: u64| {
+            k.checked_add_signed(-low)
+                .and_then(|s| base.pfn_at(s))
+                .filter(|&p| p > old.last && p <= new.first)
+        };
+        match (
+            breaks.first().and_then(|&k| from(k)),
+            breaks.last().and_then(|&k| from(k)),
+        ) {
+            (Some(first), Some(last)) => {
+                shifts.push((last, new.shift));
+                if first < last {
+                    gaps.push((first, last - 1));
+                }
+            }
+            _ => {
+                shifts.push((new.first, new.shift));
+                if old.last + 1 < new.first {
+                    gaps.push((old.last + 1, new.first - 1));
+                }
+            }
+        }
+    }
+    (shifts, gaps)
+}
+
+/// The piecewise-constant shift over ascending pfns that lands on the most tables with
+/// few changes, as stretches from the first table supporting each shift to the last.
+fn segment(fits: &[Fit]) -> Option<Vec<Segment>> {
     if fits.is_empty() {
         return None;
     }
-    let mut shifts: Vec<i64> = fits.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let mut shifts: Vec<i64> = fits.iter().flat_map(|f| f.shifts.iter().copied()).collect();
     shifts.push(0);
     shifts.sort_unstable();
     shifts.dedup();
     let n = shifts.len();
     let miss = |i: usize, s: usize| -> u32 {
-        if fits[i].1.contains(&shifts[s]) {
+        if fits[i].shifts.contains(&shifts[s]) {
             0
         } else {
-            MISS_COST
+            MISS_COST * fits[i].weight
         }
     };
-    // cost[s]: best total for refs so far ending with shift s; from[i][s]: previous s.
+    // cost[s]: best total for fits so far ending with shift s; from[i][s]: previous s.
     let mut cost: Vec<u32> = (0..n).map(|s| miss(0, s)).collect();
     let mut from = vec![vec![0usize; n]; fits.len()];
     for (i, from_i) in from.iter_mut().enumerate().skip(1) {
@@ -393,41 +605,23 @@ fn segment(fits: &[(u64, Vec<i64>)]) -> Option<(Vec<(u64, i64)>, Vec<(u64, u64)>
         chosen[i] = s;
         s = from[i][s];
     }
-    // Segments of equal shift, each reported from the first table that supports it to
-    // the last (a table no shift explains says nothing about where a change lies).
-    let mut segments: Vec<(i64, Option<(u64, u64)>)> = Vec::new();
-    for (i, &c) in chosen.iter().enumerate() {
+    // A fit no shift explains says nothing about where a change lies.
+    let mut out: Vec<Segment> = Vec::new();
+    for (f, &c) in fits.iter().zip(&chosen) {
         let shift = shifts[c];
-        let supports = fits[i].1.contains(&shift);
-        match segments.last_mut() {
-            Some((s, span)) if *s == shift => {
-                if supports {
-                    *span = Some(span.map_or((fits[i].0, fits[i].0), |(a, _)| (a, fits[i].0)));
-                }
-            }
-            _ => segments.push((shift, supports.then_some((fits[i].0, fits[i].0)))),
-        }
-    }
-    let mut out = Vec::new();
-    let mut gaps = Vec::new();
-    let mut last_end: Option<u64> = None;
-    for (shift, span) in segments {
-        let Some((first, last)) = span else {
+        if !f.shifts.contains(&shift) {
             continue;
-        };
-        match last_end {
-            None => out.push((0, shift)),
-            Some(end) => {
-                out.push((first, shift));
-                if end + 1 < first {
-                    gaps.push((end + 1, first - 1));
-                }
-            }
         }
-        last_end = Some(last);
+        match out.last_mut() {
+            Some(seg) if seg.shift == shift => seg.last = f.pfn,
+            _ => out.push(Segment {
+                shift,
+                first: f.pfn,
+                last: f.pfn,
+            }),
+        }
     }
-    out.dedup_by_key(|s| s.1);
-    Some((out, gaps))
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]
@@ -438,19 +632,50 @@ mod tests {
     fn the_fit_follows_the_tables_and_ignores_strays() {
         // Tables at shift 0 up to pfn 0x300, at -1 from 0x310 on; one stray table
         // next door (a cluster) and one ref with two readings.
-        let mut fits: Vec<(u64, Vec<i64>)> = Vec::new();
+        let fit = |pfn, shifts: &[i64]| Fit {
+            pfn,
+            shifts: shifts.to_vec(),
+            weight: 1,
+        };
+        let mut fits: Vec<Fit> = Vec::new();
         for p in (0x100..0x300).step_by(0x20) {
-            fits.push((p, vec![0]));
+            fits.push(fit(p, &[0]));
         }
-        fits.push((0x2f8, vec![0, 1]));
-        fits.push((0x305, vec![7]));
+        fits.push(fit(0x2f8, &[0, 1]));
+        fits.push(fit(0x305, &[7]));
         for p in (0x310..0x500).step_by(0x20) {
-            fits.push((p, vec![-1]));
+            fits.push(fit(p, &[-1]));
         }
-        fits.sort_by_key(|f| f.0);
-        let (shifts, gaps) = segment(&fits).unwrap();
-        assert_eq!(shifts, [(0, 0), (0x310, -1)]);
+        fits.sort_by_key(|f| f.pfn);
+        let segs = segment(&fits).unwrap();
         // The stray at 0x305 says nothing of where the change lies.
-        assert_eq!(gaps, [(0x2f9, 0x30f)]);
+        assert_eq!(
+            segs,
+            [
+                Segment {
+                    shift: 0,
+                    first: 0x100,
+                    last: 0x2f8
+                },
+                Segment {
+                    shift: -1,
+                    first: 0x310,
+                    last: 0x4f0
+                }
+            ]
+        );
+        // A heavy anchor at pfn 0 keeps shift 0 below the first table.
+        let mut anchored = vec![Fit {
+            pfn: 0,
+            shifts: vec![0],
+            weight: 4,
+        }];
+        anchored.extend((0x700..0x710).map(|p| fit(p, &[-32])));
+        let segs = segment(&anchored).unwrap();
+        assert_eq!(segs.len(), 2);
+        assert_eq!(
+            (segs[0].shift, segs[1].shift, segs[1].first),
+            (0, -32, 0x700)
+        );
     }
 }

@@ -81,13 +81,16 @@ pub fn looks_like_table(mode: PagingMode, depth: usize, table: &[u8], frame_limi
     present > 0
 }
 
-/// Present entries of a root table (`depth` 0) and how many of them are malformed.
-pub fn table_quality(mode: PagingMode, table: &[u8]) -> (u32, u32) {
+/// Present entries of a root table (`depth` 0) and how many of them are malformed
+/// (table pointers at or above `frame_limit` included).
+pub fn table_quality(mode: PagingMode, table: &[u8], frame_limit: u64) -> (u32, u32) {
     let (mut present, mut bad) = (0, 0);
     for e in entries(mode, table).filter(|e| e & ENTRY_PRESENT != 0) {
         present += 1;
-        if matches!(classify(mode, 0, e), Entry::Bad) {
-            bad += 1;
+        match classify(mode, 0, e) {
+            Entry::Bad => bad += 1,
+            Entry::Table(f) if f >= frame_limit => bad += 1,
+            _ => {}
         }
     }
     (present, bad)

@@ -2,10 +2,14 @@
 //!
 //! [`KernelMap::detect`] finds the direct map and the x86_64 kernel image mapping from
 //! the guest's page tables; [`find_vmcoreinfo`] finds the note that names the release,
-//! the KASLR offset and the symbols a debugger needs.
+//! the KASLR offset and the symbols a debugger needs; [`apply_kernel_view`] gives vCPUs
+//! whose own page-table root is useless the kernel's table, and checks a legacy HVM
+//! dump's layout against the kernel image.
 
 pub mod kernel_map;
+pub mod kernel_view;
 pub mod vmcoreinfo;
 
 pub use kernel_map::{DirectMap, KernelMap, TextMapping, START_KERNEL_MAP};
+pub use kernel_view::{apply_kernel_view, find_kernel_root, KernelRoot, KernelView};
 pub use vmcoreinfo::{find_vmcoreinfo, FoundBy, ScanDepth, VmcoreInfo, QUICK_SCAN_BYTES};
