@@ -29,7 +29,7 @@ use crate::dump::{LegacyHvmRule, SlotContents, XenDump};
 /// Tables (root included) one rule's check reads at most.
 const CHECK_BUDGET: u32 = 4096;
 /// Table references the shift fit uses at most.
-const FIT_REFS: usize = 1024;
+const FIT_REFS: usize = 512;
 /// Largest shift, in slots, the fit tries either way.
 const FIT_WINDOW: i64 = 64;
 /// Cost of a referenced table the fitted shift does not land on a table.
@@ -438,7 +438,7 @@ fn fit_shifts(
 }
 
 /// Most combinations of shifts [`alternatives`] offers.
-const MAX_COMBINATIONS: usize = 16;
+const MAX_COMBINATIONS: usize = 8;
 
 /// The stretches `segments` with, for each, the shifts at least half its tables allow
 /// (its own first): every combination, up to [`MAX_COMBINATIONS`], adjacent equal
