@@ -54,6 +54,9 @@ fn a_3_0_3_dump_of_a_32bit_guest_answers_like_the_guest() {
             "p $fs_base".into(),
             "monitor info".into(),
             "monitor vcpu 0".into(),
+            // vCPU 1's tables by the CR3 gdb shows for it (not the stored one).
+            format!("monitor cr3 {:#x}", f.roots[1].frame * PAGE_SIZE),
+            format!("x/1xw {:#x}", f.user_va),
         ],
     );
     assert!(out.contains("(currently \"i386\")"), "{ctx}");
@@ -87,6 +90,14 @@ fn a_3_0_3_dump_of_a_32bit_guest_answers_like_the_guest() {
     assert!(
         out.contains(&format!("gdb's $cr3 is the guest's: {want_cr3:#x}")),
         "{ctx}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{:#x}:\t{:#010x}",
+            f.user_va,
+            f.user_value & 0xffff_ffff
+        )),
+        "monitor cr3: {ctx}"
     );
 }
 

@@ -847,13 +847,20 @@ impl Guest {
     }
 
     /// The address space a CR3 value would give a vCPU running in `mode`: to read
-    /// another process's memory through its page tables. `cr3` is encoded as the
-    /// dump stores the vCPUs' own (Xen's PV encodings, machine addresses in legacy
-    /// HVM dumps).
+    /// another process's memory through its page tables. `cr3` is the value as the
+    /// guest has it, which is what gdb's `$cr3` shows: Xen's encoding for PV guests,
+    /// guest-physical for HVM guests (legacy ones included, whose contexts store a
+    /// machine address instead; see [`Guest::guest_cr3`]).
     pub fn space_from_cr3(&self, mode: PagingMode, cr3: u64) -> AddressSpace {
+        let root = match (self.dump.format(), self.dump.guest_kind()) {
+            (DumpFormat::Legacy, GuestKind::Hvm) => {
+                Cr3Decode::for_guest(GuestKind::Hvm, mode).map(|d| d.decode(cr3))
+            }
+            _ => Self::root_for(&self.dump, cr3, mode),
+        };
         AddressSpace {
             mode,
-            root: Self::root_for(&self.dump, cr3, mode),
+            root,
             user_root: None,
             kpti_kernel_root: None,
             mode_source: "monitor cr3",
