@@ -5,7 +5,7 @@
 
 use xendump_gdbserver::addr::{GuestFrame, VirtAddr, PAGE_SIZE};
 use xendump_gdbserver::builder::legacy_hvm::{
-    add_kernel_identity, remove_pages, rotate_mfns, KernelIdentity, RELEASE,
+    add_kernel_identity, add_kernel_identity_at, remove_pages, rotate_mfns, KernelIdentity, RELEASE,
 };
 use xendump_gdbserver::builder::scenario::Scenario;
 use xendump_gdbserver::builder::{DumpOptions, Layout, LegacyOptions, PHYS_TABLE_MFN};
@@ -238,6 +238,21 @@ fn a_dummy_root_reads_through_the_kernel_table() {
             .iter()
             .any(|w| w.starts_with("vCPU 2:") && w.contains("swapper_pg_dir")));
     }
+}
+
+#[test]
+fn a_note_only_a_full_scan_finds_still_gives_the_kernel_table() {
+    // The note outside the kernel image, and no pointer to it: a vCPU that needs the
+    // kernel's table makes the search go through all memory.
+    let mut s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
+    add_kernel_identity_at(&mut s, Some(0x6a0 * PAGE_SIZE + 0x40)).unwrap();
+    s.image.vcpus[2].ctrlreg[0] &= !(1 << 31);
+    let g = open(&s, &legacy(LegacyOptions::xen_3_0_3()));
+    assert!(matches!(
+        g.root_info(2).unwrap().source,
+        RootSource::Kernel { .. }
+    ));
+    reads_match(&s, &g, 2, 0, "full scan");
 }
 
 #[test]

@@ -45,6 +45,16 @@ pub struct KernelIdentity {
 /// and a VMCOREINFO note, where Linux ≥ 4.13 keeps it, whose `SYMBOL(swapper_pg_dir)`
 /// names the kernel's top-level table (the scenario's vCPU 0 root).
 pub fn add_kernel_identity(s: &mut Scenario) -> Result<KernelIdentity, ScenarioError> {
+    add_kernel_identity_at(s, None)
+}
+
+/// As [`add_kernel_identity`], with the note at guest-physical `note_pa` and no pointer
+/// to it in the kernel image (only a search of all memory finds it); `None`: where
+/// [`add_kernel_identity`] puts it.
+pub fn add_kernel_identity_at(
+    s: &mut Scenario,
+    note_pa: Option<u64>,
+) -> Result<KernelIdentity, ScenarioError> {
     let f = s.facts.clone();
     let uts_va = f.text_va + UTS_OFFSET;
     let uts_pa = f.text_pa + UTS_OFFSET;
@@ -95,7 +105,10 @@ pub fn add_kernel_identity(s: &mut Scenario) -> Result<KernelIdentity, ScenarioE
         );
         (t, va)
     };
-    s.add_vmcoreinfo(&text)?;
+    match note_pa {
+        None => s.add_vmcoreinfo(&text)?,
+        Some(pa) => s.add_vmcoreinfo_at(pa, &text, false)?,
+    };
     Ok(KernelIdentity {
         uts_va,
         uts_pa,

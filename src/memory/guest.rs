@@ -552,14 +552,15 @@ impl Guest {
     /// vCPU `slot`'s CR3 as the guest had it: the stored value, except that a legacy
     /// HVM dump stored the top table's machine address, so its guest-physical address
     /// is given instead (the PDPT offset of PAE is lost: the one used is added). `None`
-    /// when the dump cannot tell (the stored table is not the guest's or not in the dump).
+    /// when the dump cannot tell (the stored table is Xen's own, or its machine frame is
+    /// not in the page list).
     pub fn guest_cr3(&self, slot: usize) -> Option<u64> {
         let v = self.vcpus().get(slot)?;
         if self.dump.legacy_hvm_rule().is_none() {
             return Some(v.cr3());
         }
         let info = self.roots.get(slot)?;
-        if info.problem.is_some() {
+        if info.problem == Some(RootProblem::XenTable) {
             return None;
         }
         let pfn = self
