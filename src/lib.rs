@@ -13,6 +13,7 @@ pub mod dump;
 pub mod gdb;
 pub mod harness;
 pub mod memory;
+pub mod os;
 pub mod server;
 pub mod summary;
 pub mod vcpu;
