@@ -5,4 +5,5 @@
 //! becomes something a debugger can show as a thread: its pid, command, state, the CPU
 //! it runs on, the registers its last context switch saved and its page tables.
 
+pub mod debuginfo;
 pub mod layout;
