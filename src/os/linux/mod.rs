@@ -7,3 +7,4 @@
 
 pub mod debuginfo;
 pub mod layout;
+pub mod tasks;
