@@ -656,7 +656,12 @@ impl Walker<'_> {
             ));
             return None;
         }
-        let pgd = self.field(mm, f)?;
+        let Some(pgd) = self.field(mm, f) else {
+            self.warn(format!(
+                "task {task:#x}: cannot read the pgd of its mm {mm:#x}"
+            ));
+            return None;
+        };
         if !self.plausible(pgd, 8) || pgd % 32 != 0 {
             self.warn(format!(
                 "task {task:#x}: mm->pgd {pgd:#x} is not a kernel address of a page table"
