@@ -474,19 +474,41 @@ fn damaged_thread_lists_signals_and_cpus_are_warned_about() {
     assert_eq!(w.running_on(0).unwrap().pid, 0);
 
     // Two CPUs claiming the same task.
+    let other = probe.guest.facts.tasks[index(&probe, 94)].address;
+    let (_, w) = damaged(
+        &[
+            Damage::Current {
+                cpu: 1,
+                value: other,
+            },
+            Damage::Current {
+                cpu: 2,
+                value: other,
+            },
+        ],
+        |_| {},
+    );
+    assert!(
+        has_warning(&w, "already current on CPU 1"),
+        "{:?}",
+        w.warnings
+    );
+    assert_eq!(w.running_on(1).unwrap().pid, 94);
+
+    // A CPU that never came up keeps the initial &init_task: it runs nothing, quietly.
     let init = probe.addrs.init_task;
     let (_, w) = damaged(
         &[Damage::Current {
-            cpu: 1,
+            cpu: 2,
             value: init,
         }],
         |_| {},
     );
-    assert!(
-        has_warning(&w, "already current on CPU 0"),
-        "{:?}",
-        w.warnings
-    );
+    assert!(w.complete && w.warnings.is_empty(), "{:?}", w.warnings);
+    assert!(w.running_on(2).is_none());
+    assert_eq!(w.running_on(0).unwrap().pid, 0);
+    // (swapper/2 is then on no list and not current anywhere: not found.)
+    assert!(!w.tasks.iter().any(|t| t.comm == "swapper/2"));
 
     // A process whose mm is unreadable: no pgd, a warning.
     let (_, w) = damaged(

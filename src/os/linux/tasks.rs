@@ -17,7 +17,9 @@
 //! **Which CPU runs which task.** x86's per-CPU `current_task` (up to 6.1) or
 //! `pcpu_hot.current_task` (6.2+), read at `__per_cpu_offset[cpu]` + the variable's
 //! address. A task that is current on a CPU runs there; its own saved context is
-//! stale, the vCPU's registers are the task's.
+//! stale, the vCPU's registers are the task's. A CPU other than 0 whose current task
+//! is `init_task` never came up (that is the variable's static initial value): it
+//! runs nothing.
 //!
 //! **Saved registers.** A sleeping task's `thread.sp` points at the `struct
 //! inactive_task_frame` that `__switch_to_asm` pushed (Linux 4.9+): x86_64 r15 r14 r13
@@ -525,8 +527,9 @@ impl Walker<'_> {
                 ));
                 continue;
             };
-            // A CPU that never came up has no current task.
-            if task == 0 {
+            // A CPU that never came up still holds the variable's initial value:
+            // &init_task (x86's `current_task = &init_task`), or nothing.
+            if task == 0 || (task == addrs.init_task && cpu != 0) {
                 continue;
             }
             if !self.plausible(task, self.l.task_struct_size) {
