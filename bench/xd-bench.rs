@@ -30,6 +30,7 @@ use xendump_gdbserver::builder::large::{
 };
 use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, Width, XenDump};
+use xendump_gdbserver::gdb::rsp;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -477,12 +478,11 @@ impl RspClient {
 
     /// Send one packet and return the reply's payload, run-length encoding undone.
     fn request(&mut self, body: &str) -> Res<Vec<u8>> {
-        let sum = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
         self.stream
             .get_mut()
-            .write_all(format!("${body}#{sum:02x}").as_bytes())?;
-        let mut raw = Vec::new();
+            .write_all(&rsp::packet(body.as_bytes()))?;
         // Skip acknowledgements up to the packet start, then read to '#' and the sum.
+        let mut raw = vec![b'$'];
         loop {
             let mut b = [0u8; 1];
             self.stream.read_exact(&mut b)?;
@@ -491,28 +491,13 @@ impl RspClient {
             }
         }
         self.stream.read_until(b'#', &mut raw)?;
-        raw.pop();
         let mut sum = [0u8; 2];
         self.stream.read_exact(&mut sum)?;
+        raw.extend_from_slice(&sum);
         if self.ack {
             self.stream.get_mut().write_all(b"+")?;
         }
-        let mut out = Vec::with_capacity(raw.len());
-        let mut i = 0;
-        while i < raw.len() {
-            if raw[i] == b'*' && i + 1 < raw.len() {
-                let last = *out.last().ok_or("run-length code at packet start")?;
-                out.extend(std::iter::repeat_n(
-                    last,
-                    usize::from(raw[i + 1].saturating_sub(29)),
-                ));
-                i += 2;
-            } else {
-                out.push(raw[i]);
-                i += 1;
-            }
-        }
-        Ok(out)
+        Ok(rsp::decode_reply(&raw)?)
     }
 
     /// Stop acknowledging packets, as gdb does with a stub that offers it.
@@ -737,11 +722,9 @@ fn bulk(opts: &Opts) -> Res<()> {
         let first = d
             .page_of_pfn(GuestFrame(MAPPED_PFN))
             .ok_or("mapped pfn missing")?;
-        let off = d.page_offset(first) as usize;
         let src = d
-            .file()
-            .get(off..off + size as usize)
-            .ok_or("dump shorter than the mapped range")?;
+            .page_span(first, size / PAGE_SIZE)
+            .map_err(|_| "dump shorter than the mapped range")?;
         check_pattern(MAPPED_VA, src)?;
         let mut copy_t = Vec::new();
         let mut file_t = Vec::new();

@@ -15,11 +15,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, Criterion, Throughput};
-use xendump_gdbserver::addr::{GuestFrame, VirtAddr};
+use xendump_gdbserver::addr::{GuestFrame, PageIndex, PAGE_SIZE};
 use xendump_gdbserver::builder::large::{LargeGuest, LargeImage, MAPPED_PFN};
 use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, XenDump};
-use xendump_gdbserver::memory::{Guest, GuestOptions, TranslationCache, View, CACHE_SLOTS};
+use xendump_gdbserver::memory::{Guest, GuestOptions, TranslationCache, Via, CACHE_SLOTS};
 
 const MAPPED_PAGES: u64 = 16_384; // 64 MiB
 const CHUNK: usize = 32 * 1024; // what gdb asks for with a 64 KiB packet size
@@ -30,7 +30,7 @@ struct Fixture {
     guest: Guest,
     built: LargeImage,
     /// File offset of the first mapped page's bytes (pages are stored by ascending pfn).
-    plain_offset: usize,
+    plain_first: PageIndex,
     random: Vec<(usize, u64)>,
     _dir: tempfile::TempDir,
 }
@@ -55,7 +55,7 @@ fn fixture() -> Fixture {
     let first = dump
         .page_of_pfn(GuestFrame(MAPPED_PFN))
         .expect("mapped pfn in the dump");
-    let plain_offset = dump.page_offset(first) as usize;
+    let plain_first = first;
     let guest = Guest::new(dump, GuestOptions::default()).expect("guest");
     // xorshift: reproducible addresses spread over the whole mapping, 8-byte aligned.
     let mut x = 0x2545_F491_4F6C_DD1Du64;
@@ -70,7 +70,7 @@ fn fixture() -> Fixture {
     Fixture {
         guest,
         built,
-        plain_offset,
+        plain_first,
         random,
         _dir: dir,
     }
@@ -85,24 +85,33 @@ fn check_reads(f: &Fixture) {
         f.built.mapped_va,
         f.built.mapped_va + f.built.mapped_len - CHUNK as u64,
     ] {
-        let n = f
-            .guest
-            .read(&mut cache, View::Virtual, 1, VirtAddr(va), &mut got);
+        let n = f.guest.read(
+            &mut cache,
+            Via::Virtual(f.guest.vcpu_space(1).unwrap()),
+            va,
+            &mut got,
+        );
         f.built.expected(va, &mut want).expect("inside the mapping");
         assert!(n == CHUNK && got == want, "wrong bytes at {va:#x}");
     }
-    let file = f.guest.dump().file();
+    let plain = f
+        .guest
+        .dump()
+        .page_span(f.plain_first, f.built.mapped_len / PAGE_SIZE)
+        .expect("mapped pages in the file");
     f.built
         .expected(f.built.mapped_va, &mut want)
         .expect("inside the mapping");
-    assert_eq!(&file[f.plain_offset..f.plain_offset + CHUNK], &want[..]);
+    assert_eq!(&plain[..CHUNK], &want[..]);
 }
 
 fn bulk(f: &Fixture, cache: &mut TranslationCache, buf: &mut [u8]) -> usize {
     let mut total = 0;
     let mut va = f.built.mapped_va;
     while va < f.built.mapped_va + f.built.mapped_len {
-        total += f.guest.read(cache, View::Virtual, 0, VirtAddr(va), buf);
+        total += f
+            .guest
+            .read(cache, Via::Virtual(f.guest.vcpu_space(0).unwrap()), va, buf);
         black_box(&buf);
         va += CHUNK as u64;
     }
@@ -113,8 +122,12 @@ fn random(f: &Fixture, cache: &mut TranslationCache) -> u64 {
     let mut sum = 0u64;
     let mut word = [0u8; 8];
     for &(slot, va) in &f.random {
-        f.guest
-            .read(cache, View::Virtual, slot, VirtAddr(va), &mut word);
+        f.guest.read(
+            cache,
+            Via::Virtual(f.guest.vcpu_space(slot).unwrap()),
+            va,
+            &mut word,
+        );
         sum = sum.wrapping_add(u64::from_le_bytes(word));
     }
     sum
@@ -128,8 +141,11 @@ fn bench_read(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("bulk_read");
     group.throughput(Throughput::Bytes(len as u64));
-    let file = f.guest.dump().file();
-    let src = &file[f.plain_offset..f.plain_offset + len];
+    let src = f
+        .guest
+        .dump()
+        .page_span(f.plain_first, len as u64 / PAGE_SIZE)
+        .expect("mapped pages in the file");
     group.bench_function("plain_copy", |b| {
         b.iter(|| {
             for chunk in src.chunks(CHUNK) {
@@ -154,14 +170,14 @@ fn bench_read(c: &mut Criterion) {
     let offsets: Vec<usize> = f
         .random
         .iter()
-        .map(|&(_, va)| f.plain_offset + (va - f.built.mapped_va) as usize)
+        .map(|&(_, va)| (va - f.built.mapped_va) as usize)
         .collect();
     group.bench_function("plain", |b| {
         b.iter(|| {
             let mut sum = 0u64;
             for &off in &offsets {
                 let mut word = [0u8; 8];
-                word.copy_from_slice(&file[off..off + 8]);
+                word.copy_from_slice(&src[off..off + 8]);
                 sum = sum.wrapping_add(u64::from_le_bytes(word));
             }
             black_box(sum)

@@ -11,11 +11,12 @@
 use std::cell::RefCell;
 use std::time::Instant;
 
-use xendump_gdbserver::addr::VirtAddr;
 use xendump_gdbserver::builder::linux::{synthetic_spec, LinuxGuest, TaskDesc};
 use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, Width, XenDump};
-use xendump_gdbserver::memory::{Guest, GuestOptions, TranslationCache, View, CACHE_SLOTS};
+use xendump_gdbserver::memory::{
+    AddressSpace, Guest, GuestOptions, TranslationCache, Via, CACHE_SLOTS,
+};
 use xendump_gdbserver::os::linux::tasks::{
     saved_registers, walk_tasks, KernelAddresses, WalkOptions,
 };
@@ -23,6 +24,7 @@ use xendump_gdbserver::os::KernelMemory;
 
 struct GuestKernel<'g> {
     guest: &'g Guest,
+    space: AddressSpace,
     cache: RefCell<TranslationCache>,
 }
 
@@ -30,7 +32,7 @@ impl KernelMemory for GuestKernel<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
         let mut c = self.cache.borrow_mut();
         self.guest
-            .read(&mut c, View::Virtual, 0, VirtAddr(addr), buf)
+            .read(&mut c, Via::Virtual(&self.space), addr, buf)
     }
 }
 
@@ -83,6 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..runs {
         let mem = GuestKernel {
             guest: &guest,
+            space: *guest.vcpu_space(0).ok_or("no vCPU 0")?,
             cache: RefCell::new(TranslationCache::new(CACHE_SLOTS)),
         };
         let t = Instant::now();

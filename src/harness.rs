@@ -12,10 +12,17 @@ use crate::addr::VirtAddr;
 use crate::builder::tiny::TinyGuest;
 use crate::builder::DumpOptions;
 use crate::dump::{GuestKind, Width, XenDump};
-use crate::gdb::monitor::run_command;
-use crate::memory::{Guest, GuestOptions, ModeChoice, PagingMode, TranslationCache, View};
-use crate::server::{AnySession, ServerConfig, SessionStatus, OUTPUT_HIGH_WATER};
+use crate::gdb::monitor::{run_command, Context};
+use crate::gdb::session::{AnySession, SessionConfig, SessionStatus, OUTPUT_HIGH_WATER};
+use crate::gdb::target::ReadSettings;
+use crate::memory::{
+    Guest, GuestOptions, PagingMode, PagingOverride, TranslationCache, Via, CACHE_SLOTS,
+};
 use crate::summary::Summary;
+use crate::threads::{Debuggee, ThreadId};
+
+/// A packet with a correct checksum around `body` (the codec's, re-exported for tests).
+pub use crate::gdb::rsp::packet;
 
 /// Longest read one [`read_memory`] operation asks for.
 pub const MAX_READ: usize = 16 * 1024;
@@ -109,37 +116,55 @@ pub fn read_memory(data: &[u8]) {
     let Ok(dump) = XenDump::from_bytes(dump.to_vec()) else {
         return;
     };
-    let mode = match head >> 4 {
-        1 => ModeChoice::NoPaging,
-        2 => ModeChoice::TwoLevel,
-        3 => ModeChoice::Pae,
-        4 => ModeChoice::FourLevel,
-        5 => ModeChoice::FiveLevel,
-        _ => ModeChoice::Auto,
+    let paging = match head >> 4 {
+        1 => Some(PagingOverride::NoPaging),
+        2 => Some(PagingOverride::TwoLevel),
+        3 => Some(PagingOverride::Pae),
+        4 => Some(PagingOverride::FourLevel),
+        5 => Some(PagingOverride::FiveLevel),
+        _ => None,
     };
     let Ok(guest) = Guest::new(
         dump,
         GuestOptions {
-            mode,
+            paging,
             ..GuestOptions::default()
         },
     ) else {
         return;
     };
+    let debuggee = Debuggee::new(guest);
+    let guest = debuggee.guest();
     let mut cache = TranslationCache::new(8);
     let mut buf = vec![0u8; MAX_READ];
     let mut again = vec![0u8; MAX_READ];
+    let mut settings = ReadSettings::default();
+    let current = debuggee
+        .threads()
+        .first()
+        .unwrap_or(ThreadId::new(1).expect("1"));
+    let mut monitor = |line: String| {
+        let mut ctx = Context {
+            debuggee: &debuggee,
+            settings: &mut settings,
+            current,
+        };
+        run_command(&mut ctx, &line)
+    };
     for chunk in ops.chunks(OP_SIZE) {
         let op = ReadOp::decode(chunk);
-        let view = match op.view % 3 {
-            0 => View::Virtual,
-            1 => View::Physical,
-            _ => View::Machine,
-        };
         let slot = usize::from(op.slot);
+        let via = match op.view % 3 {
+            0 => match guest.vcpu_space(slot) {
+                Some(space) => Via::Virtual(space),
+                None => continue,
+            },
+            1 => Via::Physical,
+            _ => Via::Machine,
+        };
         let len = usize::from(op.len).min(MAX_READ);
-        let first = guest.read(&mut cache, view, slot, VirtAddr(op.addr), &mut buf[..len]);
-        let second = guest.read(&mut cache, view, slot, VirtAddr(op.addr), &mut again[..len]);
+        let first = guest.read(&mut cache, via, op.addr, &mut buf[..len]);
+        let second = guest.read(&mut cache, via, op.addr, &mut again[..len]);
         // The cache may not change what a read returns.
         assert_eq!(first, second, "read length changed on a cache hit");
         assert_eq!(
@@ -147,49 +172,35 @@ pub fn read_memory(data: &[u8]) {
             again[..second],
             "bytes changed on a cache hit"
         );
-        let _ = guest.read_exact(&mut cache, view, slot, VirtAddr(op.addr), &mut buf[..len]);
-        let _ = guest.translate(slot, VirtAddr(op.addr));
-        let mut v = crate::gdb::monitor::ReadSettings::default();
-        let _ = run_command(
-            &guest,
-            &mut v,
-            0,
-            &format!("translate {:#x} {slot}", op.addr),
-        );
-        let _ = run_command(&guest, &mut v, 0, &format!("p2m {:#x}", op.addr >> 12));
-        let _ = run_command(&guest, &mut v, 0, &format!("m2p {:#x}", op.addr >> 12));
+        let _ = guest.read_exact(&mut cache, via, op.addr, &mut buf[..len]);
+        if let Some(space) = guest.vcpu_space(slot) {
+            let _ = guest.translate(space, VirtAddr(op.addr));
+        }
+        let _ = monitor(format!("translate {:#x} {slot}", op.addr));
+        let _ = monitor(format!("p2m {:#x}", op.addr >> 12));
+        let _ = monitor(format!("m2p {:#x}", op.addr >> 12));
     }
-    let mut v = crate::gdb::monitor::ReadSettings::default();
-    let _ = run_command(&guest, &mut v, 0, "vcpu");
-    let _ = run_command(&guest, &mut v, 0, "vcpu 0");
+    let _ = monitor("vcpu".into());
+    let _ = monitor("vcpu 0".into());
 }
 
 /// The two guests a [`gdb_session`] input can talk to: a 64-bit PV guest and a 32-bit
 /// HVM guest (so both register layouts are served), each a tiny builder dump.
-pub fn session_guests() -> &'static [Arc<Guest>; 2] {
-    static GUESTS: OnceLock<[Arc<Guest>; 2]> = OnceLock::new();
+pub fn session_guests() -> &'static [Arc<Debuggee>; 2] {
+    static GUESTS: OnceLock<[Arc<Debuggee>; 2]> = OnceLock::new();
     GUESTS.get_or_init(|| {
         let make = |kind, mode, tools| {
             let t = TinyGuest::new(kind, mode).expect("tiny guest");
             let bytes = t.image.write(&DumpOptions::elf(tools)).expect("tiny dump");
             let dump = XenDump::from_bytes(bytes).expect("tiny dump opens");
-            Arc::new(Guest::new(dump, GuestOptions::default()).expect("tiny guest model"))
+            let guest = Guest::new(dump, GuestOptions::default()).expect("tiny guest model");
+            Arc::new(Debuggee::new(guest))
         };
         [
             make(GuestKind::Pv, PagingMode::FourLevel, Width::Bits64),
             make(GuestKind::Hvm, PagingMode::Pae, Width::Bits32),
         ]
     })
-}
-
-/// Frame `body` as a gdb packet with a correct checksum.
-pub fn packet(body: &[u8]) -> Vec<u8> {
-    let sum = body.iter().fold(0u8, |a, &b| a.wrapping_add(b));
-    let mut v = Vec::with_capacity(body.len() + 4);
-    v.push(b'$');
-    v.extend_from_slice(body);
-    v.extend_from_slice(format!("#{sum:02x}").as_bytes());
-    v
 }
 
 /// Feed arbitrary bytes to a gdb session over a builder dump, as the TCP server would.
@@ -208,10 +219,10 @@ pub fn gdb_session(data: &[u8]) -> Vec<u8> {
     } else {
         stream.to_vec()
     };
-    let config = ServerConfig {
+    let config = SessionConfig {
         // Small, so oversized packets are cheap to reach.
         packet_size: 4096,
-        ..ServerConfig::default()
+        cache_slots: CACHE_SLOTS,
     };
     let Ok(mut session) = AnySession::new(guest, &config) else {
         return Vec::new();

@@ -9,13 +9,16 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use xendump_gdbserver::convert::{
-    convert_file, ConvertOptions, NoProgress, Progress, ScanDepth, VmcoreinfoScan,
+    convert_file, ConvertOptions, NoProgress, Progress, VmcoreinfoScan,
 };
-use xendump_gdbserver::dump::XenDump;
-use xendump_gdbserver::memory::CACHE_SLOTS;
-use xendump_gdbserver::memory::{ArchChoice, Guest, GuestOptions, ModeChoice};
-use xendump_gdbserver::server::{self, ServerConfig, DEFAULT_PACKET_SIZE};
+use xendump_gdbserver::dump::{Width, XenDump};
+use xendump_gdbserver::gdb::monitor::COMMANDS;
+use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
+use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
+use xendump_gdbserver::os::linux::ScanDepth;
+use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
+use xendump_gdbserver::threads::Debuggee;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -30,13 +33,24 @@ Examples:
   xendump-gdbserver convert guest.core -o vmcore
                                                write an ELF vmcore for crash, drgn, gdb
 
-In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1), `monitor help` lists the
-dump commands (translate, p2m, m2p, vcpu, view). The dump is read-only: writes and
-resuming are refused, the guest stays exactly as it was dumped.";
+In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1). The dump is read-only:
+writes and resuming are refused, the guest stays exactly as it was dumped.";
+
+/// The examples, then the monitor commands as the command table lists them.
+fn after_help() -> String {
+    let mut text = format!(
+        "{AFTER_HELP}\n\nmonitor commands (in gdb: `monitor NAME ...`; `monitor help` says more):\n"
+    );
+    for c in COMMANDS {
+        let line = format!("{} {}", c.name, c.args);
+        text.push_str(&format!("  {:<22}{}\n", line.trim_end(), c.summary));
+    }
+    text
+}
 
 /// Serve a Xen domain core dump (xl/xm dump-core) to gdb as a halted machine.
 #[derive(Parser, Debug)]
-#[command(name = "xendump-gdbserver", version, after_help = AFTER_HELP)]
+#[command(name = "xendump-gdbserver", version, after_help = after_help())]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct Cli {
     #[command(subcommand)]
@@ -172,18 +186,18 @@ enum ArchArg {
 impl GuestArgs {
     fn options(&self) -> GuestOptions {
         GuestOptions {
-            mode: match self.paging {
-                ModeArg::Auto => ModeChoice::Auto,
-                ModeArg::None => ModeChoice::NoPaging,
-                ModeArg::TwoLevel => ModeChoice::TwoLevel,
-                ModeArg::Pae => ModeChoice::Pae,
-                ModeArg::FourLevel => ModeChoice::FourLevel,
-                ModeArg::FiveLevel => ModeChoice::FiveLevel,
+            paging: match self.paging {
+                ModeArg::Auto => None,
+                ModeArg::None => Some(PagingOverride::NoPaging),
+                ModeArg::TwoLevel => Some(PagingOverride::TwoLevel),
+                ModeArg::Pae => Some(PagingOverride::Pae),
+                ModeArg::FourLevel => Some(PagingOverride::FourLevel),
+                ModeArg::FiveLevel => Some(PagingOverride::FiveLevel),
             },
-            arch: match self.arch {
-                ArchArg::Auto => ArchChoice::Auto,
-                ArchArg::X86_64 => ArchChoice::X86_64,
-                ArchArg::I386 => ArchChoice::I386,
+            width: match self.arch {
+                ArchArg::Auto => None,
+                ArchArg::X86_64 => Some(Width::Bits64),
+                ArchArg::I386 => Some(Width::Bits32),
             },
         }
     }
@@ -238,10 +252,11 @@ fn serve(args: ServeArgs) -> Result<()> {
         bail!("--packet-size must be at least 1024 bytes");
     }
     let addr = parse_listen(&args.listen)?;
-    let guest = Arc::new(open_guest(path, &args.guest)?);
+    let guest = open_guest(path, &args.guest)?;
     for w in guest.dump().warnings().iter().chain(guest.warnings()) {
         tracing::warn!("{w}");
     }
+    let debuggee = Arc::new(Debuggee::new(guest));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -254,18 +269,20 @@ fn serve(args: ServeArgs) -> Result<()> {
         eprintln!(
             "xendump-gdbserver: serving {} ({} vCPUs) on {local}\n  connect with: gdb -ex 'target remote {local}' vmlinux",
             path.display(),
-            guest.vcpus().len()
+            debuggee.guest().vcpus().len()
         );
         if !local.ip().is_loopback() {
             tracing::warn!("listening on {local}: anyone who can reach it can read the dump");
         }
         let config = ServerConfig {
-            packet_size: args.packet_size,
+            session: SessionConfig {
+                packet_size: args.packet_size,
+                cache_slots: args.translation_cache,
+            },
             write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
             max_sessions: args.max_sessions.max(1),
-            cache_slots: args.translation_cache,
         };
-        server::serve(listener, guest, config, async {
+        server::serve(listener, debuggee, config, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await

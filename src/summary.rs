@@ -4,9 +4,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::convert::{find_vmcoreinfo, KernelMap, ScanDepth};
 use crate::dump::{ContextLayout, DumpFormat, GuestKind, Width};
-use crate::memory::{Guest, RegisterWidth};
+use crate::memory::Guest;
+use crate::os::linux::{find_vmcoreinfo, KernelMap, ScanDepth};
 
 /// Everything `info` reports, ready for text or JSON.
 #[derive(Clone, Debug, Serialize)]
@@ -114,14 +114,13 @@ impl Summary {
     /// Summarise `guest`.
     pub fn of(guest: &Guest) -> Summary {
         let d = guest.dump();
-        let file = d.file();
         let frames = d.frames();
         let hex = |v: u64| format!("{v:#x}");
         let vcpus = guest
             .vcpus()
             .iter()
             .map(|v| {
-                let space = guest.address_space(v.slot);
+                let space = guest.vcpu_space(v.slot);
                 VcpuSummary {
                     slot: v.slot,
                     online: v.online(),
@@ -173,16 +172,16 @@ impl Summary {
                 ContextLayout::X86_64 => "x86_64",
                 ContextLayout::X86_32 => "x86_32",
             },
-            register_layout: match guest.register_width() {
-                RegisterWidth::Bits64 => "amd64 (i386:x86-64)",
-                RegisterWidth::Bits32 => "i386",
+            register_layout: match guest.guest_width() {
+                Width::Bits64 => "amd64 (i386:x86-64)",
+                Width::Bits32 => "i386",
             },
             page_size: d.page_size(),
             page_slots: d.page_count(),
             pages: d.valid_page_count(),
             pages_in_file: d.pages_present(),
-            pfn_range: frames.pfn_range(file).map(|(a, b)| [hex(a.0), hex(b.0)]),
-            mfn_range: frames.mfn_range(file).map(|(a, b)| [hex(a.0), hex(b.0)]),
+            pfn_range: d.pfn_range().map(|(a, b)| [hex(a.0), hex(b.0)]),
+            mfn_range: d.mfn_range().map(|(a, b)| [hex(a.0), hex(b.0)]),
             index_bytes: frames.index_bytes(),
             vcpus,
             warnings: {

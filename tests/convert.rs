@@ -16,12 +16,12 @@ use xendump_gdbserver::addr::PAGE_SIZE;
 use xendump_gdbserver::builder::scenario::{Scenario, DIRECT_MAP_PAGES};
 use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
 use xendump_gdbserver::convert::{
-    convert_file, find_vmcoreinfo, write_vmcore, ConvertError, ConvertOptions, FoundBy, KernelMap,
-    NoProgress, Plan, ScanDepth, VmcoreinfoScan, NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO,
-    NT_XENDUMP_P2M,
+    convert_file, write_vmcore, ConvertError, ConvertOptions, NoProgress, Plan, VmcoreinfoScan,
+    NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO, NT_XENDUMP_P2M,
 };
 use xendump_gdbserver::dump::{DumpFormat, GuestKind, Width, XenDump};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingMode};
+use xendump_gdbserver::os::linux::{find_vmcoreinfo, FoundBy, KernelMap, ScanDepth};
 
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 

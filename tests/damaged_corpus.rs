@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::{gdb, Server};
-use xendump_gdbserver::addr::VirtAddr;
 use xendump_gdbserver::builder::damaged::{
     damaged_corpus, manifest, parse_manifest, Expectation, ManifestCase, ReadView,
 };
 use xendump_gdbserver::dump::XenDump;
-use xendump_gdbserver::memory::{Guest, GuestOptions, TranslationCache, View};
+use xendump_gdbserver::memory::{Guest, GuestOptions, TranslationCache, Via};
 use xendump_gdbserver::summary::Summary;
 
 fn dir() -> PathBuf {
@@ -75,14 +74,20 @@ fn every_case_opens_or_fails_as_its_manifest_says() {
                 }
                 let mut cache = TranslationCache::new(64);
                 for r in reads {
-                    let view = match r.view {
-                        ReadView::Virtual => View::Virtual,
-                        ReadView::Physical => View::Physical,
-                        ReadView::Machine => View::Machine,
+                    let via = match r.view {
+                        ReadView::Virtual => match guest.vcpu_space(r.vcpu) {
+                            Some(space) => Via::Virtual(space),
+                            None => {
+                                failures.push(format!("{}: no vCPU {}", case.name, r.vcpu));
+                                continue;
+                            }
+                        },
+                        ReadView::Physical => Via::Physical,
+                        ReadView::Machine => Via::Machine,
                     };
                     let mut buf = vec![0u8; r.len];
                     let got = guest
-                        .read_exact(&mut cache, view, r.vcpu, VirtAddr(r.addr), &mut buf)
+                        .read_exact(&mut cache, via, r.addr, &mut buf)
                         .map(|()| buf);
                     let ok = match (&r.outcome, &got) {
                         (Ok(want), Ok(have)) => want == have,

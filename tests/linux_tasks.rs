@@ -11,34 +11,35 @@ use std::cell::RefCell;
 
 use kernel_fixture::{build, Bits, Shapes, Variant};
 use proptest::prelude::*;
-use xendump_gdbserver::addr::VirtAddr;
 use xendump_gdbserver::builder::linux::{
     sample_tasks, synthetic_spec, Damage, KernelPlacement, LinuxFacts, LinuxGuest, LinuxSpec,
     TaskDesc,
 };
 use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, Width, XenDump};
-use xendump_gdbserver::memory::{Guest, GuestOptions, PagingMode, TranslationCache, View};
+use xendump_gdbserver::memory::{
+    AddressSpace, Guest, GuestOptions, PagingMode, TranslationCache, Via,
+};
 use xendump_gdbserver::os::linux::debuginfo::{sym, DebugInfo};
 use xendump_gdbserver::os::linux::tasks::{
     saved_registers, walk_tasks, FrameError, KernelAddresses, SavedRegisters, TaskWalk, WalkOptions,
 };
 use xendump_gdbserver::os::KernelMemory;
 
-/// Kernel memory through the guest model, as the server will read it: vCPU `slot`'s
-/// page tables (the kernel half is the same in all of them).
+/// Kernel memory through the guest model, as the server will read it: vCPU 0's page
+/// tables (the kernel half is the same in all of them).
 struct GuestKernel<'g> {
     guest: &'g Guest,
+    space: AddressSpace,
     cache: RefCell<TranslationCache>,
-    slot: usize,
 }
 
 impl<'g> GuestKernel<'g> {
     fn new(guest: &'g Guest) -> Self {
         GuestKernel {
             guest,
+            space: *guest.vcpu_space(0).unwrap(),
             cache: RefCell::new(TranslationCache::new(256)),
-            slot: 0,
         }
     }
 }
@@ -47,9 +48,8 @@ impl KernelMemory for GuestKernel<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
         self.guest.read(
             &mut self.cache.borrow_mut(),
-            View::Virtual,
-            self.slot,
-            VirtAddr(addr),
+            Via::Virtual(&self.space),
+            addr,
             buf,
         )
     }
@@ -240,9 +240,9 @@ fn check_walk(c: &Case, guest: &Guest, name: &str) {
     // vCPU 1 runs pid 1 on its own tables: its user page reads as that process's.
     let mut cache = TranslationCache::new(16);
     let mut b = [0u8; 8];
-    let user = VirtAddr(facts.user_va);
+    let space = Via::Virtual(guest.vcpu_space(1).unwrap());
     assert_eq!(
-        guest.read(&mut cache, View::Virtual, 1, user, &mut b),
+        guest.read(&mut cache, space, facts.user_va, &mut b),
         8,
         "{name}"
     );

@@ -6,8 +6,7 @@ use xendump_gdbserver::builder::scenario::Scenario;
 use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
 use xendump_gdbserver::dump::{DumpFormat, GuestKind, Width, XenDump};
 use xendump_gdbserver::memory::{
-    Guest, GuestOptions, MemoryError, PagingMode, RegisterWidth, TranslationCache, View, WalkError,
-    CACHE_SLOTS,
+    Guest, GuestOptions, MemoryError, PagingMode, TranslationCache, Via, WalkError, CACHE_SLOTS,
 };
 
 fn scenarios() -> Vec<Scenario> {
@@ -93,7 +92,12 @@ fn virtual_reads_match_the_oracle_everywhere() {
             for slot in 0..3 {
                 for &a in &probe_addresses(&s) {
                     let mut b = [0u8; 1];
-                    let n = g.read(&mut cache, View::Virtual, slot, VirtAddr(a), &mut b);
+                    let n = g.read(
+                        &mut cache,
+                        Via::Virtual(g.vcpu_space(slot).unwrap()),
+                        a,
+                        &mut b,
+                    );
                     let want = s.byte_at(slot, VirtAddr(a));
                     assert_eq!(
                         n == 1,
@@ -112,23 +116,37 @@ fn virtual_reads_match_the_oracle_everywhere() {
             let mut banner = vec![0u8; f.banner.len()];
             g.read_exact(
                 &mut cache,
-                View::Virtual,
-                0,
-                VirtAddr(f.banner_va),
+                Via::Virtual(g.vcpu_space(0).unwrap()),
+                f.banner_va,
                 &mut banner,
             )
             .unwrap();
             assert_eq!(banner, f.banner.as_bytes(), "{name}");
             let mut j = [0u8; 8];
-            g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.jiffies_va), &mut j)
-                .unwrap();
+            g.read_exact(
+                &mut cache,
+                Via::Virtual(g.vcpu_space(0).unwrap()),
+                f.jiffies_va,
+                &mut j,
+            )
+            .unwrap();
             assert_eq!(u64::from_le_bytes(j), f.jiffies, "{name}");
             // The user page exists only in vCPU 1's address space.
-            g.read_exact(&mut cache, View::Virtual, 1, VirtAddr(f.user_va), &mut j)
-                .unwrap();
+            g.read_exact(
+                &mut cache,
+                Via::Virtual(g.vcpu_space(1).unwrap()),
+                f.user_va,
+                &mut j,
+            )
+            .unwrap();
             assert_eq!(u64::from_le_bytes(j), f.user_value, "{name}");
             assert!(g
-                .read_exact(&mut cache, View::Virtual, 0, VirtAddr(f.user_va), &mut j)
+                .read_exact(
+                    &mut cache,
+                    Via::Virtual(g.vcpu_space(0).unwrap()),
+                    f.user_va,
+                    &mut j
+                )
                 .is_err());
         }
     }
@@ -145,10 +163,20 @@ fn reads_stop_at_the_first_unreadable_page() {
         // The data area is 16 pages followed by an unmapped page.
         let end = f.data_va + 16 * 4096;
         let mut buf = vec![0u8; 3 * 4096];
-        let n = g.read(&mut cache, View::Virtual, 0, VirtAddr(end - 100), &mut buf);
+        let n = g.read(
+            &mut cache,
+            Via::Virtual(g.vcpu_space(0).unwrap()),
+            end - 100,
+            &mut buf,
+        );
         assert_eq!(n, 100, "{name}");
         let e = g
-            .read_exact(&mut cache, View::Virtual, 0, VirtAddr(end - 100), &mut buf)
+            .read_exact(
+                &mut cache,
+                Via::Virtual(g.vcpu_space(0).unwrap()),
+                end - 100,
+                &mut buf,
+            )
             .unwrap_err();
         match e {
             MemoryError::Partial {
@@ -170,9 +198,8 @@ fn reads_stop_at_the_first_unreadable_page() {
         let e = g
             .read_exact(
                 &mut cache,
-                View::Virtual,
-                0,
-                VirtAddr(f.absent_va),
+                Via::Virtual(g.vcpu_space(0).unwrap()),
+                f.absent_va,
                 &mut buf[..8],
             )
             .unwrap_err();
@@ -190,13 +217,7 @@ fn physical_and_machine_views() {
             let f = &s.facts;
             let mut buf = vec![0u8; f.banner.len()];
             let legacy = matches!(opts.format, Layout::Legacy(_));
-            let phys = g.read_exact(
-                &mut cache,
-                View::Physical,
-                0,
-                VirtAddr(f.banner_pa),
-                &mut buf,
-            );
+            let phys = g.read_exact(&mut cache, Via::Physical, f.banner_pa, &mut buf);
             if legacy && s.image.kind == GuestKind::Pv {
                 let e = phys.unwrap_err();
                 assert!(
@@ -208,13 +229,7 @@ fn physical_and_machine_views() {
                 phys.unwrap();
                 assert_eq!(buf, f.banner.as_bytes(), "{name}");
             }
-            let mach = g.read_exact(
-                &mut cache,
-                View::Machine,
-                0,
-                VirtAddr(f.banner_ma),
-                &mut buf,
-            );
+            let mach = g.read_exact(&mut cache, Via::Machine, f.banner_ma, &mut buf);
             if s.image.kind == GuestKind::Hvm && g.dump().format() == DumpFormat::Elf {
                 assert!(
                     matches!(mach, Err(MemoryError::ViewUnavailable { .. })),
@@ -233,7 +248,9 @@ fn translate_reports_each_level_and_the_right_widths() {
     for s in scenarios() {
         let (name, opts) = &variants(&s)[0];
         let g = guest(&s, opts);
-        let tr = g.translate(0, VirtAddr(s.facts.jiffies_va)).unwrap();
+        let tr = g
+            .translate(g.vcpu_space(0).unwrap(), VirtAddr(s.facts.jiffies_va))
+            .unwrap();
         assert_eq!(
             tr.steps().len(),
             s.mode.levels().len(),
@@ -243,17 +260,19 @@ fn translate_reports_each_level_and_the_right_widths() {
         let (frame, off) = s.lookup(0, VirtAddr(s.facts.jiffies_va)).unwrap();
         assert_eq!((tr.frame, tr.offset), (frame, off), "{name}");
         // Large page: fewer steps.
-        let tr = g.translate(0, VirtAddr(s.facts.banner_va)).unwrap();
+        let tr = g
+            .translate(g.vcpu_space(0).unwrap(), VirtAddr(s.facts.banner_va))
+            .unwrap();
         assert_eq!(tr.steps().len(), s.mode.levels().len() - 1, "{name}");
         let expect = if s.mode.is_32bit() {
-            RegisterWidth::Bits32
+            Width::Bits32
         } else {
-            RegisterWidth::Bits64
+            Width::Bits64
         };
-        assert_eq!(g.register_width(), expect, "{name}");
+        assert_eq!(g.guest_width(), expect, "{name}");
         for slot in 0..3 {
             assert_eq!(
-                g.address_space(slot).unwrap().mode,
+                g.vcpu_space(slot).unwrap().mode,
                 s.mode,
                 "{name} vCPU {slot}"
             );
@@ -271,18 +290,16 @@ fn the_cache_keeps_vcpus_apart() {
     for _ in 0..2 {
         g.read_exact(
             &mut cache,
-            View::Virtual,
-            1,
-            VirtAddr(s.facts.user_va),
+            Via::Virtual(g.vcpu_space(1).unwrap()),
+            s.facts.user_va,
             &mut b,
         )
         .unwrap();
         assert!(g
             .read_exact(
                 &mut cache,
-                View::Virtual,
-                0,
-                VirtAddr(s.facts.user_va),
+                Via::Virtual(g.vcpu_space(0).unwrap()),
+                s.facts.user_va,
                 &mut b
             )
             .is_err());
@@ -328,7 +345,7 @@ mod property {
             let base = if delta < 0 { m.va.0.wrapping_sub(delta.unsigned_abs()) } else { m.last().wrapping_add(delta as u64) };
             let mut cache = TranslationCache::new(64);
             let mut buf = vec![0u8; len];
-            let n = g.read(&mut cache, View::Virtual, slot, VirtAddr(base), &mut buf);
+            let n = g.read(&mut cache, Via::Virtual(g.vcpu_space(slot).unwrap()), base, &mut buf);
             let mut want = Vec::new();
             for i in 0..len as u64 {
                 match s.byte_at(slot, VirtAddr(base.wrapping_add(i))) {
@@ -349,7 +366,7 @@ fn kpti_user_pgd_falls_back_to_the_kernel_pgd_for_kernel_addresses() {
     use xendump_gdbserver::addr::{GuestFrame, MachineFrame};
     use xendump_gdbserver::builder::pagetable::{EntryFlags, PageTableBuilder};
     use xendump_gdbserver::builder::{GuestImage, VcpuImage};
-    use xendump_gdbserver::memory::{ModeChoice, PageSize};
+    use xendump_gdbserver::memory::{PageSize, PagingOverride};
 
     let mut img = GuestImage::new(GuestKind::Hvm, Width::Bits64);
     img.add_run(GuestFrame(0), MachineFrame(0x1000), 0x100)
@@ -407,22 +424,42 @@ fn kpti_user_pgd_falls_back_to_the_kernel_pgd_for_kernel_addresses() {
     let g = Guest::new(
         dump,
         GuestOptions {
-            mode: ModeChoice::FourLevel,
+            paging: Some(PagingOverride::FourLevel),
             ..GuestOptions::default()
         },
     )
     .unwrap();
     let mut cache = TranslationCache::new(CACHE_SLOTS);
     let mut b = [0u8; 8];
-    g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(uva), &mut b)
-        .unwrap();
+    g.read_exact(
+        &mut cache,
+        Via::Virtual(g.vcpu_space(0).unwrap()),
+        uva,
+        &mut b,
+    )
+    .unwrap();
     assert_eq!(u64::from_le_bytes(b), 0x7573_6572);
-    g.read_exact(&mut cache, View::Virtual, 0, VirtAddr(kva), &mut b)
-        .unwrap();
+    g.read_exact(
+        &mut cache,
+        Via::Virtual(g.vcpu_space(0).unwrap()),
+        kva,
+        &mut b,
+    )
+    .unwrap();
     assert_eq!(u64::from_le_bytes(b), 0x6b65_726e_656c);
-    assert_eq!(g.translate(0, VirtAddr(kva)).unwrap().frame, 0x50);
+    assert_eq!(
+        g.translate(g.vcpu_space(0).unwrap(), VirtAddr(kva))
+            .unwrap()
+            .frame,
+        0x50
+    );
     // Lower-half addresses never take the fallback.
     assert!(g
-        .read_exact(&mut cache, View::Virtual, 0, VirtAddr(uva + 0x1000), &mut b)
+        .read_exact(
+            &mut cache,
+            Via::Virtual(g.vcpu_space(0).unwrap()),
+            uva + 0x1000,
+            &mut b
+        )
         .is_err());
 }

@@ -3,12 +3,14 @@
 
 use xendump_gdbserver::builder::tiny::TinyGuest;
 use xendump_gdbserver::dump::GuestKind;
+use xendump_gdbserver::gdb::session::{
+    AnySession, SessionConfig, SessionStatus, OUTPUT_HIGH_WATER,
+};
 use xendump_gdbserver::harness::{packet, session_guests};
 use xendump_gdbserver::memory::PagingMode;
-use xendump_gdbserver::server::{AnySession, ServerConfig, SessionStatus, OUTPUT_HIGH_WATER};
 
 fn session() -> AnySession {
-    AnySession::new(session_guests()[0].clone(), &ServerConfig::default()).unwrap()
+    AnySession::new(session_guests()[0].clone(), &SessionConfig::default()).unwrap()
 }
 
 fn facts() -> xendump_gdbserver::builder::tiny::TinyFacts {
@@ -72,9 +74,9 @@ fn noise_is_skipped_and_bad_checksums_are_nacked() {
 fn an_oversized_packet_ends_the_session() {
     let mut s = AnySession::new(
         session_guests()[0].clone(),
-        &ServerConfig {
+        &SessionConfig {
             packet_size: 1024,
-            ..ServerConfig::default()
+            ..SessionConfig::default()
         },
     )
     .unwrap();

@@ -14,7 +14,7 @@ use xendump_gdbserver::builder::tiny::{TinyGuest, TEXT_PFN};
 use xendump_gdbserver::builder::{DumpLayout, DumpOptions};
 use xendump_gdbserver::dump::{GuestKind, Width, XenDump};
 use xendump_gdbserver::memory::{
-    Guest, GuestOptions, MemoryError, PagingMode, TranslationCache, View,
+    Guest, GuestOptions, MemoryError, PagingMode, TranslationCache, Via,
 };
 
 fn tiny() -> TinyGuest {
@@ -59,9 +59,8 @@ fn reads_past_the_new_end_fail_and_earlier_pages_still_read() {
     guest
         .read_exact(
             &mut cache,
-            View::Virtual,
-            0,
-            VirtAddr(t.facts.banner_va),
+            Via::Virtual(guest.vcpu_space(0).unwrap()),
+            t.facts.banner_va,
             &mut buf,
         )
         .unwrap();
@@ -73,13 +72,7 @@ fn reads_past_the_new_end_fail_and_earlier_pages_still_read() {
 
     let mut w = [0u8; 8];
     let err = guest
-        .read_exact(
-            &mut cache,
-            View::Physical,
-            0,
-            VirtAddr(0x1f * PAGE_SIZE),
-            &mut w,
-        )
+        .read_exact(&mut cache, Via::Physical, 0x1f * PAGE_SIZE, &mut w)
         .unwrap_err();
     assert!(
         matches!(err, MemoryError::FileShrank { .. }),
@@ -91,7 +84,7 @@ fn reads_past_the_new_end_fail_and_earlier_pages_still_read() {
     // A page before the cut still reads right, through the file.
     let mut b = vec![0u8; t.facts.banner.len()];
     guest
-        .read_exact(&mut cache, View::Physical, 0, VirtAddr(banner_pa), &mut b)
+        .read_exact(&mut cache, Via::Physical, banner_pa, &mut b)
         .unwrap();
     assert_eq!(b, t.facts.banner.as_bytes());
 
@@ -100,9 +93,8 @@ fn reads_past_the_new_end_fail_and_earlier_pages_still_read() {
     assert!(guest
         .read_exact(
             &mut c2,
-            View::Virtual,
-            0,
-            VirtAddr(t.facts.counter_va),
+            Via::Virtual(guest.vcpu_space(0).unwrap()),
+            t.facts.counter_va,
             &mut w
         )
         .is_err());
@@ -124,20 +116,20 @@ fn a_file_cut_to_its_headers_fails_every_read_without_dying() {
     shrink(&path, pages_offset(&layout));
     let mut cache = TranslationCache::new(16);
     let mut buf = [0u8; 64];
-    for (view, addr) in [
-        (View::Virtual, t.facts.banner_va),
-        (View::Virtual, t.facts.counter_va),
-        (View::Physical, TEXT_PFN * PAGE_SIZE),
-        (View::Machine, 0x5_1004 * PAGE_SIZE),
+    let space = guest.vcpu_space(0).unwrap();
+    for (via, addr) in [
+        (Via::Virtual(space), t.facts.banner_va),
+        (Via::Virtual(space), t.facts.counter_va),
+        (Via::Physical, TEXT_PFN * PAGE_SIZE),
+        (Via::Machine, 0x5_1004 * PAGE_SIZE),
     ] {
         assert!(
-            guest
-                .read_exact(&mut cache, view, 0, VirtAddr(addr), &mut buf)
-                .is_err(),
-            "{view:?} {addr:#x} read from a file cut before its pages"
+            guest.read_exact(&mut cache, via, addr, &mut buf).is_err(),
+            "{:?} {addr:#x} read from a file cut before its pages",
+            via.view()
         );
     }
-    let _ = guest.translate(0, VirtAddr(t.facts.banner_va));
+    let _ = guest.translate(space, VirtAddr(t.facts.banner_va));
     let _ = xendump_gdbserver::summary::Summary::of(&guest).to_string();
 }
 

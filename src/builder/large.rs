@@ -291,7 +291,7 @@ fn frame_to_pool_pfn(g: &LargeGuest, mfn: u64) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::dump::XenDump;
-    use crate::memory::{Guest, GuestOptions, TranslationCache, View};
+    use crate::memory::{Guest, GuestOptions, TranslationCache, Via};
 
     #[test]
     fn pv_mfns_are_a_scrambled_bijection() {
@@ -332,7 +332,12 @@ mod tests {
             let va = built.mapped_va + 0x1ff8; // crosses a page and a chunk boundary
             let mut got = vec![0u8; 0x3010];
             for slot in 0..2 {
-                let n = guest.read(&mut cache, View::Virtual, slot, VirtAddr(va), &mut got);
+                let n = guest.read(
+                    &mut cache,
+                    Via::Virtual(guest.vcpu_space(slot).unwrap()),
+                    va,
+                    &mut got,
+                );
                 assert_eq!(n, got.len(), "{kind:?} vCPU {slot}");
                 // Independent of the reader: the pattern function itself.
                 let first = pattern_word(MAPPED_PFN + 1, 0x1ff);
@@ -343,7 +348,15 @@ mod tests {
             }
             // Just past the mapping: nothing.
             let end = VirtAddr(built.mapped_va + built.mapped_len);
-            assert_eq!(guest.read(&mut cache, View::Virtual, 0, end, &mut got), 0);
+            assert_eq!(
+                guest.read(
+                    &mut cache,
+                    Via::Virtual(guest.vcpu_space(0).unwrap()),
+                    end.0,
+                    &mut got
+                ),
+                0
+            );
         }
     }
 }

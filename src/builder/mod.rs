@@ -5,7 +5,7 @@
 //! writer would, in any of the historical variants selected by [`DumpOptions`]:
 //! the ELF format of Xen ≥ 3.1 (current section order, the 3.1 order, the short-lived
 //! ELFCLASS32 files) and the legacy 3.0.x format. Every offset here is derived from
-//! `xen-dump-format.md` §2–§4 and the Xen writer sources, never from the reader.
+//! `docs/xen-dump-format.md` §2–§4 and the Xen writer sources, never from the reader.
 //!
 //! Address spaces: the image speaks guest frames (pfn) and machine frames (mfn);
 //! the writers speak file offsets. Zero pages are never materialised: the writers

@@ -1,4 +1,4 @@
-//! Checks of the writers against the layouts in xen-dump-format.md, using the
+//! Checks of the writers against the layouts in docs/xen-dump-format.md, using the
 //! `object` crate as an independent ELF parser and the spec's absolute offsets.
 
 use std::io::{Read, Seek, SeekFrom};

@@ -236,7 +236,7 @@ mod tests {
     use super::*;
     use crate::builder::all_variants;
     use crate::dump::XenDump;
-    use crate::memory::{Guest, GuestOptions, TranslationCache, View};
+    use crate::memory::{Guest, GuestOptions, TranslationCache, Via};
 
     #[test]
     fn every_variant_of_every_tiny_guest_reads_back() {
@@ -265,9 +265,8 @@ mod tests {
                 let mut b = vec![0u8; t.facts.banner.len()];
                 g.read_exact(
                     &mut c,
-                    View::Virtual,
-                    0,
-                    VirtAddr(t.facts.banner_va),
+                    Via::Virtual(g.vcpu_space(0).unwrap()),
+                    t.facts.banner_va,
                     &mut b,
                 )
                 .unwrap_or_else(|e| panic!("{name} {mode}: {e}"));
@@ -275,9 +274,8 @@ mod tests {
                 let mut w = [0u8; 8];
                 g.read_exact(
                     &mut c,
-                    View::Virtual,
-                    1,
-                    VirtAddr(t.facts.counter_va),
+                    Via::Virtual(g.vcpu_space(1).unwrap()),
+                    t.facts.counter_va,
                     &mut w,
                 )
                 .unwrap();
@@ -285,9 +283,8 @@ mod tests {
                 assert!(g
                     .read_exact(
                         &mut c,
-                        View::Virtual,
-                        0,
-                        VirtAddr(t.facts.absent_va),
+                        Via::Virtual(g.vcpu_space(0).unwrap()),
+                        t.facts.absent_va,
                         &mut w
                     )
                     .is_err());

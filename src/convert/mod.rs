@@ -3,8 +3,10 @@
 //!
 //! Speaks guest *pseudo-physical* addresses (`p_paddr`) and guest virtual addresses
 //! (`p_vaddr`, found through the guest's own page tables); uses only the dump and
-//! memory layers. Pipeline: [`KernelMap::detect`] finds the direct map and the x86_64
-//! kernel image mapping; [`find_vmcoreinfo`] finds the guest's VMCOREINFO note;
+//! memory layers and the Linux knowledge of [`crate::os::linux`]. Pipeline:
+//! [`KernelMap::detect`](crate::os::linux::KernelMap::detect) finds the direct map and
+//! the x86_64 kernel image mapping;
+//! [`find_vmcoreinfo`](crate::os::linux::find_vmcoreinfo) finds the guest's VMCOREINFO note;
 //! [`Plan::new`] lays the file out (see [`plan`]); [`write_vmcore`] streams it, page run
 //! by page run, with zero pages as holes; [`convert_file`] does that into a temporary
 //! file and renames it into place only when it is complete.
@@ -14,20 +16,16 @@
 
 mod elf;
 mod error;
-pub mod kernel_map;
 mod notes;
 pub mod plan;
 mod prstatus;
 mod runs;
-pub mod vmcoreinfo;
 mod write;
 
 pub use error::ConvertError;
-pub use kernel_map::{DirectMap, KernelMap, TextMapping, START_KERNEL_MAP};
 pub use notes::{
     CORE_NOTE, NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO, NT_XENDUMP_P2M, VMCOREINFO_NOTE, XENDUMP_NOTE,
 };
 pub use plan::{ConvertOptions, Plan, Segment, SegmentKind, VmcoreinfoScan};
 pub use prstatus::{prstatus64, PRSTATUS32_SIZE, PRSTATUS64_SIZE, PR_REG32, PR_REG64};
-pub use vmcoreinfo::{find_vmcoreinfo, FoundBy, ScanDepth, VmcoreInfo, QUICK_SCAN_BYTES};
 pub use write::{convert_file, write_vmcore, ConvertReport, NoProgress, Progress, WriteStats};

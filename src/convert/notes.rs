@@ -14,12 +14,13 @@
 use std::fmt::Write as _;
 
 use crate::dump::{DumpFormat, GuestKind};
-use crate::memory::{Guest, RegisterWidth};
+use crate::kinds::Width;
+use crate::memory::Guest;
 
 use super::elf::{encode_note, note_size, NT_PRFPREG, NT_PRSTATUS};
-use super::kernel_map::KernelMap;
 use super::prstatus::{prstatus32, prstatus64};
-use super::vmcoreinfo::VmcoreInfo;
+use crate::os::linux::KernelMap;
+use crate::os::linux::VmcoreInfo;
 
 /// Name of our own notes.
 pub const XENDUMP_NOTE: &str = "XENDUMP";
@@ -46,7 +47,7 @@ pub fn vcpu_pid(slot: usize) -> u32 {
 /// All notes except the streamed p2m note, in file order.
 pub fn build_notes(guest: &Guest, kernel: &KernelMap, vmcoreinfo: Option<&VmcoreInfo>) -> Vec<u8> {
     let mut out = Vec::new();
-    let wide = guest.register_width() == RegisterWidth::Bits64;
+    let wide = guest.guest_width() == Width::Bits64;
     for v in guest.vcpus() {
         let pid = vcpu_pid(v.slot);
         // FXSAVE in Linux's user_i387_struct layout exists for x86_64 only; i386 cores
@@ -76,14 +77,8 @@ pub fn build_notes(guest: &Guest, kernel: &KernelMap, vmcoreinfo: Option<&Vmcore
         &mut out,
     );
     let dump = guest.dump();
-    let (offset, stride) = dump.context_slots();
-    let size = dump.context_layout().size();
-    for slot in 0..guest.vcpus().len() as u64 {
-        let start = offset + slot * stride;
-        let bytes = usize::try_from(start)
-            .ok()
-            .and_then(|s| dump.file().get(s..s + size as usize))
-            .unwrap_or(&[]);
+    for slot in 0..guest.vcpus().len() {
+        let bytes = dump.raw_context(slot).unwrap_or(&[]);
         encode_note(XENDUMP_NOTE, NT_XENDUMP_CONTEXT, bytes, &mut out);
     }
     out
@@ -134,9 +129,9 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
     let _ = writeln!(
         t,
         "GUEST_WIDTH={}",
-        match guest.register_width() {
-            RegisterWidth::Bits64 => 64,
-            RegisterWidth::Bits32 => 32,
+        match guest.guest_width() {
+            Width::Bits64 => 64,
+            Width::Bits32 => 32,
         }
     );
     let _ = writeln!(
@@ -151,7 +146,7 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
     let _ = writeln!(t, "VCPUS={}", guest.vcpus().len());
     for v in guest.vcpus() {
         let paging = guest
-            .address_space(v.slot)
+            .vcpu_space(v.slot)
             .map_or("?".to_string(), |s| s.mode.to_string());
         let _ = writeln!(
             t,

@@ -15,14 +15,15 @@
 //! how crash tells a kdump vmcore from a netdump one.
 
 use crate::addr::{PageIndex, PAGE_SHIFT, PAGE_SIZE};
-use crate::memory::{Guest, RegisterWidth};
+use crate::kinds::Width;
+use crate::memory::Guest;
 
 use super::elf::{headers_size, ProgramHeader, EM_386, EM_X86_64, PF_RWX, PT_LOAD, PT_NOTE};
 use super::error::ConvertError;
-use super::kernel_map::KernelMap;
 use super::notes::{build_notes, p2m_note_size};
 use super::runs::{p2m_runs, page_runs, RunStats};
-use super::vmcoreinfo::{find_vmcoreinfo, ScanDepth, VmcoreInfo};
+use crate::os::linux::KernelMap;
+use crate::os::linux::{find_vmcoreinfo, ScanDepth, VmcoreInfo};
 
 /// How hard to look for the guest's VMCOREINFO note.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -225,9 +226,9 @@ impl Plan {
             s.offset += data_offset;
         }
         Ok(Plan {
-            machine: match guest.register_width() {
-                RegisterWidth::Bits64 => EM_X86_64,
-                RegisterWidth::Bits32 => EM_386,
+            machine: match guest.guest_width() {
+                Width::Bits64 => EM_X86_64,
+                Width::Bits32 => EM_386,
             },
             image_segments,
             segments,

@@ -72,7 +72,7 @@ pub fn page_runs(
                 return Err(ConvertError::PagesMissing {
                     first: index,
                     missing: total - i,
-                    file_len: dump.file().len() as u64,
+                    file_len: dump.file_len(),
                 });
             }
             stats.missing_pages += 1;

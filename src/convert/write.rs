@@ -5,7 +5,6 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::addr::{PageIndex, PAGE_SIZE};
-use crate::dump::XenDump;
 use crate::memory::Guest;
 
 use super::elf::{encode_ehdr, encode_xnum_shdr, headers_size, PHDR_SIZE};
@@ -176,19 +175,9 @@ fn is_zero(page: &[u8]) -> bool {
 
 /// Write the vmcore `plan` describes into `out`, from its current position on. The
 /// skipped zero runs must read back as zeros: write into a fresh file or empty cursor.
+/// Pages in the holes of a sparse dump file are skipped unread.
 pub fn write_vmcore<W: Write + Seek>(
     guest: &Guest,
-    plan: &Plan,
-    out: &mut W,
-    progress: &mut dyn Progress,
-) -> Result<WriteStats, ConvertError> {
-    write_vmcore_from(guest, None, plan, out, progress)
-}
-
-/// [`write_vmcore`], skipping the holes of the dump file at `input` unread.
-fn write_vmcore_from<W: Write + Seek>(
-    guest: &Guest,
-    input: Option<&Path>,
     plan: &Plan,
     out: &mut W,
     progress: &mut dyn Progress,
@@ -229,104 +218,23 @@ fn write_vmcore_from<W: Write + Seek>(
     w.put(&vec![0; pad as usize])?;
 
     progress.start(plan.data_bytes());
-    let holes = input.and_then(InputHoles::open);
-    let result = copy_pages(guest, plan, &mut w, holes, progress);
+    let result = copy_pages(guest, plan, &mut w, progress);
     progress.finish();
     result?;
     w.expect_at("end of data", plan.file_size)?;
     w.finish()
 }
 
-/// Where the dump file has data, asked from the filesystem (`SEEK_DATA`/`SEEK_HOLE`),
-/// so pages in the holes of a sparse dump are skipped without being read (and faulted
-/// in as zero-filled page-cache pages). Only a hint: without it every page is read.
-struct InputHoles {
-    #[cfg(unix)]
-    file: std::fs::File,
-    /// `[query, data, data_end)`: no data in `[query, data)`, data in `[data, data_end)`.
-    window: Option<(u64, u64, u64)>,
-}
-
-impl InputHoles {
-    fn open(path: &Path) -> Option<InputHoles> {
-        #[cfg(unix)]
-        {
-            let file = std::fs::File::open(path).ok()?;
-            Some(InputHoles { file, window: None })
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = path;
-            None
-        }
-    }
-
-    /// Does the file hold no data in `[start, end)`? Offsets must not go backwards
-    /// between calls by more than the cached window (they only go forwards here).
-    fn is_hole(&mut self, start: u64, end: u64) -> bool {
-        let (data, _) = match self.window {
-            Some((q, d, e)) if q <= start && start < e => (d.max(start), e),
-            _ => match self.query(start) {
-                Some((d, e)) => {
-                    self.window = Some((start, d, e));
-                    (d, e)
-                }
-                None => return false,
-            },
-        };
-        data >= end
-    }
-
-    /// Next data at or after `at`, and where it ends; `u64::MAX` past the last data.
-    #[cfg(unix)]
-    fn query(&self, at: u64) -> Option<(u64, u64)> {
-        use rustix::fs::{seek, SeekFrom};
-        match seek(&self.file, SeekFrom::Data(at)) {
-            Ok(d) => {
-                let e = seek(&self.file, SeekFrom::Hole(d)).ok()?;
-                Some((d, e.max(d.saturating_add(1))))
-            }
-            Err(rustix::io::Errno::NXIO) => Some((u64::MAX, u64::MAX)),
-            Err(_) => None,
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn query(&self, _at: u64) -> Option<(u64, u64)> {
-        None
-    }
-}
-
-/// The bytes of `count` consecutive dump pages from `first` (each already read once).
-fn pages_bytes(dump: &XenDump, first: PageIndex, count: u64) -> Result<&[u8], ConvertError> {
-    let start = dump.page_offset(first);
-    usize::try_from(start)
-        .ok()
-        .zip(usize::try_from(start + count * PAGE_SIZE).ok())
-        .and_then(|(a, b)| dump.file().get(a..b))
-        .ok_or_else(|| ConvertError::ReadPage {
-            index: first,
-            source: crate::dump::DumpError::PageTruncated {
-                index: first,
-                file_len: dump.file().len() as u64,
-            },
-        })
-}
-
 fn copy_pages<W: Write + Seek>(
     guest: &Guest,
     plan: &Plan,
     w: &mut SparseOut<'_, W>,
-    mut holes: Option<InputHoles>,
     progress: &mut dyn Progress,
 ) -> Result<(), ConvertError> {
     let dump = guest.dump();
-    let mut in_hole = |first: PageIndex, n: u64| {
-        let start = dump.page_offset(first);
-        holes
-            .as_mut()
-            .is_some_and(|h| h.is_hole(start, start + n * PAGE_SIZE))
-    };
+    let mut holes = dump.page_holes();
+    let mut in_hole =
+        |first: PageIndex, n: u64| holes.as_mut().is_some_and(|h| h.is_hole(first, n));
     for seg in &plan.segments {
         w.expect_at("segment data", seg.offset)?;
         let pages = seg.size / PAGE_SIZE;
@@ -353,14 +261,25 @@ fn copy_pages<W: Write + Seek>(
                     (None, false) => run = Some((index, 1)),
                     (_, true) => {
                         if let Some((first, count)) = run.take() {
-                            w.put(pages_bytes(dump, first, count)?)?;
+                            w.put(dump.page_span(first, count).map_err(|source| {
+                                ConvertError::ReadPage {
+                                    index: first,
+                                    source,
+                                }
+                            })?)?;
                         }
                         w.hole(PAGE_SIZE);
                     }
                 }
             }
             if let Some((first, count)) = run {
-                w.put(pages_bytes(dump, first, count)?)?;
+                w.put(
+                    dump.page_span(first, count)
+                        .map_err(|source| ConvertError::ReadPage {
+                            index: first,
+                            source,
+                        })?,
+                )?;
             }
             // The pages were read once and will not be again: let the kernel drop them
             // from this process, so resident memory stays flat on dumps of any size.
@@ -424,13 +343,12 @@ pub fn convert_file(
             source,
         })?;
     let temp_path = tmp.path().to_path_buf();
-    let stats =
-        write_vmcore_from(guest, input, &plan, tmp.as_file_mut(), progress).map_err(|e| {
-            ConvertError::Write {
-                path: temp_path.clone(),
-                source: Box::new(e),
-            }
-        })?;
+    let stats = write_vmcore(guest, &plan, tmp.as_file_mut(), progress).map_err(|e| {
+        ConvertError::Write {
+            path: temp_path.clone(),
+            source: Box::new(e),
+        }
+    })?;
     tmp.as_file()
         .sync_all()
         .map_err(|source| ConvertError::Sync {

@@ -1,12 +1,12 @@
 //! Decoding of `vcpu_guest_context` slots (x86_64 and x86_32/compat layouts).
 //!
 //! Offsets are those of Xen's public `arch-x86/xen-x86_{64,32}.h` structures, unchanged
-//! since Xen 3.0.0 (see xen-dump-format.md §4).
+//! since Xen 3.0.0 (see docs/xen-dump-format.md §4).
 
 use crate::vcpu::{FxSave, Gprs, Selectors, VcpuState, VGCF_I387_VALID};
 
-use super::kinds::{ContextLayout, GuestKind};
 use super::source::LeRead;
+use crate::kinds::{ContextLayout, GuestKind};
 
 /// Field offsets of the x86_64 context.
 mod x64 {

@@ -27,7 +27,7 @@ const MMIO_HOLE_PAGES: u64 = 0x1_0000;
 ///
 /// Legacy dumps store only mfns, in the hypervisor's allocation order. The HVM domain
 /// builder populated memory in pfn order, so position ≈ pfn, apart from the holes it
-/// skipped (derived from the Xen 3.0.3/3.0.4 builders; see xen-dump-format.md §2.4).
+/// skipped (derived from the Xen 3.0.3/3.0.4 builders; see docs/xen-dump-format.md §2.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum LegacyHvmLayout {
     /// Xen 3.0.0–3.0.3 (magic 0xF00FEBED + VGCF_HVM_GUEST): position = pfn, RAM

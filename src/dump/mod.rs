@@ -7,18 +7,20 @@ mod context;
 mod elf;
 mod error;
 mod frames;
+mod holes;
 mod kinds;
 mod notes;
 mod source;
 
 use std::path::Path;
 
-use serde::Serialize;
-
 pub use context::{cr3_offset, unfold_pv32_cr3};
 pub use error::{DumpError, Result};
 pub use frames::{FrameTable, FrameTableKind, LegacyHvmLayout, INVALID_FRAME};
 pub use kinds::*;
+// The dump's vocabulary, defined in the leaf module so the register model can share it.
+pub use crate::kinds::{ContextLayout, FrameSpace, GuestKind, Width};
+pub use holes::PageHoles;
 pub use notes::{CoreHeader, XenVersion};
 pub use source::DumpBytes;
 
@@ -35,15 +37,6 @@ pub const MAX_PAGES: u64 = u32::MAX as u64;
 const EM_386: u16 = 3;
 /// `EM_X86_64`.
 const EM_X86_64: u16 = 62;
-
-/// Which frame numbers a guest's page-table entries (and its CR3) hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum FrameSpace {
-    /// Guest (pseudo-physical) frames: HVM/PVH.
-    Guest,
-    /// Machine frames: PV, and the CR3 of legacy HVM dumps.
-    Machine,
-}
 
 /// An opened, validated Xen core dump.
 #[derive(Debug)]
@@ -91,9 +84,13 @@ impl XenDump {
         })
     }
 
-    /// The raw bytes of the whole file.
-    pub fn file(&self) -> &[u8] {
+    /// The raw bytes of the whole file (within the dump layer only: callers read pages).
+    fn file(&self) -> &[u8] {
         self.bytes.as_slice()
+    }
+    /// Size of the dump file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.file().len() as u64
     }
     /// Container format.
     pub fn format(&self) -> DumpFormat {
@@ -160,13 +157,30 @@ impl XenDump {
     pub fn frames(&self) -> &FrameTable {
         &self.meta.frames
     }
+    /// Lowest and highest guest frame in the dump.
+    pub fn pfn_range(&self) -> Option<(GuestFrame, GuestFrame)> {
+        self.meta.frames.pfn_range(self.file())
+    }
+    /// Lowest and highest machine frame in the dump.
+    pub fn mfn_range(&self) -> Option<(MachineFrame, MachineFrame)> {
+        self.meta.frames.mfn_range(self.file())
+    }
+    /// Is the mfn index made of runs of consecutive frames (rather than pairs)?
+    pub fn mfn_index_is_runs(&self) -> bool {
+        self.meta.frames.mfn_index_is_runs(self.file())
+    }
     /// Decoded vCPU contexts, in slot order.
     pub fn vcpus(&self) -> &[VcpuState] {
         &self.meta.vcpus
     }
-    /// File offset and stride of the context slots.
-    pub fn context_slots(&self) -> (u64, u64) {
-        (self.meta.context_offset, self.meta.context_stride)
+    /// The bytes of context slot `slot` as the dump stores them (its
+    /// `vcpu_guest_context`), for tools that want the record itself.
+    pub fn raw_context(&self, slot: usize) -> Option<&[u8]> {
+        let start = self
+            .meta
+            .context_offset
+            .checked_add((slot as u64).checked_mul(self.meta.context_stride)?)?;
+        self.file().bytes_at(start, self.meta.layout.size())
     }
     /// The guest's shared-info page, when the dump carries one.
     pub fn shared_info(&self) -> Option<&[u8]> {
@@ -249,8 +263,40 @@ impl XenDump {
     }
 
     /// File offset of page `index` (not checked against the file length).
-    pub fn page_offset(&self, index: PageIndex) -> u64 {
+    fn page_offset(&self, index: PageIndex) -> u64 {
         self.meta.pages_offset + index.0 * PAGE_SIZE
+    }
+
+    /// Where page `index` (and `offset` bytes into it) is, for people: "page #N at file
+    /// offset 0x…".
+    pub fn describe_page(&self, index: PageIndex, offset: u64) -> String {
+        format!(
+            "{index} at file offset {:#x}",
+            self.page_offset(index) + offset
+        )
+    }
+
+    /// The bytes of the `count` pages from `first` on, in one slice: the dump stores
+    /// pages back to back. Each page must have been read once through
+    /// [`XenDump::page`] (which checks the file still holds it) before.
+    pub fn page_span(&self, first: PageIndex, count: u64) -> Result<&[u8]> {
+        let truncated = || DumpError::PageTruncated {
+            index: first,
+            file_len: self.file().len() as u64,
+        };
+        let last = first.0.checked_add(count).ok_or_else(truncated)?;
+        if last > self.meta.pages_present {
+            return Err(truncated());
+        }
+        self.file()
+            .bytes_at(self.page_offset(first), count * PAGE_SIZE)
+            .ok_or_else(truncated)
+    }
+
+    /// Which pages lie in holes of a sparse dump file (never written, so all zeros),
+    /// asked from the filesystem; `None` when the dump is not a mapped file.
+    pub fn page_holes(&self) -> Option<PageHoles<'_>> {
+        PageHoles::new(self.bytes.file()?, self.meta.pages_offset)
     }
 
     /// The page holding guest frame `pfn`, if dumped.

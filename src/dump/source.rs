@@ -100,6 +100,14 @@ impl DumpBytes {
         }
     }
 
+    /// The mapped file (for filesystem queries such as where its holes are).
+    pub fn file(&self) -> Option<&File> {
+        match self {
+            DumpBytes::Mapped(m) => Some(&m.file),
+            DumpBytes::Owned(_) => None,
+        }
+    }
+
     /// How many SIGBUS faults were contained in this mapping (the file shrank).
     pub fn faults(&self) -> u64 {
         match self {

@@ -389,8 +389,8 @@ fn bad_magic_names_what_was_found() {
     assert!(matches!(err_of(vec![]), DumpError::TooShort { .. }));
 }
 
-/// Patch the ELF section header of section `name`: field at byte `field` (u64).
-fn patch_section(bytes: &mut [u8], name: &str, field: usize, value: u64) {
+/// The file offset of section header `name`'s field at byte `field`.
+fn section_field(bytes: &[u8], name: &str, field: usize) -> usize {
     let shoff = u64::from_le_bytes(bytes[0x28..0x30].try_into().unwrap()) as usize;
     let shnum = u16::from_le_bytes(bytes[0x3c..0x3e].try_into().unwrap()) as usize;
     let shstrndx = u16::from_le_bytes(bytes[0x3e..0x40].try_into().unwrap()) as usize;
@@ -402,11 +402,22 @@ fn patch_section(bytes: &mut [u8], name: &str, field: usize, value: u64) {
         let s = &bytes[strtab_off + n..];
         let end = s.iter().position(|&c| c == 0).unwrap();
         if &s[..end] == name.as_bytes() {
-            bytes[sh + field..sh + field + 8].copy_from_slice(&value.to_le_bytes());
-            return;
+            return sh + field;
         }
     }
     panic!("no section {name}");
+}
+
+/// Patch the ELF section header of section `name`: field at byte `field` (u64).
+fn patch_section(bytes: &mut [u8], name: &str, field: usize, value: u64) {
+    let at = section_field(bytes, name, field);
+    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+}
+
+/// The file offset of section `name`'s contents.
+fn section_offset(bytes: &[u8], name: &str) -> u64 {
+    let at = section_field(bytes, name, SH_OFFSET);
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
 }
 
 const SH_NAME: usize = 0;
@@ -479,10 +490,7 @@ fn section_damage_gets_its_own_error() {
 
     // A p2m placed on top of the vCPU contexts.
     let mut b = good.clone();
-    let pr_off = {
-        let d = XenDump::from_bytes(good.clone()).unwrap();
-        d.context_slots().0
-    };
+    let pr_off = section_offset(&good, ".xen_prstatus");
     patch_section(&mut b, ".xen_p2m", SH_OFFSET, pr_off);
     let e = err_of(b);
     assert!(matches!(e, DumpError::Overlap { .. }), "{e}");

@@ -54,8 +54,9 @@ use gdbstub_arch::x86::reg::X86SegmentRegs;
 use gdbstub_arch::x86::reg::X86_64CoreRegs;
 use gdbstub_arch::x86::reg::X87FpuInternalRegs;
 
-use crate::dump::ContextLayout;
-use crate::dump::Width;
+use crate::kinds::ContextLayout;
+use crate::kinds::Width;
+use crate::threads::ThreadRegisters;
 use crate::vcpu::FpuRegs;
 use crate::vcpu::VcpuState;
 
@@ -137,6 +138,13 @@ pub trait XenArch: Arch {
     /// The registers of a dumped vCPU. `hypervisor` is the width of the Xen that wrote
     /// the contexts, which decides the FXSAVE format when the image does not say.
     fn registers_from_state(state: &VcpuState, hypervisor: Width) -> Self::Registers;
+
+    /// The registers of a thread, from whatever its source holds.
+    fn registers_of(regs: ThreadRegisters<'_>, hypervisor: Width) -> Self::Registers {
+        match regs {
+            ThreadRegisters::Vcpu(state) => Self::registers_from_state(state, hypervisor),
+        }
+    }
 
     /// A gdb address as a 64-bit number.
     fn addr_to_u64(addr: Self::Usize) -> u64;

@@ -1,15 +1,22 @@
-//! gdb layer: how the dumped guest looks to gdb.
+//! gdb layer: how the dumped guest looks to gdb and other RSP clients.
 //!
-//! [`arch`] holds the register files and target descriptions ([`arch::X86_64Xen`],
-//! [`arch::I386Xen`]): it turns a [`crate::vcpu::VcpuState`] into the bytes of a `g`
-//! packet; the XML target descriptions live in `src/gdb/xml/` and are compiled in.
-//! [`target`] is the gdbstub `Target`, one file per extension as in gdbstub's own
-//! examples: `threads.rs` (thread names), `no_run.rs` (resume refused), `monitor.rs`.
-//! [`bulk_read`] encodes memory-read replies in one pass for the session driver.
+//! * [`rsp`]: the Remote Serial Protocol codec (framing, checksums, escaping, run-length
+//!   encoding) — the only code that knows the wire format.
+//! * [`session`]: one transport-free session: framing, then the packet layer, then
+//!   gdbstub's state machine.
+//! * [`packets`]: packets answered in front of gdbstub, one file per extension.
+//! * [`target`]: the session's state and the gdbstub `Target` over the
+//!   [`Debuggee`](crate::threads::Debuggee); one file per gdbstub extension as in
+//!   gdbstub's own examples: `threads.rs` (thread names), `no_run.rs` (resume refused),
+//!   [`monitor`] (the `monitor` command table).
+//! * [`arch`]: register files and target descriptions ([`arch::X86_64Xen`],
+//!   [`arch::I386Xen`]); the XML lives in `src/gdb/xml/` and is compiled in.
 
 pub mod arch;
-pub mod bulk_read;
 pub mod monitor;
 pub mod no_run;
+pub mod packets;
+pub mod rsp;
+pub mod session;
 pub mod target;
 mod threads;

@@ -3,7 +3,7 @@
 //! gdb still sends `vCont`/`c`/`s`. Accepting them and stopping at once, with a stop
 //! reply that names a thread, keeps gdb's idea of the current thread in step with
 //! ours. gdbstub's built-in fallback replies with a thread-less `S05`, after which gdb
-//! shows one vCPU's registers as another's (gdbstub-notes.md A.2).
+//! shows one vCPU's registers as another's (docs/gdbstub-notes.md A.2).
 
 use gdbstub::common::{Signal, Tid};
 use gdbstub::target::ext::base::multithread::{
@@ -12,7 +12,7 @@ use gdbstub::target::ext::base::multithread::{
 };
 
 use super::arch::XenArch;
-use super::target::DumpTarget;
+use super::target::{tid_of, DumpTarget};
 
 impl<A: XenArch> MultiThreadResume for DumpTarget<A> {
     fn resume(&mut self) -> Result<(), Self::Error> {
@@ -32,8 +32,7 @@ impl<A: XenArch> MultiThreadResume for DumpTarget<A> {
     ) -> Result<(), Self::Error> {
         // Only called for a continue that names a thread (a wildcard continue is the
         // default action and never reaches the target).
-        self.slot_of(tid)?;
-        self.continue_tid = Some(tid);
+        self.continue_tid = Some(self.known(tid)?);
         Ok(())
     }
 
@@ -56,8 +55,7 @@ impl<A: XenArch> MultiThreadSingleStep for DumpTarget<A> {
     ) -> Result<(), Self::Error> {
         // A step must be reported on the stepped thread, or gdb 13 trips an internal
         // assertion in its step-over logic.
-        self.slot_of(tid)?;
-        self.step_tid = Some(tid);
+        self.step_tid = Some(self.known(tid)?);
         Ok(())
     }
 }
@@ -73,12 +71,15 @@ impl<A: XenArch> MultiThreadSchedulerLocking for DumpTarget<A> {
 /// Message printed by gdb when it asks a vCPU to run.
 pub const NO_RUN_MESSAGE: &str = "dump is read-only: vCPUs cannot run\n";
 
-/// The stop every resume ends in.
+/// The stop every resume ends in. gdb takes the thread it names as the remote's general
+/// thread from then on, and so does the session.
 pub fn immediate_stop<A: XenArch>(
-    target: &DumpTarget<A>,
+    target: &mut DumpTarget<A>,
 ) -> gdbstub::stub::MultiThreadStopReason<<A as gdbstub::arch::Arch>::Usize> {
+    let thread = target.stop_thread();
+    target.select(thread);
     gdbstub::stub::MultiThreadStopReason::SignalWithThread {
-        tid: target.stop_tid(),
+        tid: tid_of(thread),
         signal: Signal::SIGTRAP,
     }
 }

@@ -1,6 +1,6 @@
 //! Decoding a dumped CR3 value into the root of a page-table walk.
 //!
-//! What `ctrlreg[3]` holds depends on the guest (xen-dump-format.md §5): PV vCPUs store
+//! What `ctrlreg[3]` holds depends on the guest (docs/xen-dump-format.md §5): PV vCPUs store
 //! Xen's encoding of the top table's *machine* frame (folded for 32-bit guests), HVM
 //! vCPUs the architectural CR3 with a *guest-physical* address plus PCID/cache bits.
 //! The result is a [`Root`]: a frame number in the same space the guest's tables use,

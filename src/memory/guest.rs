@@ -43,40 +43,52 @@ impl View {
     }
 }
 
-/// Paging mode requested by the user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ModeChoice {
-    /// From the guest's width (PV) or control registers (HVM).
-    #[default]
-    Auto,
+/// A paging mode forced by the user instead of the one read from the dump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PagingOverride {
+    /// No paging: virtual addresses are guest-physical.
     NoPaging,
+    /// 2-level 32-bit paging (4 MiB pages where the guest enabled CR4.PSE).
     TwoLevel,
+    /// 3-level PAE paging.
     Pae,
+    /// 4-level long-mode paging.
     FourLevel,
+    /// 5-level long-mode paging (LA57).
     FiveLevel,
 }
 
-/// Register layout requested by the user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ArchChoice {
-    #[default]
-    Auto,
-    X86_64,
-    I386,
-}
-
-/// Options for building a [`Guest`].
+/// How to model the guest when the dump cannot say for sure.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GuestOptions {
-    pub mode: ModeChoice,
-    pub arch: ArchChoice,
+    /// Paging mode for every vCPU; `None` reads it from each vCPU (PV: from the
+    /// guest's width; HVM: from CR0/CR4, with long mode inferred).
+    pub paging: Option<PagingOverride>,
+    /// Word size of the guest; `None` takes it from the contexts (PV) or from the paging
+    /// mode (HVM). Decides the registers gdb is served and the vmcore `convert` writes.
+    pub width: Option<Width>,
 }
 
-/// Register width served to gdb.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum RegisterWidth {
-    Bits32,
-    Bits64,
+/// Where a read goes: through page tables, or straight to a frame space.
+#[derive(Clone, Copy, Debug)]
+pub enum Via<'a> {
+    /// Guest virtual addresses, translated through this address space.
+    Virtual(&'a AddressSpace),
+    /// Guest pseudo-physical addresses (pfn space, through the dump's p2m).
+    Physical,
+    /// Machine addresses (mfn space).
+    Machine,
+}
+
+impl Via<'_> {
+    /// Which of the three views this is.
+    pub fn view(&self) -> View {
+        match self {
+            Via::Virtual(_) => View::Virtual,
+            Via::Physical => View::Physical,
+            Via::Machine => View::Machine,
+        }
+    }
 }
 
 /// How one vCPU translates virtual addresses.
@@ -133,9 +145,6 @@ pub enum MemoryError {
         view: &'static str,
         why: &'static str,
     },
-    /// No such vCPU.
-    #[error("no vCPU slot {0}")]
-    NoSuchVcpu(usize),
     /// Only part of the range could be read.
     #[error("read {completed} of {expected} bytes at {addr:#x}: {cause}")]
     Partial {
@@ -144,13 +153,6 @@ pub enum MemoryError {
         completed: usize,
         cause: Box<MemoryError>,
     },
-}
-
-/// Whose page tables a virtual read goes through.
-#[derive(Clone, Copy)]
-enum Through<'a> {
-    Vcpu(usize),
-    Space(&'a AddressSpace),
 }
 
 /// Table pages looked up in the dump by frame number.
@@ -174,7 +176,7 @@ impl TableSource for DumpTables<'_> {
 pub struct Guest {
     dump: XenDump,
     spaces: Vec<AddressSpace>,
-    register_width: RegisterWidth,
+    width: Width,
     long_mode_inferred: bool,
     warnings: Vec<String>,
 }
@@ -201,31 +203,29 @@ impl Guest {
         });
         let mut spaces = Vec::with_capacity(dump.vcpus().len());
         for v in dump.vcpus() {
-            spaces.push(Self::space_for(&dump, v, options.mode, long_mode));
+            spaces.push(Self::space_for(&dump, v, options.paging, long_mode));
         }
-        let register_width = match options.arch {
-            ArchChoice::X86_64 => RegisterWidth::Bits64,
-            ArchChoice::I386 => RegisterWidth::Bits32,
-            ArchChoice::Auto => match (kind, dump.context_layout()) {
-                (GuestKind::Pv, ContextLayout::X86_64) => RegisterWidth::Bits64,
-                (GuestKind::Pv, ContextLayout::X86_32) => RegisterWidth::Bits32,
-                (GuestKind::Hvm, ContextLayout::X86_32) => RegisterWidth::Bits32,
+        let width = options
+            .width
+            .unwrap_or(match (kind, dump.context_layout()) {
+                (GuestKind::Pv, ContextLayout::X86_64) => Width::Bits64,
+                (GuestKind::Pv, ContextLayout::X86_32) => Width::Bits32,
+                (GuestKind::Hvm, ContextLayout::X86_32) => Width::Bits32,
                 (GuestKind::Hvm, ContextLayout::X86_64) => {
                     let any_long = spaces
                         .iter()
                         .any(|s| matches!(s.mode, PagingMode::FourLevel | PagingMode::FiveLevel));
                     if any_long || long_mode {
-                        RegisterWidth::Bits64
+                        Width::Bits64
                     } else {
-                        RegisterWidth::Bits32
+                        Width::Bits32
                     }
                 }
-            },
-        };
+            });
         let mut guest = Guest {
             dump,
             spaces,
-            register_width,
+            width,
             long_mode_inferred: long_mode,
             warnings: Vec::new(),
         };
@@ -236,12 +236,12 @@ impl Guest {
     fn space_for(
         dump: &XenDump,
         v: &VcpuState,
-        choice: ModeChoice,
+        choice: Option<PagingOverride>,
         long_mode: bool,
     ) -> AddressSpace {
         let kind = dump.guest_kind();
         let (mode, mode_source) = match choice {
-            ModeChoice::Auto => match dump.pv_guest_width() {
+            None => match dump.pv_guest_width() {
                 Some(Width::Bits32) => Self::pv32_mode(dump, v),
                 Some(w) => (PagingMode::for_pv(w), "PV guest width"),
                 None => (
@@ -253,18 +253,18 @@ impl Guest {
                     },
                 ),
             },
-            ModeChoice::NoPaging => (PagingMode::None, "--paging"),
-            ModeChoice::TwoLevel => (
+            Some(PagingOverride::NoPaging) => (PagingMode::None, "--paging"),
+            Some(PagingOverride::TwoLevel) => (
                 PagingMode::TwoLevel {
                     pse: kind == GuestKind::Pv || v.cr4() & super::paging::CR4_PSE != 0,
                 },
                 "--paging",
             ),
-            ModeChoice::Pae => (PagingMode::Pae, "--paging"),
-            ModeChoice::FourLevel => (PagingMode::FourLevel, "--paging"),
-            ModeChoice::FiveLevel => (PagingMode::FiveLevel, "--paging"),
+            Some(PagingOverride::Pae) => (PagingMode::Pae, "--paging"),
+            Some(PagingOverride::FourLevel) => (PagingMode::FourLevel, "--paging"),
+            Some(PagingOverride::FiveLevel) => (PagingMode::FiveLevel, "--paging"),
         };
-        let root = Self::root_for(dump, v, mode);
+        let root = Self::root_for(dump, v.cr3(), mode);
         let user_root = (kind == GuestKind::Pv
             && mode == PagingMode::FourLevel
             && !v.kernel_mode()
@@ -314,9 +314,8 @@ impl Guest {
     }
 
     /// Decode a vCPU's CR3 into a root in the tables' frame space.
-    fn root_for(dump: &XenDump, v: &VcpuState, mode: PagingMode) -> Option<Root> {
+    fn root_for(dump: &XenDump, cr3: u64, mode: PagingMode) -> Option<Root> {
         let kind = dump.guest_kind();
-        let cr3 = v.cr3();
         match (dump.format(), kind) {
             // 3.0.x Xen replaced an HVM vCPU's CR3 with the machine frame of its top
             // table (the in-page offset of a PAE PDPT is lost); the tables themselves
@@ -381,23 +380,17 @@ impl Guest {
         self.dump.vcpus()
     }
     /// How vCPU `slot` translates addresses.
-    pub fn address_space(&self, slot: usize) -> Option<&AddressSpace> {
+    pub fn vcpu_space(&self, slot: usize) -> Option<&AddressSpace> {
         self.spaces.get(slot)
-    }
-    /// Register width served to gdb.
-    pub fn register_width(&self) -> RegisterWidth {
-        self.register_width
     }
     /// Was long mode inferred for this (HVM) guest?
     pub fn long_mode_inferred(&self) -> bool {
         self.long_mode_inferred
     }
-    /// Guest width: PV from the contexts, HVM from the paging mode.
+    /// Guest width: PV from the contexts, HVM from the paging mode (or as overridden
+    /// by [`GuestOptions::width`]).
     pub fn guest_width(&self) -> Width {
-        match self.register_width {
-            RegisterWidth::Bits64 => Width::Bits64,
-            RegisterWidth::Bits32 => Width::Bits32,
-        }
+        self.width
     }
     /// Width of the hypervisor (from its capabilities; legacy dumps: the contexts').
     /// FXSAVE images are in the 64-bit format on a 64-bit hypervisor.
@@ -412,10 +405,6 @@ impl Guest {
             Width::Bits32
         }
     }
-    /// Thread order for gdb: vCPU slot order.
-    pub fn thread_order(&self) -> Vec<usize> {
-        (0..self.vcpus().len()).collect()
-    }
 
     fn tables(&self) -> DumpTables<'_> {
         DumpTables {
@@ -424,10 +413,19 @@ impl Guest {
         }
     }
 
-    /// Walk vCPU `slot`'s page tables for `va`, reporting every step.
-    pub fn translate(&self, slot: usize, va: VirtAddr) -> Result<Translation, MemoryError> {
-        let space = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
-        self.translate_in_space(space, va)
+    /// Walk `space`'s page tables for `va`, reporting every step.
+    pub fn translate(
+        &self,
+        space: &AddressSpace,
+        va: VirtAddr,
+    ) -> Result<Translation, MemoryError> {
+        match (
+            self.translate_in(space.mode, space.root_for(va), va),
+            space.kpti_kernel_root,
+        ) {
+            (Err(_), Some(k)) if va.0 >> 63 == 1 => self.translate_in(space.mode, k, va),
+            (r, _) => r,
+        }
     }
 
     /// Walk from an explicit root (e.g. a CR3 given by the user).
@@ -452,18 +450,11 @@ impl Guest {
     fn locate(
         &self,
         cache: &mut TranslationCache,
-        view: View,
-        through: Through<'_>,
+        via: Via<'_>,
         addr: u64,
     ) -> Result<(PageIndex, u64), MemoryError> {
-        let (index, offset, space, frame) = match view {
-            View::Virtual => {
-                let space = match through {
-                    Through::Vcpu(slot) => {
-                        self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?
-                    }
-                    Through::Space(space) => space,
-                };
+        let (index, offset, space, frame) = match via {
+            Via::Virtual(space) => {
                 let va = VirtAddr(addr);
                 let tables = self.tables();
                 let tr = match (
@@ -486,7 +477,7 @@ impl Guest {
                     tr.frame,
                 )
             }
-            View::Physical => {
+            Via::Physical => {
                 if !self.dump.frames().knows_pfns() {
                     return Err(MemoryError::ViewUnavailable {
                         view: "physical",
@@ -501,7 +492,7 @@ impl Guest {
                     pfn,
                 )
             }
-            View::Machine => {
+            Via::Machine => {
                 if !self.dump.frames().knows_mfns() {
                     return Err(MemoryError::ViewUnavailable {
                         view: "machine",
@@ -528,29 +519,26 @@ impl Guest {
     pub fn read(
         &self,
         cache: &mut TranslationCache,
-        view: View,
-        slot: usize,
-        addr: VirtAddr,
+        via: Via<'_>,
+        addr: u64,
         buf: &mut [u8],
     ) -> usize {
-        self.read_inner(cache, view, Through::Vcpu(slot), addr.0, buf)
-            .0
+        self.read_inner(cache, via, addr, buf).0
     }
 
     /// Read all of `buf`, or say what stopped the read.
     pub fn read_exact(
         &self,
         cache: &mut TranslationCache,
-        view: View,
-        slot: usize,
-        addr: VirtAddr,
+        via: Via<'_>,
+        addr: u64,
         buf: &mut [u8],
     ) -> Result<(), MemoryError> {
-        match self.read_inner(cache, view, Through::Vcpu(slot), addr.0, buf) {
+        match self.read_inner(cache, via, addr, buf) {
             (_, None) => Ok(()),
             (0, Some(e)) => Err(e),
             (n, Some(e)) => Err(MemoryError::Partial {
-                addr: addr.0,
+                addr,
                 expected: buf.len(),
                 completed: n,
                 cause: Box::new(e),
@@ -558,54 +546,24 @@ impl Guest {
         }
     }
 
-    /// Like [`Guest::read`] for virtual addresses, through an explicit address space
-    /// (e.g. from [`Guest::space_from_cr3`]) instead of a vCPU's own.
-    pub fn read_in_space(
-        &self,
-        cache: &mut TranslationCache,
-        space: &AddressSpace,
-        addr: VirtAddr,
-        buf: &mut [u8],
-    ) -> usize {
-        self.read_inner(cache, View::Virtual, Through::Space(space), addr.0, buf)
-            .0
-    }
-
-    /// The address space a CR3 value would give vCPU `slot` (its paging mode, this
-    /// root): to read another process's memory through its page tables.
-    pub fn space_from_cr3(&self, slot: usize, cr3: u64) -> Result<AddressSpace, MemoryError> {
-        let own = self.spaces.get(slot).ok_or(MemoryError::NoSuchVcpu(slot))?;
-        let mut state = self.vcpus()[slot].clone();
-        state.ctrlreg[3] = cr3;
-        Ok(AddressSpace {
-            mode: own.mode,
-            root: Self::root_for(&self.dump, &state, own.mode),
+    /// The address space a CR3 value would give a vCPU running in `mode`: to read
+    /// another process's memory through its page tables. `cr3` is encoded as the
+    /// dump stores the vCPUs' own (Xen's PV encodings, machine addresses in legacy
+    /// HVM dumps).
+    pub fn space_from_cr3(&self, mode: PagingMode, cr3: u64) -> AddressSpace {
+        AddressSpace {
+            mode,
+            root: Self::root_for(&self.dump, cr3, mode),
             user_root: None,
             kpti_kernel_root: None,
-            mode_source: own.mode_source,
-        })
-    }
-
-    /// Walk an explicit address space for `va`.
-    pub fn translate_in_space(
-        &self,
-        space: &AddressSpace,
-        va: VirtAddr,
-    ) -> Result<Translation, MemoryError> {
-        match (
-            self.translate_in(space.mode, space.root_for(va), va),
-            space.kpti_kernel_root,
-        ) {
-            (Err(_), Some(k)) if va.0 >> 63 == 1 => self.translate_in(space.mode, k, va),
-            (r, _) => r,
+            mode_source: "monitor cr3",
         }
     }
 
     fn read_inner(
         &self,
         cache: &mut TranslationCache,
-        view: View,
-        through: Through<'_>,
+        via: Via<'_>,
         addr: u64,
         buf: &mut [u8],
     ) -> (usize, Option<MemoryError>) {
@@ -614,7 +572,7 @@ impl Guest {
             let Some(cur) = addr.checked_add(done as u64) else {
                 break;
             };
-            let (index, offset) = match self.locate(cache, view, through, cur) {
+            let (index, offset) = match self.locate(cache, via, cur) {
                 Ok(x) => x,
                 Err(e) => return (done, Some(e)),
             };

@@ -6,7 +6,7 @@
 //! own page tables use: machine frames (mfn) for PV guests, guest frames (pfn/gfn) for
 //! HVM/PVH guests. Nothing in this module reads the dump: table pages are supplied by a
 //! [`TableSource`], so the dump-backed memory view (which maps those frames to dump
-//! pages) and the synthetic tables of [`crate::builder::pagetable`] plug in alike.
+//! pages) and the synthetic tables of the test builder (`builder::pagetable`) plug in alike.
 //!
 //! Pipeline: [`Cr3Decode`] turns a vCPU's stored CR3 into a [`Root`];
 //! [`PagingMode`] (from the control registers, or forced) describes the tables;
@@ -26,8 +26,7 @@ mod oracle_tests;
 pub use cache::{CacheStats, CachedTranslation, TranslationCache};
 pub use cr3::{Cr3Decode, Root};
 pub use guest::{
-    AddressSpace, ArchChoice, Guest, GuestOptions, MemoryError, ModeChoice, RegisterWidth, View,
-    CACHE_SLOTS,
+    AddressSpace, Guest, GuestOptions, MemoryError, PagingOverride, Via, View, CACHE_SLOTS,
 };
 pub use paging::{infer_long_mode, level_name, LevelSpec, LongModeHints, PageSize, PagingMode};
 pub use walk::{walk, PageRights, TableSource, Translation, WalkError, WalkStep};

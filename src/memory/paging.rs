@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn level_tables_match_the_sdm_index_splits() {
-        // (mode, [(index bits, shift)], leaf sizes) as in xen-dump-format.md §6.2.
+        // (mode, [(index bits, shift)], leaf sizes) as in docs/xen-dump-format.md §6.2.
         let split = |m: PagingMode| -> Vec<(u32, u32)> {
             m.levels().iter().map(|l| (l.index_bits, l.shift)).collect()
         };

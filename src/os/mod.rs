@@ -1,14 +1,17 @@
-//! OS awareness: what a guest kernel's own data structures say about the dumped
-//! machine (its tasks, their saved registers and address spaces).
+//! OS awareness: what the guest's operating system made of its memory.
 //!
-//! This layer sits on guest memory and knows nothing of gdb: it reads kernel virtual
-//! addresses through [`KernelMemory`], which the caller implements over the guest
-//! model ([`crate::memory::Guest`]) with whatever address space it chooses (the kernel
-//! half is the same in every vCPU's page tables). Guest memory is untrusted here: every
-//! walk over it is bounded and reports what it could not follow as warnings.
+//! Sits on the guest-memory layer ([`crate::memory`]) and knows nothing of gdb or of
+//! file formats: it reads guest memory through [`crate::memory::Guest`] and interprets
+//! it as one operating system lays it out. Only Linux is understood ([`linux`]): the
+//! kernel's mappings (direct map, kernel image), its VMCOREINFO note (release, KASLR
+//! offset, symbols), its debug information (struct layouts and symbols from its
+//! `vmlinux`) and its tasks. `info`, `monitor` and `convert` are its users.
 //!
-//! [`linux`] reads a Linux kernel's debug information (struct layouts and symbols from
-//! its `vmlinux`) and walks its task list.
+//! The task walker reads kernel virtual addresses through [`KernelMemory`], which the
+//! caller implements over the guest model with whatever address space it chooses (the
+//! kernel half is the same in every vCPU's page tables). Guest memory is untrusted
+//! here: every walk over it is bounded and reports what it could not follow as
+//! warnings.
 
 pub mod linux;
 

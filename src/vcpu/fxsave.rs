@@ -8,7 +8,7 @@
 
 use super::FxSave;
 use super::VcpuState;
-use crate::dump::Width;
+use crate::kinds::Width;
 
 /// FCW after `FNINIT`: all exceptions masked, 64-bit precision, round to nearest.
 pub const FCW_RESET: u16 = 0x037F;
@@ -424,8 +424,8 @@ mod tests {
     fn absent_fpu_state_gives_reset_values() {
         let state = VcpuState {
             slot: 0,
-            layout: crate::dump::ContextLayout::X86_64,
-            guest_kind: crate::dump::GuestKind::Pv,
+            layout: crate::kinds::ContextLayout::X86_64,
+            guest_kind: crate::kinds::GuestKind::Pv,
             flags: 0,
             gprs: Default::default(),
             rip: 0,

@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use crate::dump::{ContextLayout, GuestKind};
+use crate::kinds::{ContextLayout, GuestKind};
 
 /// General-purpose registers, named by their 64-bit names.
 ///

@@ -1,4 +1,4 @@
-//! Layout tests. Expected offsets are the ones of xen-dump-format.md §7.1/§7.2 (gdb's
+//! Layout tests. Expected offsets are the ones of docs/xen-dump-format.md §7.1/§7.2 (gdb's
 //! `maint print remote-registers` for the same XML agrees: see tests/gdb_tdesc.rs).
 
 use super::*;

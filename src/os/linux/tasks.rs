@@ -169,7 +169,7 @@ impl WalkOptions {
 
 /// How the walker came to a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum FoundBy {
+pub enum TaskOrigin {
     /// `init_task` itself, or the `tasks` list of thread-group leaders.
     TaskList,
     /// A thread of a group.
@@ -217,7 +217,7 @@ pub struct KernelTask {
     /// `stack`: the bottom of its kernel stack.
     pub stack: Option<u64>,
     /// How it was found.
-    pub found_by: FoundBy,
+    pub origin: TaskOrigin,
 }
 
 /// The result of a walk.
@@ -377,7 +377,7 @@ impl Walker<'_> {
             ));
             return;
         }
-        if !self.add(init_task, FoundBy::TaskList) {
+        if !self.add(init_task, TaskOrigin::TaskList) {
             self.complete = false;
             return;
         }
@@ -411,7 +411,7 @@ impl Walker<'_> {
                 ));
                 return;
             }
-            if !self.add(task, FoundBy::TaskList) {
+            if !self.add(task, TaskOrigin::TaskList) {
                 self.complete = false;
                 return;
             }
@@ -486,7 +486,7 @@ impl Walker<'_> {
                     "threads of task {leader:#x}: task {task:#x} is listed again (a cycle)"
                 ));
                 return;
-            } else if !self.add(task, FoundBy::ThreadList) {
+            } else if !self.add(task, TaskOrigin::ThreadList) {
                 self.complete = false;
                 return;
             }
@@ -553,7 +553,7 @@ impl Walker<'_> {
             if self.full() {
                 return;
             }
-            if self.add(task, FoundBy::CurrentOnCpu) {
+            if self.add(task, TaskOrigin::CurrentOnCpu) {
                 if let Some(t) = self.tasks.last_mut() {
                     t.running_on = Some(cpu);
                 }
@@ -562,12 +562,12 @@ impl Walker<'_> {
     }
 
     /// Read the task at `addr` and list it; false if it cannot be read.
-    fn add(&mut self, addr: u64, found_by: FoundBy) -> bool {
+    fn add(&mut self, addr: u64, origin: TaskOrigin) -> bool {
         if !self.plausible(addr, self.l.task_struct_size) {
             self.broken(format!("task {addr:#x} is not a kernel address"));
             return false;
         }
-        match self.read_task(addr, found_by) {
+        match self.read_task(addr, origin) {
             Some(t) => {
                 self.visited.insert(addr);
                 self.index.insert(addr, self.tasks.len());
@@ -581,7 +581,7 @@ impl Walker<'_> {
         }
     }
 
-    fn read_task(&mut self, a: u64, found_by: FoundBy) -> Option<KernelTask> {
+    fn read_task(&mut self, a: u64, origin: TaskOrigin) -> Option<KernelTask> {
         let l = self.l;
         let pid = self.field(a, l.pid)? as u32 as i32;
         let tgid = self.field(a, l.tgid).map_or(pid, |v| v as u32 as i32);
@@ -636,7 +636,7 @@ impl Walker<'_> {
             active_mm,
             pgd,
             stack,
-            found_by,
+            origin,
         })
     }
 

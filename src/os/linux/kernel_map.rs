@@ -195,7 +195,7 @@ fn candidate_spaces(guest: &Guest) -> Vec<(usize, PagingMode, Root)> {
     });
     let mut out: Vec<(usize, PagingMode, Root)> = Vec::new();
     for slot in order {
-        let Some(space) = guest.address_space(slot) else {
+        let Some(space) = guest.vcpu_space(slot) else {
             continue;
         };
         let Some(root) = space.root else {

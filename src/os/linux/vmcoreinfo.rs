@@ -22,9 +22,9 @@ use std::collections::HashSet;
 use memchr::memmem;
 use serde::Serialize;
 
-use crate::addr::{GuestFrame, PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::addr::{GuestFrame, PageIndex, PAGE_SHIFT, PAGE_SIZE};
 use crate::dump::{Width, XenDump};
-use crate::memory::{Guest, TranslationCache, View};
+use crate::memory::{Guest, TranslationCache, Via};
 
 use super::kernel_map::KernelMap;
 
@@ -90,7 +90,7 @@ impl VmcoreInfo {
         let mut cache = TranslationCache::new(1);
         let mut header = [0u8; NOTE_HEADER];
         guest
-            .read_exact(&mut cache, View::Physical, 0, VirtAddr(pa), &mut header)
+            .read_exact(&mut cache, Via::Physical, pa, &mut header)
             .ok()?;
         if !is_note_header(&header) {
             return None;
@@ -103,9 +103,8 @@ impl VmcoreInfo {
         guest
             .read_exact(
                 &mut cache,
-                View::Physical,
-                0,
-                VirtAddr(pa.checked_add(NOTE_HEADER as u64)?),
+                Via::Physical,
+                pa.checked_add(NOTE_HEADER as u64)?,
                 &mut desc,
             )
             .ok()?;

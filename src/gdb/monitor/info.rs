@@ -1,0 +1,60 @@
+//! `monitor info` and `monitor vmcoreinfo`: what the dump and the guest kernel say.
+
+use std::fmt::Write as _;
+
+use crate::os::linux::{find_vmcoreinfo, KernelMap, ScanDepth};
+use crate::summary::Summary;
+
+use super::{Command, Context};
+
+pub const INFO: Command = Command {
+    name: "info",
+    summary: "what the dump holds, the kernel map and VMCOREINFO",
+    aliases: &[],
+    args: "",
+    help: "the dump: format, Xen version, guest, pages, vCPUs,\n\
+           the kernel's mappings and VMCOREINFO (KASLR offset)",
+    run: info,
+};
+
+pub const VMCOREINFO: Command = Command {
+    name: "vmcoreinfo",
+    summary: "the guest's VMCOREINFO text",
+    aliases: &[],
+    args: "[full]",
+    help: "the guest's VMCOREINFO text (full: search all memory)",
+    run: vmcoreinfo,
+};
+
+fn info(ctx: &mut Context<'_>, _args: &[&str]) -> String {
+    let guest = ctx.guest();
+    let summary = Summary::of(guest).with_kernel(guest, ScanDepth::Quick);
+    let mut out = format!("{summary}");
+    let _ = write!(out, "memory view:     {}", ctx.settings.view.name());
+    if let Some(c) = ctx.settings.cr3 {
+        let _ = write!(out, " through cr3 {c:#x}");
+    }
+    out
+}
+
+fn vmcoreinfo(ctx: &mut Context<'_>, args: &[&str]) -> String {
+    let guest = ctx.guest();
+    let depth = match args.first() {
+        Some(&"full") => ScanDepth::Full,
+        _ => ScanDepth::Quick,
+    };
+    let map = KernelMap::detect(guest);
+    match find_vmcoreinfo(guest, &map, depth) {
+        Some(info) => format!(
+            "VMCOREINFO at phys {:#x} (found {}):\n{}",
+            info.note_pa,
+            info.found_by.describe(),
+            info.text
+        ),
+        None if depth == ScanDepth::Quick => {
+            "no VMCOREINFO in the kernel image; `monitor vmcoreinfo full` searches all memory"
+                .to_string()
+        }
+        None => "no VMCOREINFO note in the guest's memory".to_string(),
+    }
+}

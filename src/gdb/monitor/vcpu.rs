@@ -1,0 +1,132 @@
+//! `monitor vcpu`: the vCPUs, one line each, or every register the dump holds for one.
+
+use std::fmt::Write as _;
+
+use crate::summary::Summary;
+
+use super::{frame_both, parse_num, Command, Context};
+
+pub const VCPU: Command = Command {
+    name: "vcpu",
+    summary: "the vCPUs, or every register of vCPU N",
+    aliases: &["vcpus"],
+    args: "[N]",
+    help: "one line per vCPU; with N, every register the dump\n\
+           holds for vCPU N",
+    run: vcpu,
+};
+
+fn thread_of(ctx: &Context<'_>, slot: usize) -> String {
+    ctx.debuggee
+        .threads()
+        .vcpu_thread(slot)
+        .map_or("-".to_string(), |t| t.get().to_string())
+}
+
+fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
+    let guest = ctx.guest();
+    let mut out = String::new();
+    let Some(n) = args.first() else {
+        let s = Summary::of(guest);
+        for v in &s.vcpus {
+            let _ = writeln!(
+                out,
+                "vCPU {} (thread {}): {}, {} mode, rip {}, rsp {}, cr3 {}, {}",
+                v.slot,
+                thread_of(ctx, v.slot),
+                if v.online { "online" } else { "offline" },
+                v.mode,
+                v.rip,
+                v.rsp,
+                v.cr3,
+                v.paging
+            );
+        }
+        return out;
+    };
+    let Some(v) = parse_num(n).and_then(|n| guest.vcpus().get(usize::try_from(n).ok()?)) else {
+        return format!(
+            "no vCPU {n}: the dump has {} (0..{})",
+            guest.vcpus().len(),
+            guest.vcpus().len()
+        );
+    };
+    let g = &v.gprs;
+    let _ = writeln!(
+        out,
+        "vCPU {} (thread {}), {}, {} mode, flags {:#x}, context layout {:?}",
+        v.slot,
+        thread_of(ctx, v.slot),
+        if v.online() { "online" } else { "offline" },
+        if v.kernel_mode() { "kernel" } else { "user" },
+        v.flags,
+        v.layout
+    );
+    let regs = [
+        ("rax", g.rax),
+        ("rbx", g.rbx),
+        ("rcx", g.rcx),
+        ("rdx", g.rdx),
+        ("rsi", g.rsi),
+        ("rdi", g.rdi),
+        ("rbp", g.rbp),
+        ("rsp", g.rsp),
+        ("r8", g.r8),
+        ("r9", g.r9),
+        ("r10", g.r10),
+        ("r11", g.r11),
+        ("r12", g.r12),
+        ("r13", g.r13),
+        ("r14", g.r14),
+        ("r15", g.r15),
+        ("rip", v.rip),
+        ("rflags", v.rflags),
+    ];
+    for pair in regs.chunks(2) {
+        let _ = writeln!(
+            out,
+            "  {:<7}{:#018x}   {:<7}{:#018x}",
+            pair[0].0, pair[0].1, pair[1].0, pair[1].1
+        );
+    }
+    let s = v.selectors;
+    let _ = writeln!(
+        out,
+        "  cs {:#06x} ss {:#06x} ds {:#06x} es {:#06x} fs {:#06x} gs {:#06x}",
+        s.cs, s.ss, s.ds, s.es, s.fs, s.gs
+    );
+    for (i, c) in v.ctrlreg.iter().enumerate().take(5) {
+        let _ = writeln!(out, "  cr{i}    {c:#018x}");
+    }
+    let _ = writeln!(
+        out,
+        "  dr0-3  {:#x} {:#x} {:#x} {:#x}  dr6 {:#x}  dr7 {:#x}",
+        v.debugreg[0], v.debugreg[1], v.debugreg[2], v.debugreg[3], v.debugreg[6], v.debugreg[7]
+    );
+    let opt = |o: Option<u64>| o.map_or("-".to_string(), |x| format!("{x:#x}"));
+    let _ = writeln!(
+        out,
+        "  fs_base {}  gs_base_kernel {}  gs_base_user {}",
+        opt(v.fs_base),
+        opt(v.gs_base_kernel),
+        opt(v.gs_base_user)
+    );
+    if let Some(sp) = guest.vcpu_space(v.slot) {
+        let _ = write!(
+            out,
+            "  paging {} ({}), root {}",
+            sp.mode,
+            sp.mode_source,
+            sp.root
+                .map_or("-".to_string(), |r| frame_both(guest, r.frame))
+        );
+        if let Some(u) = sp.user_root {
+            let _ = write!(
+                out,
+                "\n  user page table (ctrlreg[1], for lower-half addresses): {}",
+                frame_both(guest, u.frame)
+            );
+        }
+    }
+    out
+}
