@@ -7,6 +7,7 @@
 //! ELFCLASS32, invalid tails, legacy 8-byte index). OUT_DIR/read_memory: the same dumps
 //! behind reads of the addresses the guest is known to hold. OUT_DIR/gdb_session: the
 //! packets gdb sends in a session with memory and register reads and refused writes.
+//! OUT_DIR/task_walker: the made-up kernels untouched, and with a task's pointers moved.
 
 use std::path::{Path, PathBuf};
 
@@ -248,8 +249,28 @@ fn main() -> Res<()> {
             write(&out.join("gdb_session"), &format!("{name}-{guest}"), &v)?;
         }
     }
+    // task_walker: each guest untouched, and with one pointer of a task redirected.
+    for guest in [0u8, 1] {
+        write(
+            &out.join("task_walker"),
+            &format!("clean-{guest}"),
+            &[guest],
+        )?;
+        // target 4: task 1's task_struct; a pointer-sized write at a few offsets.
+        for offset in [0x380u16, 0x4d0, 0x598, 0x710, 0x818] {
+            let mut v = vec![guest, 4];
+            v.extend_from_slice(&offset.to_le_bytes());
+            v.push(8);
+            v.extend_from_slice(&0xffff_8880_0000_1000u64.to_le_bytes());
+            write(
+                &out.join("task_walker"),
+                &format!("ptr-{guest}-{offset:x}"),
+                &v,
+            )?;
+        }
+    }
     println!(
-        "wrote {n} dumps (x2 targets) and the gdb seeds under {}",
+        "wrote {n} dumps (x2 targets), the gdb and the task walker seeds under {}",
         out.display()
     );
     Ok(())

@@ -251,3 +251,73 @@ pub fn gdb_session(data: &[u8]) -> Vec<u8> {
     }
     sent
 }
+
+/// Most patches one [`task_walker`] input applies.
+pub const MAX_PATCHES: usize = 64;
+/// Tasks and reads one [`task_walker`] walk may make at most.
+pub const TASK_WALK_LIMITS: (usize, u64) = (256, 1 << 16);
+
+/// The two kernels a [`task_walker`] input corrupts: the builder's made-up 6.1-like
+/// kernel with processes, threads and kernel threads, 64-bit and 32-bit.
+pub fn task_walker_guests() -> &'static [crate::builder::linux::LinuxGuest; 2] {
+    use crate::builder::linux::{synthetic_spec, LinuxGuest};
+    static GUESTS: OnceLock<[LinuxGuest; 2]> = OnceLock::new();
+    GUESTS.get_or_init(|| {
+        let make = |w| LinuxGuest::build(synthetic_spec(GuestKind::Hvm, w)).expect("kernel");
+        [make(Width::Bits64), make(Width::Bits32)]
+    })
+}
+
+/// Corrupt a Linux guest's task memory, then walk its tasks and read every task's
+/// saved registers.
+///
+/// Input: one byte (bit 0: the 32-bit guest of [`task_walker_guests`]), then up to
+/// [`MAX_PATCHES`] patches `target, offset (LE u16), len, bytes[len % 33]`: `target`'s
+/// low two bits pick a task's `task_struct`, its switch frame, its `signal_struct` or a
+/// CPU's per-CPU area, the rest which one; the bytes are written at `offset` in it.
+/// The walk must stay within [`TASK_WALK_LIMITS`] and list no task twice.
+pub fn task_walker(data: &[u8]) {
+    use crate::os::linux::tasks::{saved_registers, walk_tasks, KernelAddresses, WalkOptions};
+    let Some((&head, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut g = task_walker_guests()[usize::from(head & 1)].clone();
+    for _ in 0..MAX_PATCHES {
+        let [target, lo, hi, len, tail @ ..] = rest else {
+            break;
+        };
+        let n = (usize::from(*len) % 33).min(tail.len());
+        let (bytes, after) = tail.split_at(n);
+        rest = after;
+        let f = &g.facts;
+        let i = usize::from(target >> 2);
+        let base = match target & 3 {
+            0 => f.tasks[i % f.tasks.len()].address,
+            1 => f.tasks[i % f.tasks.len()].thread_sp,
+            2 => f.tasks[i % f.tasks.len()].signal,
+            _ => f.per_cpu_area[i % f.per_cpu_area.len()],
+        };
+        let offset = u64::from(u16::from_le_bytes([*lo, *hi]));
+        let _ = g.write_virt(base + offset, bytes);
+    }
+    let layout = g.spec.layout.clone();
+    let p = g.spec.placement;
+    let addrs = KernelAddresses {
+        init_task: p.init_task,
+        per_cpu_offset: Some(p.per_cpu_offset),
+        current_task: Some(p.current_task),
+    };
+    let mut opts = WalkOptions::new(&layout, g.spec.cpus);
+    (opts.limits.max_tasks, opts.limits.max_reads) = TASK_WALK_LIMITS;
+    let walk = walk_tasks(&g, &layout, &addrs, &opts);
+    assert!(walk.tasks.len() <= TASK_WALK_LIMITS.0, "too many tasks");
+    assert!(walk.reads <= TASK_WALK_LIMITS.1, "too many reads");
+    let mut seen = std::collections::HashSet::new();
+    assert!(
+        walk.tasks.iter().all(|t| seen.insert(t.address)),
+        "a task listed twice"
+    );
+    for t in &walk.tasks {
+        let _ = saved_registers(&g, &layout, &opts, t);
+    }
+}

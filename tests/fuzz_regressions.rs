@@ -39,6 +39,14 @@ fn saved_read_memory_findings_stay_fixed() {
 }
 
 #[test]
+fn saved_task_walker_findings_stay_fixed() {
+    replay("task_walker", harness::task_walker);
+    // The harness runs on its own seeds-to-be: untouched guests and a broken pointer.
+    harness::task_walker(&[0]);
+    harness::task_walker(&[1, 4, 0x80, 0x03, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+}
+
+#[test]
 fn saved_gdb_session_findings_stay_fixed() {
     replay("gdb_session", |b| {
         harness::gdb_session(b);

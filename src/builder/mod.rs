@@ -17,6 +17,7 @@ mod error;
 mod image;
 pub mod large;
 mod legacy;
+pub mod linux;
 mod options;
 pub mod pagetable;
 pub mod scenario;
