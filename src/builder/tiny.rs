@@ -8,12 +8,12 @@
 
 use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
-use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
+use crate::memory::{PageSize, PagingMode, Root};
 use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
 
 use super::pagetable::{EntryFlags, PageTableBuilder};
-use super::scenario::ScenarioError;
-use super::{GuestImage, VcpuImage};
+use super::scenario::{dumped_cr3, ScenarioError};
+use super::{x86, GuestImage, VcpuImage};
 
 /// Guest frames of RAM in a tiny guest.
 pub const TINY_PAGES: u64 = 32;
@@ -87,7 +87,7 @@ impl TinyGuest {
             (GuestKind::Pv, _) => return Err(unsupported),
             (GuestKind::Hvm, _) => {}
         }
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
@@ -166,13 +166,7 @@ impl TinyGuest {
             image.write_u64(GuestFrame(DATA_PFN + p), 8, 0xda7a_0000 + p)?;
         }
 
-        let cr3 = match (kind, width) {
-            (GuestKind::Pv, Width::Bits64) => Cr3Decode::Pv64,
-            (GuestKind::Pv, Width::Bits32) => Cr3Decode::Pv32,
-            _ => Cr3Decode::for_guest(kind, mode).expect("paging mode"),
-        }
-        .encode(root)
-        .expect("root encodable");
+        let cr3 = dumped_cr3(kind, width, mode, root);
         let (cr0, cr4) = match mode {
             PagingMode::TwoLevel { .. } => (0x8005_0033u64, 0x0000_0690u64),
             PagingMode::Pae => (0x8005_0033, 0x0000_06b0),
@@ -248,7 +242,7 @@ mod tests {
             (GuestKind::Hvm, PagingMode::TwoLevel { pse: true }),
         ] {
             let t = TinyGuest::new(kind, mode).unwrap();
-            let width = if mode.is_32bit() {
+            let width = if x86::is_32bit(mode) {
                 Width::Bits32
             } else {
                 Width::Bits64
