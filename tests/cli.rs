@@ -7,7 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use xendump_gdbserver::builder::scenario::Scenario;
-use xendump_gdbserver::builder::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+use xendump_gdbserver::builder::{
+    all_variants, x86, DumpOptions, ElfOptions, Layout, LegacyOptions,
+};
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::PagingMode;
 
@@ -36,7 +38,7 @@ fn info_reports_the_facts_of_every_variant() {
         (GuestKind::Hvm, PagingMode::Pae),
     ] {
         let s = Scenario::new(kind, mode).unwrap();
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
@@ -62,7 +64,7 @@ fn info_reports_the_facts_of_every_variant() {
             ));
         }
         for (name, opts) in variants {
-            let path = support::dump_file(&dir, &name, &s.image.write(&opts).unwrap());
+            let path = support::dump_file(&dir, &name, &s.write(&opts).unwrap());
             let j = info_json(&path);
             let legacy = matches!(opts.format, Layout::Legacy(_));
             let ctx = format!("{name}: {j:#}");
@@ -80,13 +82,11 @@ fn info_reports_the_facts_of_every_variant() {
                 },
                 "{ctx}"
             );
-            if kind == GuestKind::Pv || !legacy {
-                assert_eq!(
-                    j["guest_width"],
-                    if mode.is_32bit() { 32 } else { 64 },
-                    "{ctx}"
-                );
-            }
+            assert_eq!(
+                j["guest_width"],
+                if x86::is_32bit(mode) { 32 } else { 64 },
+                "{ctx}"
+            );
             assert_eq!(j["page_size"], 4096, "{ctx}");
             assert_eq!(j["pages"], s.image.page_count(), "{ctx}");
             let pfns: Vec<u64> = s.image.populated_pfns().map(|p| p.0).collect();
@@ -127,7 +127,7 @@ fn info_reports_the_facts_of_every_variant() {
                     "{ctx}"
                 );
             }
-            let states = s.image.expected_states();
+            let states = s.image_for(&opts).expected_states();
             let vcpus = j["vcpus"].as_array().unwrap();
             assert_eq!(vcpus.len(), 3, "{ctx}");
             for (i, v) in vcpus.iter().enumerate() {
@@ -136,15 +136,13 @@ fn info_reports_the_facts_of_every_variant() {
                 assert_eq!(v["cr3"], format!("{:#x}", states[i].cr3()), "{ctx}");
                 assert_eq!(v["online"], legacy || i != 2, "{ctx}");
                 assert_eq!(v["mode"], if i == 1 { "user" } else { "kernel" }, "{ctx}");
-                if !(legacy && kind == GuestKind::Hvm) {
-                    assert_eq!(v["paging"], s.mode.to_string(), "{ctx}");
-                    // 64-bit PV keeps the kernel table in CR3 even in user mode (the user table
-                    // is ctrlreg[1]); elsewhere vCPU 1's CR3 is its own table.
-                    let pv64 = kind == GuestKind::Pv && !mode.is_32bit();
-                    let cr3_table = usize::from(i == 1 && !pv64);
-                    let root = s.facts.roots[cr3_table];
-                    assert_eq!(v["root_frame"], format!("{:#x}", root.frame), "{ctx}");
-                }
+                assert_eq!(v["paging"], s.mode.to_string(), "{ctx}");
+                // 64-bit PV keeps the kernel table in CR3 even in user mode (the user table
+                // is ctrlreg[1]); elsewhere vCPU 1's CR3 is its own table.
+                let pv64 = kind == GuestKind::Pv && !x86::is_32bit(mode);
+                let cr3_table = usize::from(i == 1 && !pv64);
+                let root = s.facts.roots[cr3_table];
+                assert_eq!(v["root_frame"], format!("{:#x}", root.frame), "{ctx}");
             }
             seen += 1;
         }

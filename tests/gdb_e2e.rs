@@ -1,5 +1,6 @@
 //! End-to-end: the real gdb, over TCP, against the real server, on builder dumps of every
-//! format and both guest widths. Expected values come from the scenario description.
+//! format, both guest kinds and both guest widths. Expected values come from the
+//! scenario description.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 use support::{dump_file, gdb, gdb_with, reg, Server};
 use xendump_gdbserver::addr::VirtAddr;
 use xendump_gdbserver::builder::scenario::{Scenario, DATA_PAGES};
-use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
+use xendump_gdbserver::builder::{all_variants, x86, DumpOptions, Layout};
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::PagingMode;
 use xendump_gdbserver::vcpu::VcpuState;
@@ -28,15 +29,13 @@ fn cases() -> Vec<Case> {
         (GuestKind::Hvm, PagingMode::Pae),
     ] {
         let s = Scenario::new(kind, mode).unwrap();
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
         };
+        // Every variant, legacy HVM included (written with the CR3 Xen 3.0.x stored).
         for (name, opts) in all_variants(kind, width) {
-            if kind == GuestKind::Hvm && matches!(opts.format, Layout::Legacy(_)) {
-                continue; // legacy HVM CR3 semantics differ; covered in tests/memory.rs
-            }
             out.push(Case {
                 name: format!("{name}-{mode}"),
                 scenario: s.clone(),
@@ -95,12 +94,23 @@ fn expected_regs(v: &VcpuState, wide: bool) -> Vec<(&'static str, u64)> {
 fn gdb_sees_every_format_and_width() {
     let dir = tempfile::tempdir().unwrap();
     let cases = cases();
-    assert!(cases.len() >= 12, "{}", cases.len());
+    // 64-bit PV 4 variants, 32-bit PV 5, HVM 4 in each of two modes.
+    assert_eq!(cases.len(), 17, "{}", cases.len());
+    for kind in [GuestKind::Pv, GuestKind::Hvm] {
+        for format in ["elf-", "elf31-", "legacy-"] {
+            assert!(
+                cases
+                    .iter()
+                    .any(|c| c.scenario.image.kind == kind && c.name.starts_with(format)),
+                "no {format} case for {kind:?}"
+            );
+        }
+    }
     for case in &cases {
         let s = &case.scenario;
         let f = &s.facts;
-        let wide = !s.mode.is_32bit();
-        let path = dump_file(&dir, &case.name, &s.image.write(&case.opts).unwrap());
+        let wide = !x86::is_32bit(s.mode);
+        let path = dump_file(&dir, &case.name, &s.write(&case.opts).unwrap());
         let server = Server::start(&path, &[]);
         let (xw, unit) = if wide { ("g", 8) } else { ("w", 4) };
         let jiffies_cmd = format!("x/1x{xw} {:#x}", f.jiffies_va);
@@ -169,7 +179,7 @@ fn gdb_sees_every_format_and_width() {
             "{ctx}"
         );
         // Registers of every thread, from the builder's own description.
-        let expected = s.image.expected_states();
+        let expected = s.image_for(&case.opts).expected_states();
         let blocks: Vec<&str> = out.split("==REGS==").skip(1).collect();
         assert_eq!(blocks.len(), 3, "{ctx}");
         for (slot, block) in blocks.iter().enumerate() {
@@ -475,7 +485,7 @@ fn bulk_dumps_are_exact_and_stop_at_the_first_unreadable_page() {
         let s = Scenario::new(kind, mode).unwrap();
         let f = &s.facts;
         let name = format!("{kind:?}-{mode}");
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64

@@ -1,8 +1,11 @@
 //! Guest memory through the dump: every format variant × guest kind × paging mode,
 //! checked byte for byte against the scenario's own mapping list (the oracle).
+//! Every format of every guest kind is here, the legacy HVM one included (its CR3 is
+//! the machine address Xen 3.0.x stored: `Scenario::write`).
 
 use xendump_gdbserver::addr::VirtAddr;
 use xendump_gdbserver::builder::scenario::Scenario;
+use xendump_gdbserver::builder::x86;
 use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
 use xendump_gdbserver::dump::{DumpFormat, GuestKind, Width, XenDump};
 use xendump_gdbserver::memory::{
@@ -27,21 +30,16 @@ fn scenarios() -> Vec<Scenario> {
 }
 
 fn variants(s: &Scenario) -> Vec<(String, DumpOptions)> {
-    let width = if s.mode.is_32bit() {
+    let width = if x86::is_32bit(s.mode) {
         Width::Bits32
     } else {
         Width::Bits64
     };
     all_variants(s.image.kind, width)
-        .into_iter()
-        // Legacy HVM dumps record CR3 as a machine frame, which the scenario (written
-        // as a modern dump) does not; they are covered separately.
-        .filter(|(_, o)| !(s.image.kind == GuestKind::Hvm && matches!(o.format, Layout::Legacy(_))))
-        .collect()
 }
 
 fn guest(s: &Scenario, opts: &DumpOptions) -> Guest {
-    let bytes = s.image.write(opts).expect("builder writes");
+    let bytes = s.write(opts).expect("builder writes");
     let dump = XenDump::from_bytes(bytes).expect("reader opens");
     Guest::new(dump, GuestOptions::default()).expect("guest model")
 }
@@ -75,7 +73,7 @@ fn probe_addresses(s: &Scenario) -> Vec<u64> {
         0,
         0x1000,
     ]);
-    if !s.mode.is_32bit() {
+    if !x86::is_32bit(s.mode) {
         v.extend([0x0000_8000_0000_0000, 0xffff_7fff_ffff_ffff, u64::MAX]);
     } else {
         v.extend([0xffff_ffff, 0x1_0000_0000]);
@@ -231,32 +229,57 @@ fn physical_and_machine_views() {
 #[test]
 fn translate_reports_each_level_and_the_right_widths() {
     for s in scenarios() {
-        let (name, opts) = &variants(&s)[0];
-        let g = guest(&s, opts);
-        let tr = g.translate(0, VirtAddr(s.facts.jiffies_va)).unwrap();
-        assert_eq!(
-            tr.steps().len(),
-            s.mode.levels().len(),
-            "{name} {:?}",
-            s.mode
-        );
-        let (frame, off) = s.lookup(0, VirtAddr(s.facts.jiffies_va)).unwrap();
-        assert_eq!((tr.frame, tr.offset), (frame, off), "{name}");
-        // Large page: fewer steps.
-        let tr = g.translate(0, VirtAddr(s.facts.banner_va)).unwrap();
-        assert_eq!(tr.steps().len(), s.mode.levels().len() - 1, "{name}");
-        let expect = if s.mode.is_32bit() {
-            RegisterWidth::Bits32
-        } else {
-            RegisterWidth::Bits64
-        };
-        assert_eq!(g.register_width(), expect, "{name}");
-        for slot in 0..3 {
-            assert_eq!(
-                g.address_space(slot).unwrap().mode,
-                s.mode,
-                "{name} vCPU {slot}"
-            );
+        let levels = x86::levels(s.mode);
+        for (name, opts) in variants(&s) {
+            let g = guest(&s, &opts);
+            for (slot, root) in s.facts.roots.iter().enumerate() {
+                // vCPU 1 is in user mode: its user page is reached only through its own
+                // root (a 64-bit PV vCPU's user table is in ctrlreg[1]).
+                let va = if slot == 1 {
+                    s.facts.user_va
+                } else {
+                    s.facts.jiffies_va
+                };
+                let tr = g.translate(slot, VirtAddr(va)).unwrap();
+                // The walk starts at the vCPU's root, as the builder placed it.
+                assert_eq!(
+                    tr.steps()[0].table_frame,
+                    root.frame,
+                    "{name} {} vCPU {slot}",
+                    s.mode
+                );
+                // One step per level, at the index the architecture says.
+                let steps: Vec<(&str, u64)> = tr
+                    .steps()
+                    .iter()
+                    .map(|st| (st.level_name(), st.index))
+                    .collect();
+                let want: Vec<(&str, u64)> = levels.iter().map(|l| (l.name, l.index(va))).collect();
+                assert_eq!(steps, want, "{name} {} vCPU {slot}", s.mode);
+                let (frame, off) = s.lookup(slot, VirtAddr(va)).unwrap();
+                assert_eq!((tr.frame, tr.offset), (frame, off), "{name}");
+                // The kernel text is one large page: the walk ends a level early.
+                let tr = g.translate(slot, VirtAddr(s.facts.banner_va)).unwrap();
+                assert_eq!(tr.steps().len(), levels.len() - 1, "{name}");
+                assert_eq!(
+                    (tr.frame, tr.offset),
+                    s.lookup(slot, VirtAddr(s.facts.banner_va)).unwrap(),
+                    "{name}"
+                );
+            }
+            let expect = if x86::is_32bit(s.mode) {
+                RegisterWidth::Bits32
+            } else {
+                RegisterWidth::Bits64
+            };
+            assert_eq!(g.register_width(), expect, "{name}");
+            for slot in 0..3 {
+                assert_eq!(
+                    g.address_space(slot).unwrap().mode,
+                    s.mode,
+                    "{name} vCPU {slot}"
+                );
+            }
         }
     }
 }

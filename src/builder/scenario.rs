@@ -7,13 +7,15 @@
 //! its own page tables, one offline). [`Facts`] lists the addresses and values a test
 //! can check; they are computed here from the description, never read back.
 
+use std::borrow::Cow;
+
 use crate::addr::{GuestFrame, MachineFrame, PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
 use crate::memory::{PageSize, PagingMode, Root};
 use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
 
 use super::pagetable::{EntryFlags, PageTableBuilder, PageTableError};
-use super::{x86, BuildError, GuestImage, VcpuImage};
+use super::{x86, BuildError, DumpOptions, GuestImage, Layout, VcpuImage};
 
 /// Guest frames of RAM in a scenario (8 MiB).
 pub const RAM_PAGES: u64 = 0x800;
@@ -460,6 +462,19 @@ impl Scenario {
         Ok(self)
     }
 
+    /// The guest as a dump written with `opts` records it: the image itself, except in
+    /// the legacy format for HVM guests, where every vCPU's CR3 is what Xen 3.0.x
+    /// stored ([`legacy_hvm_image`]). Write dumps with this (or [`Scenario::write`]),
+    /// and take expected registers from it.
+    pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
+        legacy_hvm_image(&self.image, opts, &self.facts.roots)
+    }
+
+    /// The guest as a dump in `opts` format (see [`Scenario::image_for`]).
+    pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
+        self.image_for(opts).write(opts)
+    }
+
     /// The oracle translation for vCPU `slot`: (table-space frame, offset).
     pub fn lookup(&self, slot: usize, va: VirtAddr) -> Option<(u64, u64)> {
         if slot == 1 {
@@ -500,4 +515,26 @@ pub(crate) fn dumped_cr3(kind: GuestKind, width: Width, mode: PagingMode, root: 
             x86::architectural_cr3(mode, table).expect("root fits the mode's CR3")
         }
     }
+}
+
+/// `image` as a dump in `opts` format records it. Xen 3.0.x replaced an HVM vCPU's
+/// CR3 with its own `xen_pfn_to_cr3` of the *machine* frame of the top-level table
+/// (xen-dump-format.md §4.7), so in the legacy format each HVM vCPU `slot` gets that
+/// value for `roots[slot]` (a guest frame); anything else is the image unchanged.
+pub(crate) fn legacy_hvm_image<'a>(
+    image: &'a GuestImage,
+    opts: &DumpOptions,
+    roots: &[Root],
+) -> Cow<'a, GuestImage> {
+    if image.kind != GuestKind::Hvm || !matches!(opts.format, Layout::Legacy(_)) {
+        return Cow::Borrowed(image);
+    }
+    let mut legacy = image.clone();
+    for (v, root) in legacy.vcpus.iter_mut().zip(roots) {
+        let mfn = image
+            .pfn_to_mfn(GuestFrame(root.frame))
+            .expect("the root table is in guest RAM");
+        v.ctrlreg[3] = x86::legacy_hvm_cr3(image.hypervisor, mfn.0);
+    }
+    Cow::Owned(legacy)
 }

@@ -6,14 +6,16 @@
 //! an address mapped to a frame the dump does not hold, and two vCPUs.
 //! [`TinyFacts`] are computed from this description, never read back from a dump.
 
+use std::borrow::Cow;
+
 use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
 use crate::memory::{PageSize, PagingMode, Root};
 use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
 
 use super::pagetable::{EntryFlags, PageTableBuilder};
-use super::scenario::{dumped_cr3, ScenarioError};
-use super::{x86, GuestImage, VcpuImage};
+use super::scenario::{dumped_cr3, legacy_hvm_image, ScenarioError};
+use super::{x86, BuildError, DumpOptions, GuestImage, VcpuImage};
 
 /// Guest frames of RAM in a tiny guest.
 pub const TINY_PAGES: u64 = 32;
@@ -223,6 +225,19 @@ impl TinyGuest {
             tables,
         })
     }
+
+    /// The guest as a dump written with `opts` records it: the image itself, except
+    /// that a legacy HVM dump holds the CR3 values Xen 3.0.x stored (the machine frame
+    /// of the top-level table; see [`super::scenario::Scenario::image_for`]).
+    pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
+        let roots = vec![self.facts.root; self.image.vcpus.len()];
+        legacy_hvm_image(&self.image, opts, &roots)
+    }
+
+    /// The guest as a dump in `opts` format (see [`TinyGuest::image_for`]).
+    pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
+        self.image_for(opts).write(opts)
+    }
 }
 
 #[cfg(test)]
@@ -248,10 +263,8 @@ mod tests {
                 Width::Bits64
             };
             for (name, opts) in all_variants(kind, width) {
-                if name.starts_with("legacy") && kind == GuestKind::Hvm {
-                    continue; // legacy HVM CR3 holds an mfn; covered elsewhere
-                }
-                let bytes = t.image.write(&opts).unwrap();
+                // Legacy HVM: CR3 holds the root's machine frame (image_for).
+                let bytes = t.write(&opts).unwrap();
                 assert!(bytes.len() < 256 * 1024, "{name}: {} bytes", bytes.len());
                 let g = Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default())
                     .unwrap();
