@@ -240,6 +240,118 @@ impl TinyGuest {
     }
 }
 
+/// Machine frame of a [`MicroGuest`]'s only page: above 2^20, so a 32-bit Xen's
+/// folded CR3 encoding has bits in both halves.
+pub const MICRO_MFN: u64 = 0x12_3456;
+
+/// What a [`MicroGuest`] holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MicroFacts {
+    /// Virtual address of the banner.
+    pub banner_va: u64,
+    /// The banner's bytes.
+    pub banner: &'static str,
+    /// Guest-physical address of the banner.
+    pub banner_pa: u64,
+    /// Machine address of the banner.
+    pub banner_ma: u64,
+    /// A kernel address with no mapping.
+    pub unmapped_va: u64,
+    /// Root table (guest frame).
+    pub root: Root,
+    /// The vCPU's rax.
+    pub rax: u64,
+}
+
+/// The smallest guest a reader still does everything with: one page, which is both the
+/// page directory of 2-level (PSE) paging and, through the 4 MiB page that maps it at
+/// `0xC000_0000`, kernel memory holding a banner. A 32-bit HVM guest of a 32-bit Xen,
+/// one vCPU. Its dumps take 8 KiB (legacy) and 12 KiB (ELF): small enough to keep
+/// as fuzz regression inputs.
+#[derive(Clone, Debug)]
+pub struct MicroGuest {
+    pub image: GuestImage,
+    pub mode: PagingMode,
+    pub facts: MicroFacts,
+    /// The mappings: the translation oracle.
+    pub tables: PageTableBuilder,
+}
+
+impl MicroGuest {
+    /// Build it.
+    pub fn new() -> Result<MicroGuest, ScenarioError> {
+        let mode = PagingMode::TwoLevel { pse: true };
+        let mut image = GuestImage::new(GuestKind::Hvm, Width::Bits32);
+        image.set_hypervisor(Width::Bits32);
+        image.add_run(GuestFrame(0), MachineFrame(MICRO_MFN), 1)?;
+        let kernel_va = 0xC000_0000u64;
+        let mut tables = PageTableBuilder::new(mode);
+        tables.map(
+            VirtAddr(kernel_va),
+            0,
+            PageSize::Size4M,
+            1,
+            EntryFlags::default(),
+        )?;
+        // The page directory goes in frame 0, the page the 4 MiB page starts with.
+        let built = tables.build(|| 0)?;
+        let root = built.root;
+        for (frame, page) in built.pages {
+            image.set_page(GuestFrame(frame), &page)?;
+        }
+        // Entries 0x40.. of the directory are unused (virtual 0x1000_0000..): text.
+        let banner = "Linux version 2.6.18-micro (xendump-gdbserver fuzz seed)";
+        let banner_off = 0x100;
+        image.write_bytes(GuestFrame(0), banner_off, banner.as_bytes())?;
+        let mut v = VcpuImage::online();
+        let rax = 0x1000;
+        v.gprs.rax = rax;
+        v.gprs.rsp = kernel_va + 0xF00;
+        v.rip = kernel_va + 0x80;
+        v.rflags = 0x246;
+        v.selectors.cs = 0x60;
+        v.selectors.ss = 0x68;
+        // CR0.PG; CR4.PSE without PAE.
+        v.ctrlreg = [
+            0x8005_0033,
+            0,
+            0,
+            dumped_cr3(GuestKind::Hvm, Width::Bits32, mode, root),
+            0x690,
+            0,
+            0,
+            0,
+        ];
+        image.push_vcpu(v);
+        let facts = MicroFacts {
+            banner_va: kernel_va + banner_off,
+            banner,
+            banner_pa: banner_off,
+            banner_ma: MICRO_MFN * PAGE_SIZE + banner_off,
+            unmapped_va: 0xD000_0000,
+            root,
+            rax,
+        };
+        Ok(MicroGuest {
+            image,
+            mode,
+            facts,
+            tables,
+        })
+    }
+
+    /// The guest as a dump written with `opts` records it (legacy HVM: the CR3 a
+    /// 32-bit Xen 3.0.x stored, see [`TinyGuest::image_for`]).
+    pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
+        legacy_hvm_image(&self.image, opts, &[self.facts.root])
+    }
+
+    /// The guest as a dump in `opts` format.
+    pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
+        self.image_for(opts).write(opts)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +411,43 @@ mod tests {
                     )
                     .is_err());
             }
+        }
+    }
+
+    #[test]
+    fn the_micro_guest_reads_back_in_both_formats() {
+        let m = MicroGuest::new().unwrap();
+        for opts in [
+            DumpOptions::elf(Width::Bits32),
+            DumpOptions::legacy(Width::Bits32),
+        ] {
+            let bytes = m.write(&opts).unwrap();
+            assert!(
+                bytes.len() <= 3 * 4096 + 512,
+                "{opts:?}: {} bytes",
+                bytes.len()
+            );
+            let g =
+                Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default()).unwrap();
+            let mut c = TranslationCache::new(4);
+            let mut b = vec![0u8; m.facts.banner.len()];
+            for (view, addr) in [
+                (View::Virtual, m.facts.banner_va),
+                (View::Physical, m.facts.banner_pa),
+            ] {
+                g.read_exact(&mut c, view, 0, VirtAddr(addr), &mut b)
+                    .unwrap_or_else(|e| panic!("{opts:?} {view:?}: {e}"));
+                assert_eq!(b, m.facts.banner.as_bytes(), "{opts:?} {view:?}");
+            }
+            assert!(g
+                .read_exact(
+                    &mut c,
+                    View::Virtual,
+                    0,
+                    VirtAddr(m.facts.unmapped_va),
+                    &mut b
+                )
+                .is_err());
         }
     }
 }
