@@ -539,12 +539,7 @@ fn gdb_reads_the_vmcore() {
         }
         let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
         let core_arg = format!("core-file {}", vmcore.display());
-        let out = gdb_with(
-            "",
-            &refs,
-            &["-ex", &core_arg],
-            std::time::Duration::from_secs(60),
-        );
+        let out = gdb_with("", &refs, &["-ex", &core_arg], support::HANG);
         for lwp in 1..=3 {
             assert!(
                 out.contains(&format!("LWP {lwp}")),
