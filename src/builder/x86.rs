@@ -249,6 +249,29 @@ pub fn page_pointer(mode: PagingMode, size: PageSize, frame: u64) -> Option<u64>
     })
 }
 
+/// The frame an entry of `mode` points to as a table: the inverse of
+/// [`table_pointer`], address bits 31:12 (32-bit paging) or M-1:12, every flag and
+/// ignored bit dropped. For tests that check a reader's walk step by step.
+pub fn pointer_frame(mode: PagingMode, entry: u64) -> u64 {
+    (entry % (1u64 << phys_bits(mode, None))) / PAGE_SIZE
+}
+
+/// The first frame of the page of `size` a leaf entry of `mode` maps: the inverse of
+/// [`page_pointer`] (PAT, PS and the bits below the page size dropped; PSE-36 bits
+/// 20:13 of a 4 MiB PDE put back as address bits 39:32).
+pub fn page_frame(mode: PagingMode, size: PageSize, entry: u64) -> u64 {
+    let pa = match size {
+        PageSize::Size4K => return pointer_frame(mode, entry),
+        PageSize::Size4M => {
+            let low = entry % (1 << 32);
+            let high = (entry >> 13) % (1 << (PSE36_PHYS_BITS - 32));
+            low + (high << 32)
+        }
+        PageSize::Size2M | PageSize::Size1G => entry % (1u64 << MAX_PHYS_BITS),
+    };
+    pa / page_bytes(size) * page_frames(size)
+}
+
 /// The PAT bit of an entry mapping a page of `size`.
 pub fn pat_bit(size: PageSize) -> u64 {
     match size {
@@ -357,6 +380,41 @@ mod tests {
             page_pointer(PagingMode::FourLevel, PageSize::Size1G, 0x408_0000),
             Some(0x40_8000_0081)
         );
+    }
+
+    #[test]
+    fn decoding_inverts_encoding() {
+        for (mode, size, frame) in [
+            (
+                PagingMode::TwoLevel { pse: true },
+                PageSize::Size4K,
+                0xF_FFFF,
+            ),
+            (
+                PagingMode::TwoLevel { pse: true },
+                PageSize::Size4M,
+                0xFF_FFC00,
+            ),
+            (PagingMode::Pae, PageSize::Size2M, 0xF_FFFF_FE00),
+            (PagingMode::FourLevel, PageSize::Size1G, 0xFF_FFFC_0000),
+            (PagingMode::FiveLevel, PageSize::Size4K, 0xFF_FFFF_FFFF),
+        ] {
+            let flags = pat_bit(size) | GLOBAL | WRITABLE | IGNORED_LOW;
+            let entry = page_pointer(mode, size, frame).unwrap() | flags;
+            let entry = entry
+                | if has_execute_disable(mode) {
+                    EXECUTE_DISABLE | IGNORED_HIGH_LONG
+                } else {
+                    0
+                };
+            assert_eq!(page_frame(mode, size, entry), frame, "{mode} {size}");
+            let pointer = table_pointer(mode, frame % (max_frame(mode, None) + 1)).unwrap();
+            assert_eq!(
+                pointer_frame(mode, pointer | WRITABLE | USER),
+                frame % (max_frame(mode, None) + 1),
+                "{mode}"
+            );
+        }
     }
 
     #[test]
