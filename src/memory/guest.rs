@@ -190,6 +190,8 @@ impl Guest {
         let kind = dump.guest_kind();
         // EFER is not dumped: one vCPU that is visibly in long mode means the guest
         // kernel is 64-bit, so all its paging vCPUs with PAE are in long mode too.
+        // A 3.0.x HVM dump's CR3 is a machine address (any width), not the guest's.
+        let guest_cr3 = !(dump.format() == DumpFormat::Legacy && kind == GuestKind::Hvm);
         let long_mode = dump.vcpus().iter().any(|v| {
             infer_long_mode(&LongModeHints {
                 rip: v.rip,
@@ -197,7 +199,7 @@ impl Guest {
                 fs_base: v.fs_base.unwrap_or(0),
                 gs_base_kernel: v.gs_base_kernel.unwrap_or(0),
                 gs_base_user: v.gs_base_user.unwrap_or(0),
-                cr3: v.cr3(),
+                cr3: if guest_cr3 { v.cr3() } else { 0 },
                 cr4: v.cr4(),
             })
         });
