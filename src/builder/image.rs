@@ -9,7 +9,7 @@ use super::options::{DumpOptions, Layout};
 use super::sparse::SparseWriter;
 use super::vcpu::VcpuImage;
 use super::{elf, legacy};
-use crate::addr::{GuestFrame, MachineFrame, PhysAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::addr::{GuestFrame, MachineFrame, PhysAddr, PAGE_SIZE};
 use crate::dump::{ContextLayout, GuestKind, Width};
 use crate::vcpu::VcpuState;
 
@@ -109,16 +109,16 @@ impl XenVersionImage {
     }
 }
 
-/// Xen's encoding of an x86_64 PV CR3: `mfn << 12` (§5).
+/// Xen's encoding of an x86_64 PV CR3: `mfn << 12` (§5); see [`super::x86::xen_cr3_64`].
 pub fn pv64_cr3(mfn: MachineFrame) -> u64 {
-    mfn.0 << PAGE_SHIFT
+    super::x86::xen_cr3_64(mfn.0)
 }
 
 /// Xen's folded encoding of a 32-bit (PAE / compat) PV CR3: `(u32)(mfn << 12) | (u32)(mfn >> 20)`,
 /// i.e. the frame rotated left by 12 within 32 bits (§5). Frames ≥ 2^32 lose their top bits.
+/// See [`super::x86::xen_cr3_32`].
 pub fn pv32_cr3(mfn: MachineFrame) -> u64 {
-    let folded = ((mfn.0 << PAGE_SHIFT) as u32) | ((mfn.0 >> 20) as u32);
-    u64::from(folded)
+    super::x86::xen_cr3_32(mfn.0)
 }
 
 /// A region of a written dump file.

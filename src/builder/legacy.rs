@@ -55,10 +55,7 @@ pub(super) fn stored_context(
                 .map(|m| m.0)
         };
         if let Some(mfn) = mfn {
-            v.ctrlreg[3] = match image.context_layout() {
-                ContextLayout::X86_64 => super::pv64_cr3(MachineFrame(mfn)),
-                ContextLayout::X86_32 => super::pv32_cr3(MachineFrame(mfn)),
-            };
+            v.ctrlreg[3] = super::x86::legacy_hvm_cr3(image.hypervisor, mfn);
         }
     }
     v

