@@ -15,7 +15,7 @@ use xendump_gdbserver::dump::{Width, XenDump};
 use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
-use xendump_gdbserver::os::linux::ScanDepth;
+use xendump_gdbserver::os::linux::{apply_kernel_view, ScanDepth};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
 use xendump_gdbserver::threads::Debuggee;
@@ -203,9 +203,14 @@ impl GuestArgs {
     }
 }
 
+/// Open the dump, model the guest, and let the guest kernel's own data settle what the
+/// dump leaves open (a legacy HVM layout, vCPUs whose page-table root is useless).
 fn open_guest(path: &PathBuf, args: &GuestArgs) -> Result<Guest> {
     let dump = XenDump::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Guest::new(dump, args.options()).with_context(|| format!("cannot use {}", path.display()))
+    let mut guest = Guest::new(dump, args.options())
+        .with_context(|| format!("cannot use {}", path.display()))?;
+    apply_kernel_view(&mut guest);
+    Ok(guest)
 }
 
 /// gdbserver accepts `PORT`, `:PORT` and `HOST:PORT`; so do we.

@@ -82,6 +82,8 @@ fn info_reports_the_facts_of_every_variant() {
                 },
                 "{ctx}"
             );
+            // Legacy HVM included: a CR3 stored as a machine address above 4 GiB must
+            // not make a 32-bit guest 64-bit.
             assert_eq!(
                 j["guest_width"],
                 if x86::is_32bit(mode) { 32 } else { 64 },
@@ -127,13 +129,33 @@ fn info_reports_the_facts_of_every_variant() {
                     "{ctx}"
                 );
             }
-            let states = s.image_for(&opts).expected_states();
+            if legacy && kind == GuestKind::Hvm {
+                let l = &j["legacy_hvm_layout"];
+                assert_eq!(l["fits"], true, "{ctx}");
+                assert!(
+                    l["rule"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("Xen 3.0.3/3.0.4 HVM builder"),
+                    "{ctx}"
+                );
+            } else {
+                assert!(j["legacy_hvm_layout"].is_null(), "{ctx}");
+            }
+            let states = s.image.expected_states();
             let vcpus = j["vcpus"].as_array().unwrap();
             assert_eq!(vcpus.len(), 3, "{ctx}");
             for (i, v) in vcpus.iter().enumerate() {
                 assert_eq!(v["rip"], format!("{:#x}", states[i].rip), "{ctx}");
                 assert_eq!(v["rsp"], format!("{:#x}", states[i].gprs.rsp), "{ctx}");
+                // The guest's own CR3; a legacy HVM dump stored the top table's machine
+                // address instead, which `info` shows beside it.
                 assert_eq!(v["cr3"], format!("{:#x}", states[i].cr3()), "{ctx}");
+                assert_eq!(
+                    v["cr3_stored"].is_string(),
+                    legacy && kind == GuestKind::Hvm,
+                    "{ctx}"
+                );
                 assert_eq!(v["online"], legacy || i != 2, "{ctx}");
                 assert_eq!(v["mode"], if i == 1 { "user" } else { "kernel" }, "{ctx}");
                 assert_eq!(v["paging"], s.mode.to_string(), "{ctx}");

@@ -486,7 +486,7 @@ fn bin() -> Command {
 
 fn write_dump(dir: &Path, name: &str, s: &Scenario, opts: &DumpOptions) -> PathBuf {
     let p = dir.join(format!("{name}.core"));
-    s.image_for(opts).write_file(&p, opts).unwrap();
+    s.image.write_file(&p, opts).unwrap();
     p
 }
 

@@ -34,6 +34,8 @@ fn variants(s: &Scenario) -> Vec<(String, DumpOptions)> {
     } else {
         Width::Bits64
     };
+    // Legacy HVM variants included: the builder stores CR3 as the machine address of
+    // the top table, as Xen 3.0.x did, and the reader must find the guest's view.
     all_variants(s.image.kind, width)
 }
 

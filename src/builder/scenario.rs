@@ -463,16 +463,17 @@ impl Scenario {
     }
 
     /// The guest as a dump written with `opts` records it: the image itself, except in
-    /// the legacy format for HVM guests, where every vCPU's CR3 is what Xen 3.0.x
-    /// stored ([`legacy_hvm_image`]). Write dumps with this (or [`Scenario::write`]),
-    /// and take expected registers from it.
+    /// the legacy format for HVM guests, where every vCPU's context is what Xen 3.0.x
+    /// stored ([`legacy_hvm_image`]: CR3 the top table's machine address). Take the
+    /// stored registers from it; write dumps from the image itself ([`Scenario::write`]),
+    /// whose legacy writer makes the same change.
     pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
-        legacy_hvm_image(&self.image, opts, &self.facts.roots)
+        legacy_hvm_image(&self.image, opts)
     }
 
-    /// The guest as a dump in `opts` format (see [`Scenario::image_for`]).
+    /// The guest as a dump in `opts` format.
     pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
-        self.image_for(opts).write(opts)
+        self.image.write(opts)
     }
 
     /// The oracle translation for vCPU `slot`: (table-space frame, offset).
@@ -519,22 +520,22 @@ pub(crate) fn dumped_cr3(kind: GuestKind, width: Width, mode: PagingMode, root: 
 
 /// `image` as a dump in `opts` format records it. Xen 3.0.x replaced an HVM vCPU's
 /// CR3 with its own `xen_pfn_to_cr3` of the *machine* frame of the top-level table
-/// (xen-dump-format.md §4.7), so in the legacy format each HVM vCPU `slot` gets that
-/// value for `roots[slot]` (a guest frame); anything else is the image unchanged.
+/// (xen-dump-format.md §4.7), and before 3.0.4 flagged the vCPU `VGCF_HVM_GUEST`: in
+/// the legacy format each HVM vCPU gets what the legacy writer stores for it
+/// ([`super::LegacyHvmCr3`]); anything else is the image unchanged.
 pub(crate) fn legacy_hvm_image<'a>(
     image: &'a GuestImage,
     opts: &DumpOptions,
-    roots: &[Root],
 ) -> Cow<'a, GuestImage> {
-    if image.kind != GuestKind::Hvm || !matches!(opts.format, Layout::Legacy(_)) {
+    let Layout::Legacy(legacy_opts) = &opts.format else {
+        return Cow::Borrowed(image);
+    };
+    if image.kind != GuestKind::Hvm {
         return Cow::Borrowed(image);
     }
-    let mut legacy = image.clone();
-    for (v, root) in legacy.vcpus.iter_mut().zip(roots) {
-        let mfn = image
-            .pfn_to_mfn(GuestFrame(root.frame))
-            .expect("the root table is in guest RAM");
-        v.ctrlreg[3] = x86::legacy_hvm_cr3(image.hypervisor, mfn.0);
+    let mut stored = image.clone();
+    for v in &mut stored.vcpus {
+        *v = super::legacy::stored_context(image, legacy_opts, v);
     }
-    Cow::Owned(legacy)
+    Cow::Owned(stored)
 }

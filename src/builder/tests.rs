@@ -1053,16 +1053,27 @@ fn all_variants_cover_the_formats() {
                 }
                 Layout::Legacy(_) => {
                     legacy += 1;
-                    let magic = if kind == GuestKind::Pv {
+                    // HVM: 0xF00FEBEE from Xen 3.0.4, 0xF00FEBED + VGCF_HVM_GUEST before.
+                    let magic = if kind == GuestKind::Pv || name.starts_with("legacy-ed") {
                         0xF00F_EBED
                     } else {
                         0xF00F_EBEE
                     };
                     assert_eq!(u32_at(&data, 0), magic, "{name}");
+                    let flags = u32_at(&data, 24 + 512);
+                    assert_eq!(
+                        flags & 2 != 0,
+                        kind == GuestKind::Hvm && magic == 0xF00F_EBED,
+                        "{name}: VGCF_HVM_GUEST"
+                    );
                 }
             }
         }
-        assert!(elf >= 3 && legacy == 1, "{kind:?}/{width:?}: {names:?}");
+        let legacy_want = if kind == GuestKind::Hvm { 2 } else { 1 };
+        assert!(
+            elf >= 3 && legacy == legacy_want,
+            "{kind:?}/{width:?}: {names:?}"
+        );
     }
     assert_eq!(all_variants(GuestKind::Pv, Width::Bits32).len(), 5);
 }

@@ -230,13 +230,13 @@ impl TinyGuest {
     /// that a legacy HVM dump holds the CR3 values Xen 3.0.x stored (the machine frame
     /// of the top-level table; see [`super::scenario::Scenario::image_for`]).
     pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
-        let roots = vec![self.facts.root; self.image.vcpus.len()];
-        legacy_hvm_image(&self.image, opts, &roots)
+        legacy_hvm_image(&self.image, opts)
     }
 
-    /// The guest as a dump in `opts` format (see [`TinyGuest::image_for`]).
+    /// The guest as a dump in `opts` format (the legacy writer stores CR3 as Xen 3.0.x
+    /// did, see [`TinyGuest::image_for`]).
     pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
-        self.image_for(opts).write(opts)
+        self.image.write(opts)
     }
 }
 
@@ -344,12 +344,12 @@ impl MicroGuest {
     /// The guest as a dump written with `opts` records it (legacy HVM: the CR3 a
     /// 32-bit Xen 3.0.x stored, see [`TinyGuest::image_for`]).
     pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
-        legacy_hvm_image(&self.image, opts, &[self.facts.root])
+        legacy_hvm_image(&self.image, opts)
     }
 
     /// The guest as a dump in `opts` format.
     pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
-        self.image_for(opts).write(opts)
+        self.image.write(opts)
     }
 }
 
