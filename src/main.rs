@@ -271,6 +271,10 @@ fn serve(args: ServeArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
+        // Catch Ctrl-C before saying we serve: a Ctrl-C right after the "serving" line
+        // must end the server cleanly, not by the default signal action.
+        let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("cannot catch Ctrl-C")?;
         eprintln!(
             "xendump-gdbserver: serving {} ({} vCPUs) on {local}\n  connect with: gdb -ex 'target remote {local}' vmlinux",
             path.display(),
@@ -287,8 +291,8 @@ fn serve(args: ServeArgs) -> Result<()> {
             write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
             max_sessions: args.max_sessions.max(1),
         };
-        server::serve(listener, debuggee, config, async {
-            let _ = tokio::signal::ctrl_c().await;
+        server::serve(listener, debuggee, config, async move {
+            let _ = interrupt.recv().await;
         })
         .await
         .context("server failed")

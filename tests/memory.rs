@@ -659,3 +659,34 @@ fn large_pages_of_every_kind_read_back_through_the_dump() {
     }
     assert!(checked >= 12, "{checked}");
 }
+
+#[test]
+fn an_address_space_without_a_root_reads_nothing() {
+    // A vCPU whose CR3 names no table: reads fail, never walk from frame 0.
+    let s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
+    let g = guest(&s, &DumpOptions::default());
+    let mut rootless = *g.vcpu_space(0).unwrap();
+    rootless.root = None;
+    rootless.kpti_kernel_root = None;
+    let mut cache = TranslationCache::new(CACHE_SLOTS);
+    let mut b = [0u8; 8];
+    let va = s.facts.jiffies_va;
+    assert_eq!(g.read(&mut cache, Via::Virtual(&rootless), va, &mut b), 0);
+    let e = g
+        .read_exact(&mut cache, Via::Virtual(&rootless), va, &mut b)
+        .unwrap_err();
+    assert!(
+        matches!(e, MemoryError::NoRoot { addr } if addr == va),
+        "{e}"
+    );
+    assert!(g.translate(&rootless, VirtAddr(va)).is_err());
+    // The same address through the real root reads the scenario's jiffies.
+    g.read_exact(
+        &mut cache,
+        Via::Virtual(g.vcpu_space(0).unwrap()),
+        va,
+        &mut b,
+    )
+    .unwrap();
+    assert_eq!(u64::from_le_bytes(b), s.facts.jiffies);
+}

@@ -115,11 +115,15 @@ pub struct AddressSpace {
 
 impl AddressSpace {
     /// The table that translates `va`: the user table for lower-half addresses of a
-    /// PV vCPU in user mode, the CR3 table otherwise.
-    pub fn root_for(&self, va: VirtAddr) -> Root {
-        match self.user_root {
-            Some(u) if va.0 >> 63 == 0 => u,
-            _ => self.root.unwrap_or(Root::new(0)),
+    /// PV vCPU in user mode, the CR3 table otherwise. `None` when paging is on but no
+    /// table could be found (a walk from frame 0 would read some unrelated page).
+    pub fn root_for(&self, va: VirtAddr) -> Option<Root> {
+        match (self.user_root, self.root) {
+            (Some(u), _) if va.0 >> 63 == 0 => Some(u),
+            (_, Some(r)) => Some(r),
+            // Without paging the walker ignores the root.
+            (_, None) if self.mode == PagingMode::None => Some(Root::new(0)),
+            (_, None) => None,
         }
     }
 }
@@ -127,6 +131,9 @@ impl AddressSpace {
 /// Memory-layer errors: why bytes at an address cannot be read.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum MemoryError {
+    /// The address space has no page-table root to walk.
+    #[error("{addr:#x} cannot be translated: no page-table root is known for this address space (its CR3 names no table in the dump)")]
+    NoRoot { addr: u64 },
     /// The page-table walk failed.
     #[error(transparent)]
     Walk(#[from] WalkError),
@@ -720,10 +727,11 @@ impl Guest {
         space: &AddressSpace,
         va: VirtAddr,
     ) -> Result<Translation, MemoryError> {
-        match (
-            self.translate_in(space.mode, space.root_for(va), va),
-            space.kpti_kernel_root,
-        ) {
+        let own = match space.root_for(va) {
+            Some(root) => self.translate_in(space.mode, root, va),
+            None => Err(MemoryError::NoRoot { addr: va.0 }),
+        };
+        match (own, space.kpti_kernel_root) {
             (Err(_), Some(k)) if va.0 >> 63 == 1 => self.translate_in(space.mode, k, va),
             (r, _) => r,
         }
@@ -758,10 +766,13 @@ impl Guest {
             Via::Virtual(space) => {
                 let va = VirtAddr(addr);
                 let tables = self.tables();
-                let tr = match (
-                    cache.translate(&tables, space.mode, space.root_for(va), va),
-                    space.kpti_kernel_root,
-                ) {
+                let own = match space.root_for(va) {
+                    Some(root) => cache
+                        .translate(&tables, space.mode, root, va)
+                        .map_err(MemoryError::from),
+                    None => Err(MemoryError::NoRoot { addr }),
+                };
+                let tr = match (own, space.kpti_kernel_root) {
                     (Err(_), Some(k)) if addr >> 63 == 1 => {
                         cache.translate(&tables, space.mode, k, va)?
                     }
