@@ -100,3 +100,31 @@ fn detach_closes_the_session_after_its_reply() {
     assert!(used < input.len(), "read past the detach");
     assert!(String::from_utf8_lossy(&out).ends_with("$OK#9a"));
 }
+
+#[test]
+fn qsupported_is_gdbstubs_reply_plus_binary_upload() {
+    use xendump_gdbserver::gdb::rsp::decode_reply;
+    // Acked and not: the amendment must keep the ack in front and fix the checksum.
+    for no_ack_first in [false, true] {
+        let mut s = session();
+        let mut out = Vec::new();
+        if no_ack_first {
+            s.feed(&packet(b"QStartNoAckMode"), &mut out).unwrap();
+            out.clear();
+        }
+        s.feed(&packet(b"qSupported:multiprocess+;swbreak+"), &mut out)
+            .unwrap();
+        let start = out.iter().position(|&b| b == b'$').unwrap();
+        assert_eq!(&out[..start], if no_ack_first { &b""[..] } else { b"+" });
+        let body = String::from_utf8(decode_reply(&out[start..]).unwrap()).unwrap();
+        let features: Vec<&str> = body.split(';').collect();
+        assert!(features[0].starts_with("PacketSize="), "{body}");
+        assert!(features.contains(&"multiprocess+"), "{body}");
+        assert!(features.contains(&"qXfer:features:read+"), "{body}");
+        assert_eq!(features.last(), Some(&"binary-upload+"), "{body}");
+        // gdbstub negotiated multiprocess: thread ids come as pPID.TID.
+        out.clear();
+        s.feed(&packet(b"qfThreadInfo"), &mut out).unwrap();
+        assert!(String::from_utf8_lossy(&out).contains("mp01.01"), "{out:?}");
+    }
+}
