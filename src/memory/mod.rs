@@ -29,4 +29,7 @@ pub use guest::{
     AddressSpace, Guest, GuestOptions, MemoryError, PagingOverride, Via, View, CACHE_SLOTS,
 };
 pub use paging::{infer_long_mode, level_name, LevelSpec, LongModeHints, PageSize, PagingMode};
-pub use walk::{walk, PageRights, TableSource, Translation, WalkError, WalkStep};
+pub use walk::{
+    mapped_ranges, walk, MappedRange, MappedRanges, PageRights, TableSource, Translation,
+    WalkError, WalkStep,
+};
