@@ -11,7 +11,8 @@
 //! | `m` | [`memory`] | replies encoded in one pass (gdbstub writes byte by byte) |
 //! | `x` | [`memory`] | binary reads (gdb ≥ 16, LLDB); gdbstub 0.7 has none |
 //! | `M`, `X` | [`memory`] | refused: the dump is read-only |
-//! | `g`, `p`, `G`, `P` | [`registers`] | read through the session's own thread selection |
+//! | `g`, `p`, `G`, `P` | [`registers`] | read through the session's own thread selection (or LLDB's `;thread:` suffix) |
+//! | `QThreadSuffixSupported` | [`registers`] | LLDB names the thread in each register packet |
 //! | `Hg`, `?` | [`thread_select`] | the session's general thread, shared by the above |
 //! | `qSupported` | [`supported`] | gdbstub answers, this layer adds `binary-upload+` |
 //! | `Qqemu.*`, `qqemu.*`, `qOffsets` | [`qemu`] | QEMU's extensions: pwndbg and GEF see a system target |
@@ -80,6 +81,7 @@ pub fn dispatch<A: XenArch>(
             b"qHostInfo" => host_info::host(target, &mut reply),
             b"qProcessInfo" => host_info::process(target, &mut reply),
             b"qGDBServerVersion" => host_info::server_version(&mut reply),
+            b"QThreadSuffixSupported" => registers::thread_suffix_supported(&mut reply),
             _ if qemu::answer(target, body, &mut reply) => {}
             _ => {
                 reply.cancel();
@@ -93,8 +95,21 @@ pub fn dispatch<A: XenArch>(
         b'm' => memory::read_hex(target, args, &mut reply),
         b'x' => memory::read_binary(target, args, &mut reply),
         b'M' | b'X' => memory::refuse_write(&mut reply),
-        b'g' if args.is_empty() => registers::read_all(target, &mut reply),
-        b'p' => registers::read_one(target, args, &mut reply),
+        b'g' | b'p' => match registers::split_thread_suffix(args) {
+            Some((args, thread)) => {
+                let thread = thread.unwrap_or(target.selected());
+                if first == b'g' {
+                    if !args.is_empty() {
+                        reply.cancel();
+                        return Dispatch::Forward;
+                    }
+                    registers::read_all(target, thread, &mut reply);
+                } else {
+                    registers::read_one(target, thread, args, &mut reply);
+                }
+            }
+            None => reply.error(EINVAL),
+        },
         b'G' | b'P' => registers::refuse_write(&mut reply),
         b'H' if args.first() == Some(&b'g') => {
             thread_select::set_general(target, &args[1..], &mut reply)
@@ -341,6 +356,37 @@ mod tests {
             ask(&mut t, &format!("x{:x},8", s.facts.unmapped_va)).as_deref(),
             Some("E0e")
         );
+    }
+
+    #[test]
+    fn lldbs_thread_suffix_reads_that_thread_and_keeps_the_memory_thread() {
+        let (mut t, s) = target();
+        let v = s.image.expected_states();
+        assert_eq!(ask(&mut t, "QThreadSuffixSupported").as_deref(), Some("OK"));
+        for (tid, v) in v.iter().enumerate().map(|(i, v)| (i + 1, v)) {
+            let g = ask(&mut t, &format!("g;thread:{tid:04x};")).unwrap();
+            assert_eq!(&g[256..272], le_hex(v.rip), "thread {tid}");
+            let p = ask(&mut t, &format!("p10;thread:{tid:04x};"));
+            assert_eq!(p, Some(le_hex(v.rip)), "thread {tid}");
+        }
+        // The general thread is still the first: vCPU 0 has no user page.
+        assert_eq!(t.selected().get(), 1);
+        let user = format!("x{:x},8", s.facts.user_va);
+        assert_eq!(ask(&mut t, &user).as_deref(), Some("E0e"));
+        for bad in [
+            "g;thread:zz;",
+            "p10;thread:;",
+            "g;thread:0;",
+            "p10;thread:-1;",
+        ] {
+            assert_eq!(ask(&mut t, bad).as_deref(), Some("E16"), "{bad}");
+        }
+        assert_eq!(
+            ask(&mut t, "g;thread:0063;").as_deref(),
+            Some("E16"),
+            "no thread 99"
+        );
+        assert_eq!(ask(&mut t, "G00;thread:0001;").as_deref(), Some("E79"));
     }
 
     #[test]
