@@ -34,6 +34,34 @@ use super::arch::XenArch;
 use super::rsp::PacketWriter;
 use super::target::DumpTarget;
 
+/// Every packet this layer answers or amends, by the name it starts with (the fuzz
+/// dictionary, `fuzz/gdb_session.dict`, must hold each: `tests/fuzz_regressions.rs`).
+pub const PACKETS: &[&str] = &[
+    "m",
+    "x",
+    "M",
+    "X",
+    "g",
+    "p",
+    "G",
+    "P",
+    "Hg",
+    "?",
+    ";thread:",
+    "qSupported",
+    "qHostInfo",
+    "qProcessInfo",
+    "qGDBServerVersion",
+    "QThreadSuffixSupported",
+    "Qqemu.sstepbits",
+    "qqemu.sstepbits",
+    "qqemu.sstep",
+    "Qqemu.sstep=",
+    "qqemu.PhyMemMode",
+    "Qqemu.PhyMemMode:",
+    "qOffsets",
+];
+
 /// EINVAL, for malformed arguments.
 pub const EINVAL: u8 = 22;
 
