@@ -128,3 +128,35 @@ fn qsupported_is_gdbstubs_reply_plus_binary_upload() {
         assert!(String::from_utf8_lossy(&out).contains("mp01.01"), "{out:?}");
     }
 }
+
+#[test]
+fn a_bare_or_malformed_qsupported_is_answered_not_fatal() {
+    use xendump_gdbserver::gdb::rsp::decode_reply;
+    let mut s = session();
+    let mut out = Vec::new();
+    s.feed(&packet(b"qSupported:multiprocess+"), &mut out)
+        .unwrap();
+    // pwndbg probes with a bare qSupported mid-session; gdbstub alone would end it.
+    for probe in [
+        &b"qSupported"[..],
+        b"qSupported:",
+        b"qSupported:a+;;b+",
+        b"qSupportedX",
+    ] {
+        out.clear();
+        let (_, status) = s.feed(&packet(probe), &mut out).unwrap();
+        assert_eq!(status, SessionStatus::Open);
+        let start = out.iter().position(|&b| b == b'$').unwrap();
+        let body = String::from_utf8(decode_reply(&out[start..]).unwrap()).unwrap();
+        if probe == b"qSupportedX" {
+            assert_eq!(body, "", "not a packet");
+        } else {
+            assert!(body.starts_with("PacketSize="), "{body}");
+            assert!(body.ends_with(";binary-upload+"), "{body}");
+        }
+    }
+    // Still multiprocess, still serving.
+    out.clear();
+    s.feed(&packet(b"qfThreadInfo"), &mut out).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("mp01.01"), "{out:?}");
+}

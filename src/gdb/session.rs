@@ -20,8 +20,8 @@ use crate::threads::Debuggee;
 
 use super::arch::{I386Xen, X86_64Xen, XenArch};
 use super::no_run::{immediate_stop, NO_RUN_MESSAGE};
-use super::packets::{amend, dispatch, Dispatch};
-use super::rsp::{body_of, put_console_output, rewrite_reply, Framed, Framer};
+use super::packets::{amend, dispatch, forwarded_body, Dispatch};
+use super::rsp::{body_of, packet, put_console_output, rewrite_reply, Framed, Framer};
 use super::target::DumpTarget;
 
 /// gdb sizes each memory read at half the packet size (hex doubles it): 64 KiB packets
@@ -193,6 +193,8 @@ impl<A: XenArch> Session<A> {
             used += 1;
             // Set when the packet layer edits the reply gdbstub gives to this packet.
             let mut amendment = None;
+            // The packet gdbstub is given instead of the client's, if any.
+            let mut replacement = None;
             let bytes: &[u8] = match self.framer.push(byte) {
                 Framed::Pending => continue,
                 Framed::Byte(_) => std::slice::from_ref(&byte),
@@ -209,7 +211,10 @@ impl<A: XenArch> Session<A> {
                                 out.append(&mut reply);
                                 continue;
                             }
-                            Dispatch::Amend(a) => amendment = Some(a),
+                            Dispatch::Amend(a) => {
+                                amendment = Some(a);
+                                replacement = forwarded_body(a, body).map(|b| packet(&b));
+                            }
                             Dispatch::Forward => {}
                         }
                     }
@@ -217,7 +222,10 @@ impl<A: XenArch> Session<A> {
                         // gdbstub agrees (it always does) and stops acking; so do we.
                         self.acks = false;
                     }
-                    p
+                    match &replacement {
+                        Some(r) => r.as_slice(),
+                        None => p,
+                    }
                 }
                 Framed::BadChecksum => {
                     // As gdbserver does: ask for it again, keep the session.

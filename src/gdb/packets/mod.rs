@@ -83,6 +83,14 @@ pub enum Amendment {
     Supported,
 }
 
+/// What gdbstub is to be given instead of `body` for an amended packet, if not `body`
+/// itself (see [`supported::for_gdbstub`]).
+pub fn forwarded_body(amendment: Amendment, body: &[u8]) -> Option<Vec<u8>> {
+    match amendment {
+        Amendment::Supported => supported::for_gdbstub(body),
+    }
+}
+
 /// The reply body gdbstub wrote, amended.
 pub fn amend(amendment: Amendment, body: &[u8]) -> Vec<u8> {
     match amendment {
@@ -104,6 +112,11 @@ pub fn dispatch<A: XenArch>(
         return Dispatch::Amend(Amendment::Supported);
     }
     let mut reply = PacketWriter::begin(out);
+    if body.starts_with(b"qSupported") {
+        // `qSupportedXYZ` is no packet; gdbstub would end the session on it.
+        reply.finish();
+        return Dispatch::Answered;
+    }
     if matches!(first, b'q' | b'Q') {
         match body {
             b"qHostInfo" => host_info::host(target, &mut reply),
@@ -308,6 +321,7 @@ mod tests {
         ] {
             assert_eq!(ask(&mut t, bad).as_deref(), Some("E16"), "{bad}");
         }
+        assert_eq!(ask(&mut t, "qSupportedXYZ").as_deref(), Some(""));
         for theirs in ["vCont?", "Hc1", "qfThreadInfo", "qRcmd,68656c70", "qC", ""] {
             assert_eq!(ask(&mut t, theirs), None, "{theirs}");
         }
