@@ -160,3 +160,31 @@ fn a_bare_or_malformed_qsupported_is_answered_not_fatal() {
     s.feed(&packet(b"qfThreadInfo"), &mut out).unwrap();
     assert!(String::from_utf8_lossy(&out).contains("mp01.01"), "{out:?}");
 }
+
+#[test]
+fn a_continue_stops_at_once_with_a_stop_that_names_the_thread() {
+    // What MIEngine's -exec-continue after connecting, and Eclipse's launch, rely on.
+    let mut s = session();
+    let mut out = Vec::new();
+    s.feed(&packet(b"qSupported:multiprocess+"), &mut out)
+        .unwrap();
+    for (resume, thread) in [
+        (&b"vCont;c"[..], "p01.01"),
+        (b"c", "p01.01"),
+        (b"Hgp1.2", ""),
+        (b"vCont;c:p1.2", "p01.02"),
+    ] {
+        out.clear();
+        let (_, status) = s.feed(&packet(resume), &mut out).unwrap();
+        assert_eq!(status, SessionStatus::Open);
+        let text = String::from_utf8_lossy(&out);
+        if thread.is_empty() {
+            assert!(text.contains("$OK#"), "{text}");
+        } else {
+            assert!(
+                text.contains(&format!("T05thread:{thread};")),
+                "{resume:?}: {text}"
+            );
+        }
+    }
+}
