@@ -10,7 +10,6 @@ need=()
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
 # LLDB: IDE users connect with it too; tests/lldb_e2e.rs drives it.
 command -v lldb >/dev/null 2>&1 || need+=(lldb)
-# cc: the GEF and gdb/MI tests link a tiny vmlinux for the front ends to load.
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v crash >/dev/null 2>&1 || need+=(crash)
 /usr/bin/python3 -c 'import drgn' >/dev/null 2>&1 || need+=(python3-drgn)
