@@ -108,7 +108,7 @@ fn lldb_switches_threads_back_and_forth_for_registers_and_memory() {
     let mut c = Command::new("lldb");
     c.args(["--no-lldbinit", "--batch", "-o"]);
     c.arg(format!("command source -e false {}", script.display()));
-    let out = support::run_with_timeout(c, Duration::from_secs(60));
+    let out = support::run_with_timeout(c, std::time::Duration::from_secs(60));
     let ctx = format!("{out}\n{}", server.log());
     let steps = by_command(&out);
     let outputs: Vec<&str> = cmds
