@@ -133,8 +133,10 @@ pub fn run_command(ctx: &mut Context<'_>, line: &str) -> String {
         }
     }
     let name = words.first().copied().unwrap_or("help");
+    // A bare `monitor` has no words at all: help, with no arguments.
+    let args = words.get(1..).unwrap_or_default();
     match find(name) {
-        Some(c) => (c.run)(ctx, &words[1..]),
+        Some(c) => (c.run)(ctx, args),
         None => format!("unknown command {name:?}\n{}", help_text()),
     }
 }
@@ -204,6 +206,20 @@ mod tests {
             for w in std::iter::once(&c.name).chain(c.aliases) {
                 assert!(seen.insert(*w), "{w} twice");
             }
+        }
+    }
+
+    #[test]
+    fn an_empty_command_line_is_help() {
+        let guest = crate::harness::session_guests()[0].clone();
+        let mut settings = ReadSettings::default();
+        for line in ["", "   ", "\t"] {
+            let mut ctx = Context {
+                debuggee: &guest,
+                settings: &mut settings,
+                current: ThreadId::new(1).unwrap(),
+            };
+            assert_eq!(run_command(&mut ctx, line), help_text(), "{line:?}");
         }
     }
 
