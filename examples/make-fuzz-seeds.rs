@@ -175,6 +175,31 @@ fn gdb_seeds() -> Vec<(&'static str, Vec<u8>)> {
     .iter()
     .map(|c| format!("qRcmd,{}", hex(c)))
     .collect();
+    // What QEMU-aware front ends (GEF, pwndbg), LLDB and gdb >= 16 send.
+    let front_ends = [
+        "qSupported:multiprocess+;swbreak+;xmlRegisters=i386",
+        "Qqemu.sstepbits",
+        "qOffsets",
+        "qqemu.sstep",
+        "Qqemu.sstep=7",
+        "Qqemu.PhyMemMode:1",
+        "qqemu.PhyMemMode",
+        "m2000,10",
+        "Qqemu.PhyMemMode:0",
+        "qGDBServerVersion",
+        "QThreadSuffixSupported",
+        "qHostInfo",
+        "qProcessInfo",
+        "g;thread:0002;",
+        "p10;thread:0001;",
+        "xffffffff81000000,40",
+        "x0,0",
+        "xffffffff81000000,40",
+        "qRcmd,696e666f206d656d",
+        "qRcmd,696e666f207265676973746572",
+        "qRcmd,7870202f387867203078323030",
+        "qRcmd,67766132677061203078666666666666666638313030303030",
+    ];
     let lines = |ls: &[&str]| ls.join("\n").into_bytes();
     let mut out = vec![
         ("session", lines(&session)),
@@ -188,6 +213,7 @@ fn gdb_seeds() -> Vec<(&'static str, Vec<u8>)> {
                 .join("\n")
                 .into_bytes(),
         ),
+        ("front-ends", lines(&front_ends)),
         ("detach", lines(&["qSupported", "g", "D"])),
         ("kill", lines(&["qSupported", "vKill;1", "k"])),
     ];

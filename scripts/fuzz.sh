@@ -42,9 +42,12 @@ status=0
 times > "$times_file"
 cpu0=$(child_cpu)
 start=$(date +%s)
+# A target with a dictionary of its tokens gets it (gdb_session: every packet name).
+dict=()
+if [ -f "$target.dict" ]; then dict=("-dict=$target.dict"); fi
 cargo fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
   -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=4096 -timeout=20 \
-  -print_final_stats=1 "$@" || status=$?
+  -print_final_stats=1 "${dict[@]}" "$@" || status=$?
 times > "$times_file"
 cpu=$(awk -v a="$(child_cpu)" -v b="$cpu0" 'BEGIN { printf "%.0f", a - b }')
 rm -f "$times_file"

@@ -267,3 +267,37 @@ fn the_read_harness_reads_a_tiny_dump() {
     let r = harness::read_memory(&encode_read_input(&[op], b"not a dump"));
     assert!(!r.guest && r.reads.is_empty());
 }
+
+#[test]
+fn the_session_dictionary_names_every_packet_and_monitor_command() {
+    let dict = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/gdb_session.dict"
+    ))
+    .unwrap();
+    let tokens: Vec<&str> = dict
+        .lines()
+        .filter(|l| l.starts_with('"'))
+        .map(|l| l.trim_matches('"'))
+        .collect();
+    for name in xendump_gdbserver::gdb::packets::PACKETS {
+        assert!(
+            tokens.contains(name),
+            "{name} is not in fuzz/gdb_session.dict"
+        );
+    }
+    for c in xendump_gdbserver::gdb::monitor::COMMANDS {
+        for word in std::iter::once(&c.name).chain(c.aliases) {
+            assert!(
+                tokens.iter().any(|t| t.trim_end() == *word),
+                "monitor {word} is not in fuzz/gdb_session.dict"
+            );
+        }
+    }
+    // And the harness reaches the front-end packets' handlers.
+    let mut input = vec![1u8];
+    input.extend_from_slice(b"Qqemu.sstepbits\nqOffsets\nx0,0\nQThreadSuffixSupported");
+    let out = String::from_utf8_lossy(&harness::gdb_session(&input)).into_owned();
+    assert!(out.contains("ENABLE=1,NOIRQ=2,NOTIMER=4"), "{out}");
+    assert!(out.contains("$OK#9a"), "{out}");
+}

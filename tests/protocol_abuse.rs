@@ -78,13 +78,29 @@ impl Client {
 
     /// The next `$body#xx` from the server (acks skipped), body unescaped enough to read.
     fn reply(&mut self) -> std::io::Result<String> {
+        Ok(expand(&self.reply_raw()?))
+    }
+
+    /// Send a packet; the reply body exactly as sent (escapes and all), checksum checked.
+    fn ask_raw(&mut self, body: &str) -> Vec<u8> {
+        self.send_raw(b"+").unwrap();
+        self.send_raw(&packet(body.as_bytes())).unwrap();
+        self.reply_raw()
+            .unwrap_or_else(|e| panic!("no reply to {body:?}: {e}"))
+    }
+
+    /// The next `$body#xx` from the server (acks skipped): the body as sent.
+    fn reply_raw(&mut self) -> std::io::Result<Vec<u8>> {
         let mut buf = [0u8; 64 * 1024];
         loop {
             if let Some(start) = self.pending.iter().position(|&b| b == b'$') {
                 if let Some(hash) = self.pending[start..].iter().position(|&b| b == b'#') {
                     let end = start + hash + 3;
                     if self.pending.len() >= end {
-                        let body = expand(&self.pending[start + 1..start + hash]);
+                        let body = self.pending[start + 1..start + hash].to_vec();
+                        let sum = body.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+                        let given = &self.pending[start + hash + 1..end];
+                        assert_eq!(format!("{sum:02x}").as_bytes(), given, "checksum");
                         self.pending.drain(..end);
                         return Ok(body);
                     }
@@ -592,5 +608,115 @@ fn connections_past_max_sessions_are_closed_and_slots_come_back() {
         }
         assert!(Instant::now() < deadline, "the freed slot never came back");
     }
+    assert!(server.alive());
+}
+
+/// Undo binary escapes, refusing the bytes that may never appear unescaped in a reply.
+fn unescape_binary(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut it = body.iter();
+    while let Some(&b) = it.next() {
+        assert!(!matches!(b, b'#' | b'$' | b'*'), "unescaped {b:#04x}");
+        out.push(if b == b'}' {
+            it.next().unwrap() ^ 0x20
+        } else {
+            b
+        });
+    }
+    out
+}
+
+#[test]
+fn front_end_packets_over_tcp_and_malformed_ones_keep_the_session() {
+    use xendump_gdbserver::addr::VirtAddr;
+    use xendump_gdbserver::builder::scenario::Scenario;
+
+    // Every byte value, then runs a run-length encoder would shorten, in a data page.
+    let mut data: Vec<u8> = (0..=255).collect();
+    data.extend([b'*'; 40]);
+    data.extend([0u8; 100]);
+    data.extend([b'#'; 10]);
+    let mut s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
+    let va = s.facts.data_va + 4096 + 16;
+    let (frame, off) = s.lookup(0, VirtAddr(va)).unwrap();
+    let pfn = s.pfn_of_table_frame(frame).unwrap();
+    s.image.write_bytes(pfn, off, &data).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("guest.core");
+    s.image
+        .write_file(&path, &DumpOptions::elf(Width::Bits64))
+        .unwrap();
+    let mut server = Server::start(&path, &[]);
+    let mut c = Client::connect(&server.addr);
+
+    let sup = c.ask("qSupported:multiprocess+;swbreak+;xmlRegisters=i386");
+    assert!(sup.ends_with(";binary-upload+"), "{sup}");
+    // gdb >= 16's binary read: 'b', escaped bytes, no run-length encoding.
+    let body = c.ask_raw(&format!("x{va:x},{:x}", data.len()));
+    assert_eq!(body[0], b'b');
+    assert_eq!(unescape_binary(&body[1..]), data);
+    assert_eq!(body.len(), 1 + data.len() + 4 + 40 + 10);
+    assert_eq!(c.ask(&format!("x{:x},8", s.facts.unmapped_va)), "E0e");
+
+    assert_eq!(c.ask("Qqemu.sstepbits"), "ENABLE=1,NOIRQ=2,NOTIMER=4");
+    assert_eq!(c.ask("qOffsets"), "");
+    assert_eq!(c.ask("Qqemu.sstep=7"), "OK");
+    assert_eq!(c.ask("Qqemu.PhyMemMode:1"), "OK");
+    assert_eq!(c.ask("qqemu.PhyMemMode"), "1");
+    let phys = c.ask(&format!("m{:x},5", s.facts.banner_pa));
+    assert_eq!(phys, "4c696e7578", "Linux, read physically");
+    assert_eq!(c.ask("Qqemu.PhyMemMode:0"), "OK");
+    assert!(c.ask("qHostInfo").starts_with("triple:"));
+    assert!(c.ask("qProcessInfo").starts_with("pid:1;triple:"));
+    assert!(c
+        .ask("qGDBServerVersion")
+        .starts_with("name:xendump-gdbserver;"));
+    assert_eq!(c.ask("QThreadSuffixSupported"), "OK");
+    assert!(c.ask("g;thread:0002;").len() >= 16 * 16);
+
+    // Malformed arguments: an error reply each, the session stays.
+    for bad in [
+        "x",
+        "xzz,1",
+        "x1,",
+        "x,",
+        "x99999999999999999,1",
+        "Qqemu.sstep=",
+        "Qqemu.sstep=zz",
+        "Qqemu.PhyMemMode:",
+        "Qqemu.PhyMemMode:x",
+        "g;thread:",
+        "p10;thread:zz;",
+        "g;thread:0;",
+    ] {
+        assert_eq!(c.ask(bad), "E16", "{bad}");
+    }
+    // Monitor commands with nonsense arguments answer text, never a closed session.
+    for cmd in [
+        "info mem",
+        "info registers",
+        "info nonsense",
+        "xp /zz 0",
+        "xp",
+        "xp /99999999xg 0",
+        "gva2gpa",
+        "gva2gpa zz",
+        "halt",
+        "reset",
+    ] {
+        let hex: String = cmd.bytes().map(|b| format!("{b:02x}")).collect();
+        c.send_raw(b"+").unwrap();
+        c.send_raw(&packet(format!("qRcmd,{hex}").as_bytes()))
+            .unwrap();
+        // O packets, then OK.
+        loop {
+            let r = c.reply().unwrap_or_else(|e| panic!("monitor {cmd}: {e}"));
+            if r == "OK" {
+                break;
+            }
+            assert!(r.starts_with('O'), "monitor {cmd}: {r}");
+        }
+    }
+    assert!(c.ask("g").len() >= 16 * 16);
     assert!(server.alive());
 }

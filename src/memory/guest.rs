@@ -17,7 +17,7 @@ use super::cr3::{Cr3Decode, Root};
 use super::legacy_layout::{self, LegacyLayout, RootHint};
 use super::paging::{infer_long_mode, LongModeHints, PagingMode};
 use super::plausible::{looks_like_table, root_table, table_quality};
-use super::walk::{walk, TableSource, Translation, WalkError};
+use super::walk::{mapped_ranges, walk, MappedRanges, TableSource, Translation, WalkError};
 
 /// Linux's KPTI user PGD is the kernel PGD + 4 KiB: CR3 bit 12 tells them apart.
 const KPTI_USER_PGD_BIT: u64 = 1 << 12;
@@ -745,6 +745,39 @@ impl Guest {
         va: VirtAddr,
     ) -> Result<Translation, MemoryError> {
         Ok(walk(&self.tables(), mode, root, va)?)
+    }
+
+    /// Everything `space` maps, as runs of addresses with their rights (reading at most
+    /// `max_tables` tables). Lower-half addresses come from the table that translates
+    /// them ([`AddressSpace::root_for`]); with KPTI, the upper half from the kernel PGD.
+    /// Empty without paging or without a root.
+    pub fn mapped_ranges(&self, space: &AddressSpace, max_tables: usize) -> MappedRanges {
+        let Some(root) = space.root else {
+            return MappedRanges::default();
+        };
+        let tables = self.tables();
+        let long = matches!(space.mode, PagingMode::FourLevel | PagingMode::FiveLevel);
+        if !long || (space.user_root.is_none() && space.kpti_kernel_root.is_none()) {
+            return mapped_ranges(&tables, space.mode, root, 0..u64::MAX, max_tables);
+        }
+        let mut lower = mapped_ranges(
+            &tables,
+            space.mode,
+            space.user_root.unwrap_or(root),
+            0..256,
+            max_tables,
+        );
+        let upper = mapped_ranges(
+            &tables,
+            space.mode,
+            space.kpti_kernel_root.unwrap_or(root),
+            256..512,
+            max_tables.saturating_sub(lower.tables),
+        );
+        lower.ranges.extend(upper.ranges);
+        lower.tables += upper.tables;
+        lower.truncated |= upper.truncated;
+        lower
     }
 
     /// The page holding table-space frame `frame` (mfn for PV, pfn for HVM).

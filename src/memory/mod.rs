@@ -33,4 +33,7 @@ pub use guest::{
 };
 pub use legacy_layout::{LegacyLayout, RuleCheck};
 pub use paging::{infer_long_mode, level_name, LevelSpec, LongModeHints, PageSize, PagingMode};
-pub use walk::{walk, PageRights, TableSource, Translation, WalkError, WalkStep};
+pub use walk::{
+    mapped_ranges, walk, MappedRange, MappedRanges, PageRights, TableSource, Translation,
+    WalkError, WalkStep,
+};

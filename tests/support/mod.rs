@@ -217,3 +217,49 @@ pub fn serve_scenario(
     let server = Server::start(&path, &[]);
     (dir, s, server)
 }
+
+/// A tiny x86-64 ELF "vmlinux" for front ends that want an executable: `_start` at
+/// `text_va` (nop; nop; hlt; jmp _start, as the scenario's text) and an 8-byte
+/// `jiffies` at `jiffies_va`. Built with the C toolchain (`cc`, which
+/// scripts/install-deps.sh installs).
+pub fn mini_vmlinux(dir: &Path, text_va: u64, jiffies_va: u64) -> PathBuf {
+    let src = dir.join("mini-vmlinux.s");
+    std::fs::write(
+        &src,
+        "\t.text\n\t.globl _start\n_start:\n\tnop\n\tnop\n\thlt\n\tjmp _start\n\
+         \t.data\n\t.globl jiffies\njiffies:\t.quad 0\n",
+    )
+    .unwrap();
+    let out = dir.join("mini-vmlinux");
+    let status = Command::new("cc")
+        .args(["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none"])
+        .arg(format!("-Wl,-Ttext={text_va:#x}"))
+        .arg(format!("-Wl,-Tdata={jiffies_va:#x}"))
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc not found: run scripts/install-deps.sh");
+    assert!(status.success(), "cc failed to link the mini vmlinux");
+    out
+}
+
+/// `text` without ANSI colour sequences and readline's \x01/\x02 markers around them
+/// (front ends such as GEF colour their output).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if c != '\x01' && c != '\x02' {
+            out.push(c);
+        }
+    }
+    out
+}
