@@ -90,6 +90,11 @@ struct ConvertArgs {
     /// all memory if needed; `quick` the kernel image only.
     #[arg(long, value_enum, default_value_t = ScanArg::Full)]
     vmcoreinfo: ScanArg,
+    /// PV guests: write page tables as they are, with machine frames (the raw guest
+    /// view). By default their entries get pseudo-physical frames, so crash and drgn
+    /// walk them as in a native guest's vmcore.
+    #[arg(long)]
+    keep_machine_frames: bool,
     #[command(flatten)]
     guest: GuestArgs,
 }
@@ -337,6 +342,8 @@ fn convert(args: ConvertArgs) -> Result<()> {
             ScanArg::Full => VmcoreinfoScan::Full,
         },
         force: args.force,
+        keep_machine_frames: args.keep_machine_frames,
+        extra_pgds: Vec::new(),
     };
     let mut quiet = NoProgress;
     let mut bar;
@@ -356,6 +363,16 @@ fn convert(args: ConvertArgs) -> Result<()> {
         let p = &report.plan;
         for w in &p.warnings {
             eprintln!("xendump-gdbserver: warning: {w}");
+        }
+        if let Some(t) = &p.tables {
+            let s = &t.stats;
+            eprintln!(
+                "xendump-gdbserver: page tables: {} pages rewritten with pseudo-physical frames ({} entries translated, {} to frames outside the guest dropped, {} of Xen's cleared)",
+                s.total_pages(),
+                s.total_translated(),
+                s.total_dropped(),
+                s.xen_cleared
+            );
         }
         eprintln!(
             "xendump-gdbserver: wrote {}: {} MiB of guest memory in {} PT_LOADs ({} MiB of zero pages left as holes){}",

@@ -19,6 +19,7 @@ use crate::memory::Guest;
 
 use super::elf::{encode_note, note_size, NT_PRFPREG, NT_PRSTATUS};
 use super::prstatus::{prstatus32, prstatus64};
+use super::tables::{per_level, Canonical};
 use crate::os::linux::KernelMap;
 use crate::os::linux::VmcoreInfo;
 
@@ -45,7 +46,12 @@ pub fn vcpu_pid(slot: usize) -> u32 {
 }
 
 /// All notes except the streamed p2m note, in file order.
-pub fn build_notes(guest: &Guest, kernel: &KernelMap, vmcoreinfo: Option<&VmcoreInfo>) -> Vec<u8> {
+pub fn build_notes(
+    guest: &Guest,
+    kernel: &KernelMap,
+    vmcoreinfo: Option<&VmcoreInfo>,
+    tables: Option<&Canonical>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let wide = guest.guest_width() == Width::Bits64;
     for v in guest.vcpus() {
@@ -73,7 +79,7 @@ pub fn build_notes(guest: &Guest, kernel: &KernelMap, vmcoreinfo: Option<&Vmcore
     encode_note(
         XENDUMP_NOTE,
         NT_XENDUMP_INFO,
-        info_text(guest, kernel).as_bytes(),
+        info_text(guest, kernel, tables).as_bytes(),
         &mut out,
     );
     let dump = guest.dump();
@@ -98,7 +104,7 @@ pub fn p2m_note_size(runs: u64) -> u64 {
     note_size(XENDUMP_NOTE, 0) as u64 + runs * P2M_RUN_BYTES
 }
 
-fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
+fn info_text(guest: &Guest, kernel: &KernelMap, tables: Option<&Canonical>) -> String {
     let d = guest.dump();
     let mut t = String::new();
     let _ = writeln!(
@@ -137,11 +143,15 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
     let _ = writeln!(
         t,
         "PAGE_TABLE_FRAMES={}",
-        match d.guest_kind() {
-            GuestKind::Pv => "machine",
-            GuestKind::Hvm => "pseudo-physical",
+        match (d.guest_kind(), tables) {
+            (GuestKind::Pv, None) => "machine",
+            (GuestKind::Pv, Some(_)) => "pseudo-physical (canonicalised)",
+            (GuestKind::Hvm, _) => "pseudo-physical",
         }
     );
+    if let Some(c) = tables {
+        table_text(&mut t, c);
+    }
     let _ = writeln!(t, "PAGES={}", d.valid_page_count());
     let _ = writeln!(t, "VCPUS={}", guest.vcpus().len());
     for v in guest.vcpus() {
@@ -160,6 +170,21 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
             paging.replace(' ', "_")
         );
     }
+    if let Some(c) = tables {
+        for r in &c.roots {
+            let _ = writeln!(
+                t,
+                "PAGE_TABLE_ROOT={}: mfn={} pfn={}{}",
+                r.root.source,
+                r.root.mfn.map_or("-".into(), |m| format!("{m:#x}")),
+                r.pfn.map_or("-".into(), |p| format!("{p:#x}")),
+                match r.rejected {
+                    Some(why) => format!(" not used: {why}"),
+                    None => String::new(),
+                }
+            );
+        }
+    }
     if let Some(dm) = kernel.direct_map {
         let _ = writeln!(t, "DIRECT_MAP={:#x}", dm.base);
     }
@@ -171,4 +196,28 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
         );
     }
     t
+}
+
+/// What the canonicalisation of a PV guest's page tables did, as `KEY=value` lines.
+fn table_text(t: &mut String, c: &Canonical) {
+    let s = &c.stats;
+    let _ = writeln!(t, "PAGE_TABLE_PAGES={}", per_level(&s.pages));
+    let _ = writeln!(
+        t,
+        "PAGE_TABLE_ENTRIES_TRANSLATED={}",
+        per_level(&s.translated)
+    );
+    let _ = writeln!(t, "PAGE_TABLE_ENTRIES_DROPPED={}", per_level(&s.dropped));
+    let _ = writeln!(
+        t,
+        "PAGE_TABLE_LARGE_PAGES=translated:{} dropped:{}",
+        s.large_translated, s.large_dropped
+    );
+    let _ = writeln!(t, "PAGE_TABLE_XEN_ENTRIES_CLEARED={}", s.xen_cleared);
+    if s.conflicts > 0 {
+        let _ = writeln!(t, "PAGE_TABLE_CONFLICTS={}", s.conflicts);
+    }
+    if s.unreadable > 0 {
+        let _ = writeln!(t, "PAGE_TABLE_PAGES_MISSING={}", s.unreadable);
+    }
 }

@@ -14,14 +14,16 @@
 //! physical segments they overlap, so nothing is stored twice. `p_align` is 0, which is
 //! how crash tells a kdump vmcore from a netdump one.
 
-use crate::addr::{PageIndex, PAGE_SHIFT, PAGE_SIZE};
+use crate::addr::{PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::dump::GuestKind;
 use crate::kinds::Width;
-use crate::memory::Guest;
+use crate::memory::{Cr3Decode, Guest, PagingMode};
 
 use super::elf::{headers_size, ProgramHeader, EM_386, EM_X86_64, PF_RWX, PT_LOAD, PT_NOTE};
 use super::error::ConvertError;
 use super::notes::{build_notes, p2m_note_size};
 use super::runs::{p2m_runs, page_runs, RunStats};
+use super::tables::{discover, Canonical, TableRoot};
 use crate::os::linux::KernelMap;
 use crate::os::linux::{find_vmcoreinfo, ScanDepth, VmcoreInfo};
 
@@ -46,6 +48,13 @@ pub struct ConvertOptions {
     pub vmcoreinfo: VmcoreinfoScan,
     /// Replace an existing output file.
     pub force: bool,
+    /// PV guests: write page-table pages as they are, with machine frames (the raw
+    /// guest view), instead of canonical tables with pseudo-physical frames.
+    pub keep_machine_frames: bool,
+    /// PV guests: further top-level tables to canonicalise, as (what names it, kernel
+    /// virtual address), e.g. every task's `mm->pgd`. Each is translated through the
+    /// kernel's page tables and checked to look like a table before it is trusted.
+    pub extra_pgds: Vec<(String, u64)>,
 }
 
 /// What a PT_LOAD maps.
@@ -113,6 +122,9 @@ pub struct Plan {
     pub kernel: KernelMap,
     /// The guest's VMCOREINFO, if found.
     pub vmcoreinfo: Option<VmcoreInfo>,
+    /// PV guests with canonical page tables: the table pages to rewrite and what the
+    /// rewrite does. `None`: pages are written as they are.
+    pub tables: Option<Canonical>,
     /// What the page scan skipped.
     pub stats: RunStats,
     /// Things the user should know.
@@ -205,7 +217,34 @@ impl Plan {
             }
         }
 
-        let notes = build_notes(guest, &kernel, vmcoreinfo.as_ref());
+        let tables = (dump.guest_kind() == GuestKind::Pv && !opts.keep_machine_frames).then(|| {
+            let roots = table_roots(guest, &kernel, vmcoreinfo.as_ref(), &opts.extra_pgds);
+            discover(dump, &roots)
+        });
+        if let Some(t) = &tables {
+            for r in &t.roots {
+                if let Some(why) = r.rejected {
+                    warnings.push(format!(
+                        "page tables: {} is not canonicalised: {why}",
+                        r.root.source
+                    ));
+                }
+            }
+            if t.stats.conflicts > 0 {
+                warnings.push(format!(
+                    "page tables: {} table pages are reached at two different levels; each is rewritten as the level it was first reached at",
+                    t.stats.conflicts
+                ));
+            }
+            if t.stats.unreadable > 0 {
+                warnings.push(format!(
+                    "page tables: {} table pages are missing from the (truncated) dump file",
+                    t.stats.unreadable
+                ));
+            }
+        }
+
+        let notes = build_notes(guest, &kernel, vmcoreinfo.as_ref(), tables.as_ref());
         let p2m_runs = p2m_runs(dump).count() as u64;
         let p2m_runs = if super::notes::p2m_note_header(p2m_runs).is_some() {
             p2m_runs
@@ -240,6 +279,7 @@ impl Plan {
             file_size: data_offset + data_bytes,
             kernel,
             vmcoreinfo,
+            tables,
             stats,
             warnings,
         })
@@ -274,6 +314,89 @@ impl Plan {
     pub fn data_bytes(&self) -> u64 {
         self.file_size - self.data_offset
     }
+}
+
+/// The roots of a PV guest's table trees: every vCPU's kernel table (`ctrlreg[3]`) and
+/// 64-bit user table (`ctrlreg[1]`), which Xen validated and holds references to; the
+/// kernel's own top-level table named by VMCOREINFO (`swapper_pg_dir`, on x86_64 also
+/// `init_top_pgt`), and `extra` tables, both translated through the kernel's page tables
+/// and checked before use.
+pub fn table_roots(
+    guest: &Guest,
+    kernel: &KernelMap,
+    vmcoreinfo: Option<&VmcoreInfo>,
+    extra: &[(String, u64)],
+) -> Vec<TableRoot> {
+    let mut roots = Vec::new();
+    let mut mode_of_guest = None;
+    for v in guest.vcpus() {
+        let Some(space) = guest.vcpu_space(v.slot) else {
+            continue;
+        };
+        let Some(root) = space.root else {
+            continue;
+        };
+        mode_of_guest.get_or_insert(space.mode);
+        roots.push(TableRoot {
+            source: format!("vCPU {} cr3", v.slot),
+            mode: space.mode,
+            mfn: Some(root.frame),
+            check: false,
+        });
+        if space.mode == PagingMode::FourLevel && v.ctrlreg[1] != 0 {
+            roots.push(TableRoot {
+                source: format!("vCPU {} user table (ctrlreg[1])", v.slot),
+                mode: space.mode,
+                mfn: Some(Cr3Decode::Pv64.decode(v.ctrlreg[1]).frame),
+                check: false,
+            });
+        }
+    }
+    let Some(mode) = mode_of_guest else {
+        return roots;
+    };
+    let mut named: Vec<(String, u64)> = Vec::new();
+    if let Some(info) = vmcoreinfo {
+        for sym in ["swapper_pg_dir", "init_top_pgt"] {
+            if let Some(va) = info.symbol(sym) {
+                if !named.iter().any(|(_, v)| *v == va) {
+                    named.push((format!("SYMBOL({sym})"), va));
+                }
+            }
+        }
+    }
+    named.extend(extra.iter().cloned());
+    for (source, va) in named {
+        roots.push(TableRoot {
+            source: format!("{source} {va:#x}"),
+            mode,
+            mfn: kernel_va_to_mfn(guest, kernel, va),
+            check: true,
+        });
+    }
+    roots
+}
+
+/// The table-space frame of page-aligned kernel address `va`, through the page tables
+/// of the vCPU that showed the kernel's mappings, else of any vCPU.
+fn kernel_va_to_mfn(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<u64> {
+    if va % PAGE_SIZE != 0 {
+        return None;
+    }
+    let slots = kernel
+        .vcpu
+        .into_iter()
+        .chain(0..guest.vcpus().len())
+        .collect::<Vec<_>>();
+    slots.into_iter().find_map(|slot| {
+        let space = guest.vcpu_space(slot)?;
+        space.root?;
+        guest
+            .translate(space, VirtAddr(va))
+            .ok()
+            .filter(|t| t.offset == 0)
+            .map(|t| t.frame)
+    })
 }
 
 /// Split the run of `count` frames from `pfn` into (skip, count, in direct map) parts:

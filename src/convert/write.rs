@@ -12,6 +12,7 @@ use super::error::ConvertError;
 use super::notes::p2m_note_header;
 use super::plan::{ConvertOptions, Plan};
 use super::runs::p2m_runs;
+use super::tables::rewrite_table;
 
 /// Bytes buffered before a write.
 const BUFFER: usize = 1 << 20;
@@ -235,55 +236,68 @@ fn copy_pages<W: Write + Seek>(
     let mut holes = dump.page_holes();
     let mut in_hole =
         |first: PageIndex, n: u64| holes.as_mut().is_some_and(|h| h.is_hole(first, n));
+    let tables = plan.tables.as_ref().map(|t| &t.set);
+    let mut table_buf = vec![0u8; PAGE_SIZE as usize];
+    let read_err = |index| move |source| ConvertError::ReadPage { index, source };
     for seg in &plan.segments {
         w.expect_at("segment data", seg.offset)?;
         let pages = seg.size / PAGE_SIZE;
         let mut done = 0;
         while done < pages {
             let n = CHUNK_PAGES.min(pages - done);
-            if in_hole(PageIndex(seg.first_page.0 + done), n) {
+            let chunk = PageIndex(seg.first_page.0 + done);
+            if in_hole(chunk, n) {
+                // All zeros: page tables in there have nothing to rewrite either.
                 w.hole(n * PAGE_SIZE);
                 done += n;
                 progress.advance(n * PAGE_SIZE);
                 continue;
             }
+            // Page-table pages of this chunk, rewritten one by one in a small buffer.
+            let mut chunk_tables = tables
+                .into_iter()
+                .flat_map(|t| t.within(chunk, n))
+                .peekable();
             // Consecutive non-zero pages are written straight from the map, in one go.
             let mut run: Option<(PageIndex, u64)> = None;
             for k in 0..n {
-                let index = PageIndex(seg.first_page.0 + done + k);
-                let zero = in_hole(index, 1)
-                    || is_zero(
-                        dump.page(index)
-                            .map_err(|source| ConvertError::ReadPage { index, source })?,
-                    );
-                match (&mut run, zero) {
-                    (Some((_, count)), false) => *count += 1,
-                    (None, false) => run = Some((index, 1)),
-                    (_, true) => {
+                let index = PageIndex(chunk.0 + k);
+                let role = match chunk_tables.peek() {
+                    Some(&(i, role)) if i == index => {
+                        chunk_tables.next();
+                        Some(role)
+                    }
+                    _ => None,
+                };
+                let zero = match role {
+                    Some(role) if !in_hole(index, 1) => {
+                        let page = dump.page(index).map_err(read_err(index))?;
+                        rewrite_table(dump, role, page, &mut table_buf, |_| {});
+                        is_zero(&table_buf)
+                    }
+                    _ => in_hole(index, 1) || is_zero(dump.page(index).map_err(read_err(index))?),
+                };
+                match (&mut run, zero, role) {
+                    (Some((_, count)), false, None) => *count += 1,
+                    (None, false, None) => run = Some((index, 1)),
+                    _ => {
                         if let Some((first, count)) = run.take() {
-                            w.put(dump.page_span(first, count).map_err(|source| {
-                                ConvertError::ReadPage {
-                                    index: first,
-                                    source,
-                                }
-                            })?)?;
+                            w.put(dump.page_span(first, count).map_err(read_err(first))?)?;
                         }
-                        w.hole(PAGE_SIZE);
+                        if zero {
+                            w.hole(PAGE_SIZE);
+                        } else {
+                            w.put(&table_buf)?;
+                        }
                     }
                 }
             }
             if let Some((first, count)) = run {
-                w.put(
-                    dump.page_span(first, count)
-                        .map_err(|source| ConvertError::ReadPage {
-                            index: first,
-                            source,
-                        })?,
-                )?;
+                w.put(dump.page_span(first, count).map_err(read_err(first))?)?;
             }
             // The pages were read once and will not be again: let the kernel drop them
             // from this process, so resident memory stays flat on dumps of any size.
-            dump.release_pages(PageIndex(seg.first_page.0 + done), n);
+            dump.release_pages(chunk, n);
             done += n;
             progress.advance(n * PAGE_SIZE);
         }
