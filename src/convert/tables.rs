@@ -280,20 +280,67 @@ pub enum EntryEvent {
     XenCleared,
 }
 
-/// mfn → pfn through the dump's p2m.
-fn pfn_of(dump: &XenDump, mfn: u64) -> Option<u64> {
-    dump.mfn_to_pfn(MachineFrame(mfn)).map(|p| p.0)
+/// mfn → dump page and pfn through the dump's p2m, remembering the last answer: the
+/// entries of a table mostly name consecutive machine frames, which mostly sit in
+/// consecutive dump pages (Xen hands out memory in runs), so the next answer is usually
+/// one frame-table read away instead of an index search.
+pub struct FrameMap<'d> {
+    dump: &'d XenDump,
+    /// (mfn, dump page) of the last lookup.
+    last: std::cell::Cell<(u64, u64)>,
+}
+
+/// How far from the last answer a guess is tried.
+const NEAR: u64 = 1024;
+
+impl<'d> FrameMap<'d> {
+    /// Lookups in `dump`.
+    pub fn new(dump: &'d XenDump) -> Self {
+        FrameMap {
+            dump,
+            last: std::cell::Cell::new((u64::MAX, 0)),
+        }
+    }
+
+    /// The dump.
+    pub fn dump(&self) -> &'d XenDump {
+        self.dump
+    }
+
+    /// The dump page holding machine frame `mfn`.
+    pub fn page_of(&self, mfn: u64) -> Option<PageIndex> {
+        let (last_mfn, last_page) = self.last.get();
+        let delta = mfn.wrapping_sub(last_mfn);
+        let near = delta < NEAR || delta.wrapping_neg() < NEAR;
+        let hit = near
+            .then(|| {
+                // Runs ascend or descend: try the page as far from the last one either way.
+                [last_page.wrapping_add(delta), last_page.wrapping_sub(delta)]
+                    .into_iter()
+                    .find(|&p| self.dump.mfn_of(PageIndex(p)) == Some(MachineFrame(mfn)))
+            })
+            .flatten()
+            .map(PageIndex);
+        let page = hit.or_else(|| self.dump.page_of_mfn(MachineFrame(mfn)))?;
+        self.last.set((mfn, page.0));
+        Some(page)
+    }
+
+    /// mfn → pfn.
+    pub fn pfn_of(&self, mfn: u64) -> Option<u64> {
+        self.dump.pfn_of(self.page_of(mfn)?).map(|p| p.0)
+    }
 }
 
 /// The pfn the large page of `frames` machine frames from `mfn` is, if those frames are
 /// pfns `pfn .. pfn + frames` with `pfn` aligned to `frames`.
-fn contiguous_pfn(dump: &XenDump, mfn: u64, frames: u64) -> Option<u64> {
-    let pfn = pfn_of(dump, mfn)?;
+fn contiguous_pfn(map: &FrameMap<'_>, mfn: u64, frames: u64) -> Option<u64> {
+    let pfn = map.pfn_of(mfn)?;
     if pfn % frames != 0 {
         return None;
     }
     (1..frames)
-        .all(|i| pfn_of(dump, mfn + i) == Some(pfn + i))
+        .all(|i| map.pfn_of(mfn + i) == Some(pfn + i))
         .then_some(pfn)
 }
 
@@ -320,7 +367,7 @@ fn with_frame(mode: PagingMode, size: Option<PageSize>, entry: u64, pfn: u64) ->
 /// Rewrite the table page `src`, read in `role`, into `dst` (as many bytes), telling
 /// `event` what happened to each entry that changed or points to a table.
 pub fn rewrite_table(
-    dump: &XenDump,
+    map: &FrameMap<'_>,
     role: TableRole,
     src: &[u8],
     dst: &mut [u8],
@@ -357,7 +404,7 @@ pub fn rewrite_table(
             let translated = match large {
                 Some(size) => {
                     let mfn = mode.leaf_frame(size, entry);
-                    contiguous_pfn(dump, mfn, size.frames())
+                    contiguous_pfn(map, mfn, size.frames())
                         .and_then(|pfn| with_frame(mode, Some(size), entry, pfn))
                 }
                 None => {
@@ -372,7 +419,8 @@ pub fn rewrite_table(
                             },
                         });
                     }
-                    pfn_of(dump, mfn).and_then(|pfn| with_frame(mode, None, entry, pfn))
+                    map.pfn_of(mfn)
+                        .and_then(|pfn| with_frame(mode, None, entry, pfn))
                 }
             };
             let large = large.is_some();
@@ -397,10 +445,10 @@ pub fn rewrite_table(
 /// Does the page at `index` look like a table of `role`: at least one present entry
 /// outside Xen's slots, and every such entry pointing at a guest frame (a table Xen
 /// validated can point nowhere else above level 1)?
-fn looks_like_table(dump: &XenDump, role: TableRole, page: &[u8]) -> bool {
+fn looks_like_table(map: &FrameMap<'_>, role: TableRole, page: &[u8]) -> bool {
     let mut scratch = [0u8; PAGE_SIZE as usize];
     let (mut present, mut foreign) = (0u64, 0u64);
-    rewrite_table(dump, role, page, &mut scratch, |e| match e {
+    rewrite_table(map, role, page, &mut scratch, |e| match e {
         EntryEvent::Translated { .. } => present += 1,
         EntryEvent::Dropped { .. } => foreign += 1,
         _ => {}
@@ -411,13 +459,14 @@ fn looks_like_table(dump: &XenDump, role: TableRole, page: &[u8]) -> bool {
 /// Find every table page reachable from `roots` and count what rewriting them does.
 /// Reads each table page once; memory is one entry per table page found.
 pub fn discover(dump: &XenDump, roots: &[TableRoot]) -> Canonical {
+    let map = FrameMap::new(dump);
     let mut seen: HashMap<u64, u8> = HashMap::new();
     let mut stats = TableStats::default();
     let mut reports = Vec::with_capacity(roots.len());
     let mut stack: Vec<(u64, TableRole)> = Vec::new();
     let mut scratch = vec![0u8; PAGE_SIZE as usize];
     for root in roots {
-        let pfn = root.mfn.and_then(|m| pfn_of(dump, m));
+        let pfn = root.mfn.and_then(|m| map.pfn_of(m));
         let mut rejected = None;
         let page = root.mfn.and_then(|m| dump.page_of_mfn(MachineFrame(m)));
         match (TableRole::root(root.mode), root.mfn, page) {
@@ -430,7 +479,7 @@ pub fn discover(dump: &XenDump, roots: &[TableRoot]) -> Canonical {
                 let known = seen.contains_key(&index.0);
                 if root.check && !known {
                     match dump.page(index) {
-                        Ok(page) if looks_like_table(dump, role, page) => {}
+                        Ok(page) if looks_like_table(&map, role, page) => {}
                         Ok(_) => {
                             rejected = Some(
                                 "the page does not look like a page table (an entry points outside the guest's memory, or none is present)",
@@ -441,7 +490,7 @@ pub fn discover(dump: &XenDump, roots: &[TableRoot]) -> Canonical {
                 }
                 if rejected.is_none() {
                     stack.push((index.0, role));
-                    walk(dump, &mut stack, &mut seen, &mut stats, &mut scratch);
+                    walk(&map, &mut stack, &mut seen, &mut stats, &mut scratch);
                 }
             }
         }
@@ -459,7 +508,7 @@ pub fn discover(dump: &XenDump, roots: &[TableRoot]) -> Canonical {
 }
 
 fn walk(
-    dump: &XenDump,
+    map: &FrameMap<'_>,
     stack: &mut Vec<(u64, TableRole)>,
     seen: &mut HashMap<u64, u8>,
     stats: &mut TableStats,
@@ -477,15 +526,15 @@ fn walk(
                 v.insert(role.pack());
             }
         }
-        let Ok(page) = dump.page(PageIndex(index)) else {
+        let Ok(page) = map.dump().page(PageIndex(index)) else {
             stats.unreadable += 1;
             continue;
         };
         let level = usize::from(role.level.min(5));
         stats.pages[level] += 1;
-        rewrite_table(dump, role, page, scratch, |e| match e {
+        rewrite_table(map, role, page, scratch, |e| match e {
             EntryEvent::Child { mfn, role } => {
-                if let Some(i) = dump.page_of_mfn(MachineFrame(mfn)) {
+                if let Some(i) = map.page_of(mfn) {
                     stack.push((i.0, role));
                 }
             }
@@ -499,6 +548,8 @@ fn walk(
             }
             EntryEvent::XenCleared => stats.xen_cleared += 1,
         });
+        // Read once here and once more while streaming: don't keep it mapped meanwhile.
+        map.dump().release_pages(PageIndex(index), 1);
     }
 }
 

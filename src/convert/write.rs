@@ -12,7 +12,7 @@ use super::error::ConvertError;
 use super::notes::p2m_note_header;
 use super::plan::{ConvertOptions, Plan};
 use super::runs::p2m_runs;
-use super::tables::rewrite_table;
+use super::tables::{rewrite_table, FrameMap};
 
 /// Bytes buffered before a write.
 const BUFFER: usize = 1 << 20;
@@ -238,6 +238,7 @@ fn copy_pages<W: Write + Seek>(
         |first: PageIndex, n: u64| holes.as_mut().is_some_and(|h| h.is_hole(first, n));
     let tables = plan.tables.as_ref().map(|t| &t.set);
     let mut table_buf = vec![0u8; PAGE_SIZE as usize];
+    let frames = FrameMap::new(dump);
     let read_err = |index| move |source| ConvertError::ReadPage { index, source };
     for seg in &plan.segments {
         w.expect_at("segment data", seg.offset)?;
@@ -272,7 +273,7 @@ fn copy_pages<W: Write + Seek>(
                 let zero = match role {
                     Some(role) if !in_hole(index, 1) => {
                         let page = dump.page(index).map_err(read_err(index))?;
-                        rewrite_table(dump, role, page, &mut table_buf, |_| {});
+                        rewrite_table(&frames, role, page, &mut table_buf, |_| {});
                         is_zero(&table_buf)
                     }
                     _ => in_hole(index, 1) || is_zero(dump.page(index).map_err(read_err(index))?),
