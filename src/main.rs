@@ -9,13 +9,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use xendump_gdbserver::convert::{
-    convert_file, ConvertOptions, NoProgress, Progress, VmcoreinfoScan,
+    convert_file, recover_pfns, ConvertOptions, NoProgress, Progress, VmcoreinfoScan,
 };
 use xendump_gdbserver::dump::{Width, XenDump};
 use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
-use xendump_gdbserver::os::linux::ScanDepth;
+use xendump_gdbserver::os::linux::{P2mList, ScanDepth};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
 use xendump_gdbserver::threads::Debuggee;
@@ -95,8 +95,33 @@ struct ConvertArgs {
     /// walk them as in a native guest's vmcore.
     #[arg(long)]
     keep_machine_frames: bool,
+    /// Legacy (Xen 3.0.x) PV dumps, which record no pfns: the guest kernel's own p2m
+    /// list, VA,ENTRIES (XenLinux: the values of `phys_to_machine_mapping` and
+    /// `max_pfn`; Linux >= 3.19: `xen_p2m_addr` and `xen_p2m_size`; gdb on the served
+    /// dump prints them with `p/x`).
+    #[arg(long, value_name = "VA,ENTRIES", value_parser = parse_p2m_list)]
+    p2m_list: Option<P2mList>,
     #[command(flatten)]
     guest: GuestArgs,
+}
+
+/// `VA,ENTRIES`, each decimal or 0x-hex.
+fn parse_p2m_list(spec: &str) -> std::result::Result<P2mList, String> {
+    let num = |v: &str| {
+        let v = v.trim();
+        match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => v.parse(),
+        }
+        .map_err(|e| format!("{v:?}: {e}"))
+    };
+    let (va, entries) = spec
+        .split_once(',')
+        .ok_or_else(|| "expected VA,ENTRIES".to_string())?;
+    Ok(P2mList {
+        va: num(va)?,
+        entries: num(entries)?,
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -327,8 +352,32 @@ impl Progress for Bar {
 }
 
 fn convert(args: ConvertArgs) -> Result<()> {
-    let guest = open_guest(&args.dump, &args.guest)?;
+    let mut guest = open_guest(&args.dump, &args.guest)?;
     let say = !args.quiet;
+    if let Some(list) = args.p2m_list {
+        let (g, r) = recover_pfns(guest, list)
+            .with_context(|| format!("cannot convert {}", args.dump.display()))?;
+        guest = g;
+        if say {
+            eprintln!(
+                "xendump-gdbserver: pfns from the guest's p2m list at {:#x}: {} of {} pages named ({} entries invalid, {} foreign or identity, {} unreadable, {} naming frames outside the dump, {} duplicates)",
+                list.va,
+                r.pairs.pages,
+                guest.dump().valid_page_count(),
+                r.entries.invalid,
+                r.entries.foreign_or_identity,
+                r.entries.unreadable,
+                r.not_in_dump,
+                r.pairs.duplicates
+            );
+            if r.pages_without_pfn > 0 {
+                eprintln!(
+                    "xendump-gdbserver: warning: {} dumped pages are named by no entry of the p2m list and are left out of the vmcore",
+                    r.pages_without_pfn
+                );
+            }
+        }
+    }
     if say {
         for w in guest.dump().warnings() {
             eprintln!("xendump-gdbserver: warning: {w}");

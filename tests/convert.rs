@@ -1192,3 +1192,156 @@ fn drgn_reads_vmalloc_memory_of_pv_and_hvm_vmcores_alike() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// Legacy (Xen 3.0.x) PV dumps record machine frames only, in the hypervisor's
+/// allocation order: given the guest kernel's own p2m list, they convert like ELF PV
+/// dumps (every page at its pfn, canonical page tables, the p2m note); a list that names
+/// none of the dump's pages is refused.
+#[test]
+fn legacy_pv_dumps_convert_through_the_guests_p2m_list() {
+    use xendump_gdbserver::addr::GuestFrame;
+    use xendump_gdbserver::builder::LegacyOptions;
+    use xendump_gdbserver::convert::recover_pfns;
+    use xendump_gdbserver::os::linux::P2mList;
+    for mode in [
+        PagingMode::FourLevel,
+        PagingMode::Pae,
+        PagingMode::TwoLevel { pse: true },
+    ] {
+        let name = format!("legacy PV {mode}");
+        let options = ScenarioOptions {
+            p2m_list: true,
+            ..LINUX_LIKE
+        };
+        let mut s = Scenario::with_options(GuestKind::Pv, mode, options).unwrap();
+        let text = s.vmcoreinfo_text(0);
+        s.add_vmcoreinfo(&text).unwrap();
+        let f = &s.facts;
+        // Pages in a scrambled allocation order: blocks of 64 backwards, each reversed.
+        let pfns: Vec<GuestFrame> = s.image.populated_pfns().collect();
+        let order: Vec<GuestFrame> = pfns
+            .chunks(64)
+            .rev()
+            .flat_map(|c| c.iter().rev().copied())
+            .collect();
+        let tools = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
+        let opts = DumpOptions {
+            format: Layout::Legacy(LegacyOptions {
+                page_order: Some(order),
+                ..LegacyOptions::default()
+            }),
+            tools,
+        };
+        let bytes = s.image.write(&opts).unwrap();
+        let guest = guest_of(bytes.clone());
+        assert!(matches!(
+            convert_bytes(&guest),
+            Err(ConvertError::NoPseudoPhysical)
+        ));
+
+        let (va, entries) = f.p2m_list.unwrap();
+        let (guest, r) = recover_pfns(guest, P2mList { va, entries }).unwrap();
+        assert_eq!(r.pairs.pages, s.image.page_count(), "{name}: {r:?}");
+        assert_eq!(
+            (r.pages_without_pfn, r.not_in_dump, r.entries.unreadable),
+            (0, 0, 0)
+        );
+        let (out, plan) = convert_bytes(&guest).unwrap();
+        assert!(plan.warnings.is_empty(), "{name}: {:?}", plan.warnings);
+        let core = Core::parse(out);
+        let covered: Vec<u64> = core
+            .physical()
+            .iter()
+            .flat_map(|l| l.paddr / PAGE_SIZE..(l.paddr + l.size) / PAGE_SIZE)
+            .collect();
+        let populated: Vec<u64> = pfns.iter().map(|p| p.0).collect();
+        assert_eq!(covered, populated, "{name}");
+        for (pfn, page) in &s.image.contents {
+            if !f.table_pfns.contains(&pfn.0) {
+                assert!(
+                    core.phys_page(pfn.0 * PAGE_SIZE).unwrap() == &page[..],
+                    "{name}: pfn {:#x}",
+                    pfn.0
+                );
+            }
+        }
+        check_canonical_tables(&name, &s, &core);
+        let p2m = core.notes_named("XENDUMP", NT_XENDUMP_P2M).next().unwrap();
+        let runs: Vec<[u64; 3]> = p2m
+            .desc
+            .chunks_exact(24)
+            .map(|c| [u64_at(c, 0), u64_at(c, 8), u64_at(c, 16)])
+            .collect();
+        let want: Vec<[u64; 3]> = s
+            .image
+            .frames
+            .iter()
+            .map(|r| [r.pfn.0, r.mfn.0, r.count])
+            .collect();
+        assert_eq!(runs, want, "{name}");
+        let info = xendump_info(&core);
+        assert!(info.contains("DUMP_FORMAT=legacy\n"), "{info}");
+        assert!(
+            info.contains(&format!(
+                "PFNS_FROM=the guest kernel's p2m list at {va:#x} ({entries} entries)"
+            )),
+            "{info}"
+        );
+
+        // The wrong address: nothing there names a page of the dump.
+        let guest = guest_of(bytes);
+        let err = recover_pfns(
+            guest,
+            P2mList {
+                va: f.jiffies_va,
+                entries: 16,
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(
+            matches!(err, ConvertError::P2mNamesNoPage { .. }),
+            "{name}: {err}"
+        );
+    }
+
+    // The command line: --p2m-list.
+    let dir = tempfile::tempdir().unwrap();
+    let options = ScenarioOptions {
+        p2m_list: true,
+        ..LINUX_LIKE
+    };
+    let mut s = Scenario::with_options(GuestKind::Pv, PagingMode::FourLevel, options).unwrap();
+    let text = s.vmcoreinfo_text(0);
+    s.add_vmcoreinfo(&text).unwrap();
+    let dump = write_dump(
+        dir.path(),
+        "legacy",
+        &s,
+        &DumpOptions::legacy(Width::Bits64),
+    );
+    let out = dir.path().join("legacy.vmcore");
+    let (va, entries) = s.facts.p2m_list.unwrap();
+    let (ok, _, err) = run(bin()
+        .args(["convert", "-o"])
+        .arg(&out)
+        .arg(format!("--p2m-list={va:#x},{entries}"))
+        .arg(&dump));
+    assert!(ok, "{err}");
+    assert!(err.contains("pfns from the guest's p2m list"), "{err}");
+    let core = Core::parse(std::fs::read(&out).unwrap());
+    check_canonical_tables("legacy CLI", &s, &core);
+    // An ELF dump records its pfns: a list is refused rather than ignored.
+    let elf = write_dump(dir.path(), "elf", &s, &DumpOptions::default());
+    let (ok, _, err) = run(bin()
+        .args(["convert", "-o"])
+        .arg(dir.path().join("elf.vmcore"))
+        .arg(format!("--p2m-list={va:#x},{entries}"))
+        .arg(&elf));
+    assert!(!ok);
+    assert!(err.contains("only needed"), "{err}");
+}

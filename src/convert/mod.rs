@@ -19,6 +19,7 @@
 
 mod elf;
 mod error;
+pub mod legacy;
 mod notes;
 pub mod plan;
 mod prstatus;
@@ -27,6 +28,7 @@ pub mod tables;
 mod write;
 
 pub use error::ConvertError;
+pub use legacy::{recover_pfns, PfnRecovery};
 pub use notes::{
     CORE_NOTE, NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO, NT_XENDUMP_P2M, VMCOREINFO_NOTE, XENDUMP_NOTE,
 };

@@ -153,6 +153,9 @@ fn info_text(guest: &Guest, kernel: &KernelMap, tables: Option<&Canonical>) -> S
         table_text(&mut t, c);
     }
     let _ = writeln!(t, "PAGES={}", d.valid_page_count());
+    if let Some(r) = d.frames().recovered() {
+        let _ = writeln!(t, "PFNS_FROM={}", r.source());
+    }
     let _ = writeln!(t, "VCPUS={}", guest.vcpus().len());
     for v in guest.vcpus() {
         let paging = guest

@@ -80,6 +80,9 @@ pub struct Segment {
     pub offset: u64,
     /// Dump page holding the first byte.
     pub first_page: PageIndex,
+    /// The segment's pages follow `first_page` in the dump; otherwise each is found by
+    /// its pfn (pfns recovered for a legacy PV dump).
+    pub in_order: bool,
 }
 
 impl Segment {
@@ -190,7 +193,13 @@ impl Plan {
                     vaddr,
                     size: count * PAGE_SIZE,
                     offset: rel,
-                    first_page: PageIndex(run.first.0 + skip),
+                    first_page: if run.in_order {
+                        PageIndex(run.first.0 + skip)
+                    } else {
+                        dump.page_of_pfn(crate::addr::GuestFrame(run.pfn + skip))
+                            .unwrap_or(run.first)
+                    },
+                    in_order: run.in_order,
                 });
                 rel += count * PAGE_SIZE;
             }
@@ -211,7 +220,13 @@ impl Plan {
                         vaddr: start.wrapping_add(text.offset()),
                         size: end - start,
                         offset: s.offset + skip,
-                        first_page: PageIndex(s.first_page.0 + skip / PAGE_SIZE),
+                        first_page: if s.in_order {
+                            PageIndex(s.first_page.0 + skip / PAGE_SIZE)
+                        } else {
+                            dump.page_of_pfn(crate::addr::GuestFrame(start >> PAGE_SHIFT))
+                                .unwrap_or(s.first_page)
+                        },
+                        in_order: s.in_order,
                     });
                 }
             }

@@ -648,6 +648,31 @@ mod tests {
     }
 
     #[test]
+    fn frame_map_follows_runs_both_ways_and_agrees_with_the_dump() {
+        use crate::addr::GuestFrame;
+        use crate::builder::{DumpOptions, GuestImage, VcpuImage};
+        use crate::dump::{GuestKind, Width};
+        let mut img = GuestImage::new(GuestKind::Pv, Width::Bits64);
+        img.add_run(GuestFrame(0), MachineFrame(0x5000), 600)
+            .unwrap();
+        img.add_run(GuestFrame(600), MachineFrame(0x100), 40)
+            .unwrap();
+        img.push_vcpu(VcpuImage::online());
+        let dump = XenDump::from_bytes(img.write(&DumpOptions::default()).unwrap()).unwrap();
+        let map = FrameMap::new(&dump);
+        // Up, down, jumps, misses, in an order that exercises the guess both ways.
+        let mut mfns: Vec<u64> = (0x5000..0x5258).chain((0x100..0x128).rev()).collect();
+        mfns.extend([0x5100, 0x110, 0x4fff, 0x99999, 0x5257, 0x5256]);
+        for mfn in mfns {
+            assert_eq!(
+                map.pfn_of(mfn),
+                dump.mfn_to_pfn(MachineFrame(mfn)).map(|p| p.0),
+                "{mfn:#x}"
+            );
+        }
+    }
+
+    #[test]
     fn per_level_text() {
         let mut c = [0u64; 6];
         assert_eq!(per_level(&c), "-");

@@ -243,6 +243,34 @@ fn copy_pages<W: Write + Seek>(
     for seg in &plan.segments {
         w.expect_at("segment data", seg.offset)?;
         let pages = seg.size / PAGE_SIZE;
+        if !seg.in_order {
+            // Pages scattered over the dump (a legacy PV dump's allocation order): one
+            // at a time, each found by its pfn.
+            for k in 0..pages {
+                let pfn = crate::addr::GuestFrame((seg.paddr >> crate::addr::PAGE_SHIFT) + k);
+                let index = dump.page_of_pfn(pfn).ok_or(ConvertError::Layout {
+                    what: "page of a planned pfn",
+                    expected: pfn.0,
+                    found: u64::MAX,
+                })?;
+                let page = dump.page(index).map_err(read_err(index))?;
+                let bytes = match tables.and_then(|t| t.role_of(index)) {
+                    Some(role) => {
+                        rewrite_table(&frames, role, page, &mut table_buf, |_| {});
+                        &table_buf[..]
+                    }
+                    None => page,
+                };
+                if is_zero(bytes) {
+                    w.hole(PAGE_SIZE);
+                } else {
+                    w.put(bytes)?;
+                }
+                dump.release_pages(index, 1);
+                progress.advance(PAGE_SIZE);
+            }
+            continue;
+        }
         let mut done = 0;
         while done < pages {
             let n = CHUNK_PAGES.min(pages - done);

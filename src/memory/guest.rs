@@ -175,6 +175,7 @@ impl TableSource for DumpTables<'_> {
 #[derive(Debug)]
 pub struct Guest {
     dump: XenDump,
+    options: GuestOptions,
     spaces: Vec<AddressSpace>,
     width: Width,
     long_mode_inferred: bool,
@@ -224,6 +225,7 @@ impl Guest {
             });
         let mut guest = Guest {
             dump,
+            options,
             spaces,
             width,
             long_mode_inferred: long_mode,
@@ -374,6 +376,11 @@ impl Guest {
     /// The dump underneath.
     pub fn dump(&self) -> &XenDump {
         &self.dump
+    }
+    /// The dump back, with the options the guest was made with, e.g. to give it what
+    /// was learnt through the guest (the pfns of a legacy PV dump) and make a new one.
+    pub fn into_parts(self) -> (XenDump, GuestOptions) {
+        (self.dump, self.options)
     }
     /// Decoded vCPU states, in slot order.
     pub fn vcpus(&self) -> &[VcpuState] {
