@@ -95,6 +95,12 @@ struct ConvertArgs {
     /// walk them as in a native guest's vmcore.
     #[arg(long)]
     keep_machine_frames: bool,
+    /// PV guests: keep the kernel's `xen_start_info` pointer. By default it is cleared
+    /// in the vmcore (the note says where), because crash takes a non-NULL one for a
+    /// Xen PV kernel whose page tables hold machine frames, and would misread the
+    /// canonical ones.
+    #[arg(long)]
+    keep_xen_start_info: bool,
     /// Legacy (Xen 3.0.x) PV dumps, which record no pfns: the guest kernel's own p2m
     /// list, VA,ENTRIES (XenLinux: the values of `phys_to_machine_mapping` and
     /// `max_pfn`; Linux >= 3.19: `xen_p2m_addr` and `xen_p2m_size`; gdb on the served
@@ -393,6 +399,7 @@ fn convert(args: ConvertArgs) -> Result<()> {
         force: args.force,
         keep_machine_frames: args.keep_machine_frames,
         extra_pgds: Vec::new(),
+        keep_xen_start_info: args.keep_xen_start_info,
     };
     let mut quiet = NoProgress;
     let mut bar;
@@ -421,6 +428,12 @@ fn convert(args: ConvertArgs) -> Result<()> {
                 s.total_translated(),
                 s.total_dropped(),
                 s.xen_cleared
+            );
+        }
+        if let Some(si) = &p.start_info {
+            eprintln!(
+                "xendump-gdbserver: cleared the kernel's xen_start_info pointer at phys {:#x} so crash reads the guest as a native one (--keep-xen-start-info keeps it)",
+                si.pa
             );
         }
         eprintln!(

@@ -974,6 +974,7 @@ const LINUX_LIKE: ScenarioOptions = ScenarioOptions {
     kernel_pgd: true,
     xen_slots: true,
     p2m_list: false,
+    start_info: true,
 };
 
 /// A scenario with [`LINUX_LIKE`] parts and a VMCOREINFO note naming its kernel table.
@@ -982,6 +983,28 @@ fn linux_like(kind: GuestKind, mode: PagingMode) -> Scenario {
     let text = s.vmcoreinfo_text(0);
     s.add_vmcoreinfo(&text).unwrap();
     s
+}
+
+/// Every page the builder wrote reads back as written, except page tables (checked by
+/// walking them) and, when `cleared`, the kernel's `xen_start_info` pointer, which must
+/// read as zero (the rest of its page as written).
+fn check_pages_but_tables(name: &str, s: &Scenario, core: &Core, cleared: bool) {
+    let f = &s.facts;
+    let pointer = f.start_info.map(|(p, _)| p);
+    for (pfn, page) in &s.image.contents {
+        if f.table_pfns.contains(&pfn.0) {
+            continue;
+        }
+        let got = core.phys_page(pfn.0 * PAGE_SIZE).unwrap();
+        let mut want = page.to_vec();
+        if let Some(p) = pointer.filter(|p| cleared && p / PAGE_SIZE == pfn.0) {
+            let at = (p % PAGE_SIZE) as usize;
+            let size = if s.mode.is_32bit() { 4 } else { 8 };
+            assert!(want[at..at + size].iter().any(|&b| b != 0), "{name}");
+            want[at..at + size].fill(0);
+        }
+        assert!(got == &want[..], "{name}: pfn {:#x}", pfn.0);
+    }
 }
 
 fn xendump_info(core: &Core) -> String {
@@ -1011,6 +1034,11 @@ fn pv_page_tables_are_canonical_in_every_pv_mode() {
         let (out, plan) = convert_bytes(&guest).unwrap();
         let core = Core::parse(out);
         check_canonical_tables(&name, &s, &core);
+        check_pages_but_tables(&name, &s, &core, true);
+        let (pointer, start_info) = f.start_info.unwrap();
+        let si = plan.start_info.expect("xen_start_info found");
+        assert_eq!((si.pa, si.start_info_pa), (pointer, start_info), "{name}");
+        assert_eq!(si.value, f.direct_map_va + start_info, "{name}");
 
         // Three address spaces (kernel, user, swapper_pg_dir), each with its own copy
         // of the tables, one large text page and one mapping of an absent frame.
@@ -1044,6 +1072,7 @@ fn pv_page_tables_are_canonical_in_every_pv_mode() {
                 "PAGE_TABLE_ROOT=SYMBOL(swapper_pg_dir) {:#x}: mfn=",
                 f.kernel_pgd.unwrap().0
             ),
+            format!("XEN_START_INFO_CLEARED=pointer at phys {pointer:#x} (was "),
         ] {
             assert!(info.contains(&want), "{name}: no {want:?} in\n{info}");
         }
@@ -1066,7 +1095,7 @@ fn pv_page_tables_are_canonical_in_every_pv_mode() {
             },
         )
         .unwrap();
-        assert!(plan.tables.is_none());
+        assert!(plan.tables.is_none() && plan.start_info.is_none());
         let mut raw = std::io::Cursor::new(Vec::new());
         write_vmcore(&guest, &plan, &mut raw, &mut NoProgress).unwrap();
         let raw = Core::parse(raw.into_inner());
@@ -1081,6 +1110,18 @@ fn pv_page_tables_are_canonical_in_every_pv_mode() {
             );
         }
         assert!(xendump_info(&raw).contains("PAGE_TABLE_FRAMES=machine\n"));
+        check_pages_but_tables(&name, &s, &raw, false);
+
+        // Canonical tables, but the pointer kept.
+        let plan = Plan::new(
+            &guest,
+            &ConvertOptions {
+                keep_xen_start_info: true,
+                ..ConvertOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(plan.tables.is_some() && plan.start_info.is_none());
         let root = s.pfn_of_table_frame(f.roots[0].frame).unwrap().0 * PAGE_SIZE;
         assert_eq!(
             walk_core(&raw, mode, root, f.jiffies_va),
@@ -1090,7 +1131,8 @@ fn pv_page_tables_are_canonical_in_every_pv_mode() {
     }
 }
 
-/// A kernel symbol that names something other than a page table is not trusted as one.
+/// A kernel symbol that names something other than a page table is not trusted as one,
+/// nor is a `xen_start_info` candidate when there are two.
 #[test]
 fn a_swapper_pg_dir_that_is_no_table_is_left_alone() {
     // The basic scenario's VMCOREINFO names a data page as swapper_pg_dir.
@@ -1126,6 +1168,26 @@ fn a_swapper_pg_dir_that_is_no_table_is_left_alone() {
     assert!(
         core.phys_page(data_pfn.0 * PAGE_SIZE).unwrap() == &s.image.page(data_pfn).unwrap()[..]
     );
+    // Two words of the image point at start_info: neither is cleared.
+    let mut s = linux_like(GuestKind::Pv, PagingMode::FourLevel);
+    let (pointer, start_info) = s.facts.start_info.unwrap();
+    let value = s.facts.direct_map_va + start_info;
+    s.image
+        .write_phys(
+            xendump_gdbserver::addr::PhysAddr(pointer + 0x1000),
+            &value.to_le_bytes(),
+        )
+        .unwrap();
+    let guest = guest_of(s.image.write(&DumpOptions::default()).unwrap());
+    let (out, plan) = convert_bytes(&guest).unwrap();
+    assert!(plan.start_info.is_none());
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("start_info")),
+        "{:?}",
+        plan.warnings
+    );
+    check_pages_but_tables("two pointers", &s, &Core::parse(out), false);
+
     // HVM guests' tables are left as they are.
     let h = linux_like(GuestKind::Hvm, PagingMode::FourLevel);
     let guest = guest_of(h.image.write(&DumpOptions::default()).unwrap());
@@ -1260,15 +1322,7 @@ fn legacy_pv_dumps_convert_through_the_guests_p2m_list() {
             .collect();
         let populated: Vec<u64> = pfns.iter().map(|p| p.0).collect();
         assert_eq!(covered, populated, "{name}");
-        for (pfn, page) in &s.image.contents {
-            if !f.table_pfns.contains(&pfn.0) {
-                assert!(
-                    core.phys_page(pfn.0 * PAGE_SIZE).unwrap() == &page[..],
-                    "{name}: pfn {:#x}",
-                    pfn.0
-                );
-            }
-        }
+        check_pages_but_tables(&name, &s, &core, true);
         check_canonical_tables(&name, &s, &core);
         let p2m = core.notes_named("XENDUMP", NT_XENDUMP_P2M).next().unwrap();
         let runs: Vec<[u64; 3]> = p2m

@@ -52,6 +52,10 @@ const KERNEL_PGD_PFN: u64 = TEXT_PFN + 0x1F0;
 const P2M_LIST_PFN: u64 = 0x90;
 /// A machine frame outside the guest, for Xen's own L4 slots.
 const XEN_FRAME: u64 = 0xdead0;
+/// pfn of Xen's `start_info` page ([`ScenarioOptions::start_info`]), in the direct map.
+const START_INFO_PFN: u64 = 0x98;
+/// Offset in the kernel-text large page of the kernel's `xen_start_info` pointer.
+const START_INFO_POINTER_OFFSET: u64 = 0x1C_0000;
 
 /// Optional parts of a scenario, all off in [`Scenario::new`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,6 +74,9 @@ pub struct ScenarioOptions {
     /// PV: the guest's own p2m (one guest-width word per pfn, its mfn) in memory, as
     /// XenLinux's `phys_to_machine_mapping` list.
     pub p2m_list: bool,
+    /// PV: Xen's `start_info` page (its magic, `nr_pages`) and the kernel's
+    /// `xen_start_info` pointer to it through the direct map, in the kernel image.
+    pub start_info: bool,
 }
 
 /// Addresses and values a scenario guarantees.
@@ -118,6 +125,9 @@ pub struct Facts {
     pub kernel_pgd: Option<(u64, Root)>,
     /// [`ScenarioOptions::p2m_list`]: the list's virtual address and its entries.
     pub p2m_list: Option<(u64, u64)>,
+    /// [`ScenarioOptions::start_info`]: guest-physical addresses of the kernel's
+    /// `xen_start_info` pointer and of the `start_info` page.
+    pub start_info: Option<(u64, u64)>,
 }
 
 /// A VMCOREINFO note placed in a scenario's memory.
@@ -339,6 +349,22 @@ impl Scenario {
         }
         let p2m_list = (options.p2m_list && kind == GuestKind::Pv)
             .then_some((direct_va + P2M_LIST_PFN * PAGE_SIZE, RAM_PAGES));
+        let start_info = (options.start_info && kind == GuestKind::Pv).then_some((
+            TEXT_PFN * PAGE_SIZE + START_INFO_POINTER_OFFSET,
+            START_INFO_PFN * PAGE_SIZE,
+        ));
+        if let Some((pointer, page)) = start_info {
+            let (magic, word): (&[u8], usize) = match (mode, width) {
+                (_, Width::Bits64) => (b"xen-3.0-x86_64\0", 8),
+                (PagingMode::Pae, _) => (b"xen-3.0-x86_32p\0", 4),
+                _ => (b"xen-3.0-x86_32\0", 4),
+            };
+            image.write_phys(PhysAddr(page), magic)?;
+            // nr_pages follows the 32-byte magic.
+            image.write_phys(PhysAddr(page + 32), &RAM_PAGES.to_le_bytes()[..word])?;
+            let value = direct_va + page;
+            image.write_phys(PhysAddr(pointer), &value.to_le_bytes()[..word])?;
+        }
         if p2m_list.is_some() {
             let word = if width == Width::Bits64 { 8 } else { 4 };
             let mut list = Vec::with_capacity((RAM_PAGES * word) as usize);
@@ -487,6 +513,7 @@ impl Scenario {
             vmalloc_va,
             kernel_pgd,
             p2m_list,
+            start_info,
         };
         Ok(Scenario {
             image,

@@ -21,7 +21,7 @@ use super::elf::{encode_note, note_size, NT_PRFPREG, NT_PRSTATUS};
 use super::prstatus::{prstatus32, prstatus64};
 use super::tables::{per_level, Canonical};
 use crate::os::linux::KernelMap;
-use crate::os::linux::VmcoreInfo;
+use crate::os::linux::{StartInfoPointer, VmcoreInfo};
 
 /// Name of our own notes.
 pub const XENDUMP_NOTE: &str = "XENDUMP";
@@ -51,6 +51,7 @@ pub fn build_notes(
     kernel: &KernelMap,
     vmcoreinfo: Option<&VmcoreInfo>,
     tables: Option<&Canonical>,
+    start_info: Option<&StartInfoPointer>,
 ) -> Vec<u8> {
     let mut out = Vec::new();
     let wide = guest.guest_width() == Width::Bits64;
@@ -79,7 +80,7 @@ pub fn build_notes(
     encode_note(
         XENDUMP_NOTE,
         NT_XENDUMP_INFO,
-        info_text(guest, kernel, tables).as_bytes(),
+        info_text(guest, kernel, tables, start_info).as_bytes(),
         &mut out,
     );
     let dump = guest.dump();
@@ -104,7 +105,12 @@ pub fn p2m_note_size(runs: u64) -> u64 {
     note_size(XENDUMP_NOTE, 0) as u64 + runs * P2M_RUN_BYTES
 }
 
-fn info_text(guest: &Guest, kernel: &KernelMap, tables: Option<&Canonical>) -> String {
+fn info_text(
+    guest: &Guest,
+    kernel: &KernelMap,
+    tables: Option<&Canonical>,
+    start_info: Option<&StartInfoPointer>,
+) -> String {
     let d = guest.dump();
     let mut t = String::new();
     let _ = writeln!(
@@ -187,6 +193,13 @@ fn info_text(guest: &Guest, kernel: &KernelMap, tables: Option<&Canonical>) -> S
                 }
             );
         }
+    }
+    if let Some(p) = start_info {
+        let _ = writeln!(
+            t,
+            "XEN_START_INFO_CLEARED=pointer at phys {:#x} (was {:#x}, start_info at phys {:#x})",
+            p.pa, p.value, p.start_info_pa
+        );
     }
     if let Some(dm) = kernel.direct_map {
         let _ = writeln!(t, "DIRECT_MAP={:#x}", dm.base);

@@ -26,6 +26,7 @@ use super::runs::{p2m_runs, page_runs, RunStats};
 use super::tables::{discover, Canonical, TableRoot};
 use crate::os::linux::KernelMap;
 use crate::os::linux::{find_vmcoreinfo, ScanDepth, VmcoreInfo};
+use crate::os::linux::{find_xen_start_info, StartInfoPointer, StartInfoSearch};
 
 /// How hard to look for the guest's VMCOREINFO note.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,6 +56,10 @@ pub struct ConvertOptions {
     /// virtual address), e.g. every task's `mm->pgd`. Each is translated through the
     /// kernel's page tables and checked to look like a table before it is trusted.
     pub extra_pgds: Vec<(String, u64)>,
+    /// PV guests with canonical tables: keep the kernel's `xen_start_info` pointer.
+    /// By default it is cleared, since crash takes a non-NULL one for a kernel whose
+    /// page tables hold machine frames and would misread the canonical ones.
+    pub keep_xen_start_info: bool,
 }
 
 /// What a PT_LOAD maps.
@@ -128,6 +133,11 @@ pub struct Plan {
     /// PV guests with canonical page tables: the table pages to rewrite and what the
     /// rewrite does. `None`: pages are written as they are.
     pub tables: Option<Canonical>,
+    /// The kernel's `xen_start_info` pointer, cleared in the vmcore (see
+    /// [`ConvertOptions::keep_xen_start_info`]).
+    pub start_info: Option<StartInfoPointer>,
+    /// Dump page holding [`Plan::start_info`].
+    pub start_info_page: Option<PageIndex>,
     /// What the page scan skipped.
     pub stats: RunStats,
     /// Things the user should know.
@@ -259,7 +269,28 @@ impl Plan {
             }
         }
 
-        let notes = build_notes(guest, &kernel, vmcoreinfo.as_ref(), tables.as_ref());
+        let mut start_info = None;
+        if tables.is_some() && !opts.keep_xen_start_info {
+            match find_xen_start_info(guest, &kernel) {
+                StartInfoSearch::Found(p) => start_info = Some(p),
+                StartInfoSearch::NotFound => {}
+                StartInfoSearch::Ambiguous(at) => warnings.push(format!(
+                    "{} words of the kernel image point at Xen's start_info page (at {}): none is taken for xen_start_info, which is left as it is, so crash will take the guest for a Xen PV one and misread its canonical page tables",
+                    at.len(),
+                    at.iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+        let start_info_page =
+            start_info.and_then(|p| dump.page_of_pfn(crate::addr::GuestFrame(p.pa >> PAGE_SHIFT)));
+
+        let notes = build_notes(
+            guest,
+            &kernel,
+            vmcoreinfo.as_ref(),
+            tables.as_ref(),
+            start_info.as_ref(),
+        );
         let p2m_runs = p2m_runs(dump).count() as u64;
         let p2m_runs = if super::notes::p2m_note_header(p2m_runs).is_some() {
             p2m_runs
@@ -295,6 +326,8 @@ impl Plan {
             kernel,
             vmcoreinfo,
             tables,
+            start_info,
+            start_info_page,
             stats,
             warnings,
         })

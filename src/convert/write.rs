@@ -254,12 +254,13 @@ fn copy_pages<W: Write + Seek>(
                     found: u64::MAX,
                 })?;
                 let page = dump.page(index).map_err(read_err(index))?;
-                let bytes = match tables.and_then(|t| t.role_of(index)) {
-                    Some(role) => {
-                        rewrite_table(&frames, role, page, &mut table_buf, |_| {});
-                        &table_buf[..]
-                    }
-                    None => page,
+                let role = tables.and_then(|t| t.role_of(index));
+                let patched = plan.start_info_page == Some(index);
+                let bytes = if role.is_some() || patched {
+                    edit_page(&frames, plan, role, page, &mut table_buf, patched);
+                    &table_buf[..]
+                } else {
+                    page
                 };
                 if is_zero(bytes) {
                     w.hole(PAGE_SIZE);
@@ -298,17 +299,18 @@ fn copy_pages<W: Write + Seek>(
                     }
                     _ => None,
                 };
-                let zero = match role {
-                    Some(role) if !in_hole(index, 1) => {
-                        let page = dump.page(index).map_err(read_err(index))?;
-                        rewrite_table(&frames, role, page, &mut table_buf, |_| {});
-                        is_zero(&table_buf)
-                    }
-                    _ => in_hole(index, 1) || is_zero(dump.page(index).map_err(read_err(index))?),
+                let patched = plan.start_info_page == Some(index);
+                let edited = role.is_some() || patched;
+                let zero = if edited && !in_hole(index, 1) {
+                    let page = dump.page(index).map_err(read_err(index))?;
+                    edit_page(&frames, plan, role, page, &mut table_buf, patched);
+                    is_zero(&table_buf)
+                } else {
+                    in_hole(index, 1) || is_zero(dump.page(index).map_err(read_err(index))?)
                 };
-                match (&mut run, zero, role) {
-                    (Some((_, count)), false, None) => *count += 1,
-                    (None, false, None) => run = Some((index, 1)),
+                match (&mut run, zero, edited) {
+                    (Some((_, count)), false, false) => *count += 1,
+                    (None, false, false) => run = Some((index, 1)),
                     _ => {
                         if let Some((first, count)) = run.take() {
                             w.put(dump.page_span(first, count).map_err(read_err(first))?)?;
@@ -332,6 +334,29 @@ fn copy_pages<W: Write + Seek>(
         }
     }
     Ok(())
+}
+
+/// `page` as the vmcore holds it, into `buf`: a page table (`role`) rewritten
+/// canonical; the page holding the kernel's `xen_start_info` pointer (`patched`) with
+/// the pointer cleared.
+fn edit_page(
+    frames: &FrameMap<'_>,
+    plan: &Plan,
+    role: Option<super::tables::TableRole>,
+    page: &[u8],
+    buf: &mut [u8],
+    patched: bool,
+) {
+    match role {
+        Some(role) => rewrite_table(frames, role, page, buf, |_| {}),
+        None => buf.copy_from_slice(page),
+    }
+    if let Some(p) = plan.start_info.filter(|_| patched) {
+        let at = (p.pa % PAGE_SIZE) as usize;
+        if let Some(word) = buf.get_mut(at..at + usize::from(p.size)) {
+            word.fill(0);
+        }
+    }
 }
 
 /// What a conversion produced.

@@ -7,8 +7,10 @@
 
 pub mod kernel_map;
 pub mod p2m;
+pub mod start_info;
 pub mod vmcoreinfo;
 
 pub use kernel_map::{DirectMap, KernelMap, TextMapping, START_KERNEL_MAP};
 pub use p2m::{read_p2m_list, P2mList, P2mStats};
+pub use start_info::{find_xen_start_info, StartInfoPointer, StartInfoSearch};
 pub use vmcoreinfo::{find_vmcoreinfo, FoundBy, ScanDepth, VmcoreInfo, QUICK_SCAN_BYTES};
