@@ -15,7 +15,9 @@
 //! replaced by its pseudo-physical frame as Xen's save path does (see [`tables`]), so
 //! tools that walk the vmcore's tables as physical read it as a native guest's; every
 //! other page is copied as it is. [`ConvertOptions::keep_machine_frames`] writes the
-//! tables as they are instead. The p2m goes into a note of our own.
+//! tables as they are instead. The p2m goes into a note of our own. A legacy PV dump,
+//! which records machine frames only, converts once [`recover_pfns`] has given it the
+//! pfns of the guest kernel's own p2m list.
 
 mod elf;
 mod error;

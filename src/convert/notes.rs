@@ -7,7 +7,7 @@
 //!
 //! | type | descriptor |
 //! |---|---|
-//! | [`NT_XENDUMP_INFO`] | text, `KEY=value` lines like VMCOREINFO: dump format, Xen version and capabilities, guest kind and width, pages, vCPUs with their control registers, the mappings found |
+//! | [`NT_XENDUMP_INFO`] | text, `KEY=value` lines like VMCOREINFO: dump format, Xen version and capabilities, guest kind and width, pages (and `PFNS_FROM` where a legacy PV dump's pfns were recovered), vCPUs with their control registers, the mappings found; for PV guests `PAGE_TABLE_FRAMES` (machine, or pseudo-physical when canonicalised) and what canonicalising did: `PAGE_TABLE_PAGES`, `PAGE_TABLE_ENTRIES_TRANSLATED` and `PAGE_TABLE_ENTRIES_DROPPED` per level (`L4:n L3:n …`), `PAGE_TABLE_LARGE_PAGES`, `PAGE_TABLE_XEN_ENTRIES_CLEARED`, one `PAGE_TABLE_ROOT` per root (its source, mfn, pfn, and why it was not used if it was not), `XEN_START_INFO_CLEARED` |
 //! | [`NT_XENDUMP_CONTEXT`] | one per vCPU, in slot order: the raw `vcpu_guest_context` as Xen stored it (5168 bytes x86_64, 2800 bytes x86_32) |
 //! | [`NT_XENDUMP_P2M`] | dumps that record machine frames: little-endian `u64` triples `(pfn, mfn, count)`, ascending by pfn: pfn + i is machine frame mfn + i |
 
