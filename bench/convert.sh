@@ -19,7 +19,8 @@
 # scattered 2 MiB chunks; one random page in EVERY, default 4096), converted alternately
 # with canonical page tables (the default) and with --keep-machine-frames (tables as
 # they are, as convert wrote them before), RUNS times each in the same run: wall, user
-# and system time (medians) and peak RSS (largest).
+# and system time (medians) and peak RSS (largest). PV_CHUNK=N makes the machine-frame
+# chunks N pages (PV_CHUNK=1: every page on its own, the worst case for mfn lookups).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,13 +40,14 @@ runs=${3:-3}
 work=${BENCH_DIR:-target/bench-convert}
 out=${BENCH_OUT:-$work}
 mkdir -p "$work" "$out"
-kind=$($pv && echo pv || echo big)
+chunk=${PV_CHUNK:-512}
+kind=$($pv && echo "pv$([ "$chunk" = 512 ] || echo "$chunk")" || echo big)
 dump="$work/${kind}-${size}-${every}.core"
 
 cargo build --release --quiet --example make-big-dump --bin xendump-gdbserver
 bin=target/release/xendump-gdbserver
 if [ ! -e "$dump" ]; then
-  target/release/examples/make-big-dump "$dump" "$size" "$every" $($pv && echo pv)
+  target/release/examples/make-big-dump "$dump" "$size" "$every" $($pv && echo "pv:$chunk")
 fi
 bytes=$(stat -c %s "$dump")
 alloc=$(( $(stat -c %b "$dump") * $(stat -c %B "$dump") ))

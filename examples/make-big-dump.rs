@@ -10,7 +10,10 @@
 //! no large pages), so its tables are one L1 page per 2 MiB of RAM (32 768 table pages
 //! for 64 GiB), Xen's own L4 slots, and `swapper_pg_dir` in VMCOREINFO.
 //!
-//!   cargo run --release --example make-big-dump -- OUT SIZE_MIB EVERY [pv]
+//! `pv:N` makes the machine-frame chunks N pages instead of 512 (`pv:1`: every page on
+//! its own, the worst case for machine-frame lookups).
+//!
+//!   cargo run --release --example make-big-dump -- OUT SIZE_MIB EVERY [pv|pv:N]
 
 use xendump_gdbserver::addr::{GuestFrame, MachineFrame, PhysAddr, VirtAddr, PAGE_SIZE};
 use xendump_gdbserver::builder::large::LargeGuest;
@@ -28,17 +31,18 @@ const TEXT_PAGES_2M: u64 = 8;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (out, size_mib, every, pv) = match args.as_slice() {
-        [o, s, e] => (o, s, e, false),
-        [o, s, e, k] if k == "pv" => (o, s, e, true),
-        _ => return Err("usage: make-big-dump OUT SIZE_MIB EVERY [pv]".into()),
+        [o, s, e] => (o, s, e, None),
+        [o, s, e, k] if k == "pv" => (o, s, e, Some(512)),
+        [o, s, e, k] if k.starts_with("pv:") => (o, s, e, Some(k[3..].parse::<u64>()?.max(1))),
+        _ => return Err("usage: make-big-dump OUT SIZE_MIB EVERY [pv|pv:N]".into()),
     };
     let pages = size_mib.parse::<u64>()? * 256;
     let every: u64 = every.parse()?;
     if pages < 0x4000 || every == 0 {
         return Err("SIZE_MIB must be at least 64 and EVERY at least 1".into());
     }
-    if pv {
-        return pv_guest(out, pages, every);
+    if let Some(chunk) = pv {
+        return pv_guest(out, pages, every, chunk);
     }
     let mut img = GuestImage::new(GuestKind::Hvm, Width::Bits64);
     // RAM with the holes an HVM guest has: VGA below 1 MiB, and a 1 MiB gap halfway.
@@ -148,20 +152,24 @@ fn stamp(img: &mut GuestImage, every: u64) -> Result<(), Box<dyn std::error::Err
 }
 
 /// The PV guest of the module doc.
-fn pv_guest(out: &str, pages: u64, every: u64) -> Result<(), Box<dyn std::error::Error>> {
-    const CHUNK: u64 = 512;
+fn pv_guest(
+    out: &str,
+    pages: u64,
+    every: u64,
+    chunk: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
     const TEXT_PAGES: u64 = 4096;
     let layout = LargeGuest {
         kind: GuestKind::Pv,
         ram_pages: pages,
-        mfn_chunk: CHUNK,
+        mfn_chunk: chunk,
         mapped_pages: 0,
         vcpus: 1,
     };
     let mut img = GuestImage::new(GuestKind::Pv, Width::Bits64);
     let mut pfn = 0;
     while pfn < pages {
-        let count = CHUNK.min(pages - pfn);
+        let count = (chunk - pfn % chunk).min(pages - pfn);
         img.frames.push(FrameRun {
             pfn: GuestFrame(pfn),
             mfn: MachineFrame(layout.pv_mfn(pfn)),
@@ -180,7 +188,7 @@ fn pv_guest(out: &str, pages: u64, every: u64) -> Result<(), Box<dyn std::error:
     let mut map = |va: u64, first: u64, count: u64, flags: EntryFlags| {
         let mut p = first;
         while p < first + count {
-            let n = (CHUNK - p % CHUNK).min(first + count - p);
+            let n = (chunk - p % chunk).min(first + count - p);
             tables.map(
                 VirtAddr(va + (p - first) * PAGE_SIZE),
                 layout.pv_mfn(p),

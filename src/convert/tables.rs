@@ -312,14 +312,23 @@ impl<'d> FrameMap<'d> {
         let (last_mfn, last_page) = self.last.get();
         let delta = mfn.wrapping_sub(last_mfn);
         let near = delta < NEAR || delta.wrapping_neg() < NEAR;
+        let holds = |p: u64| self.dump.mfn_of(PageIndex(p)) == Some(MachineFrame(mfn));
+        // Machine frames in runs (ascending or descending): the page as far from the
+        // last one as the frame is. Machine frames scattered page by page: a table that
+        // maps consecutive pfns (the direct map) names the page next to the last one,
+        // since dumps list pages by pfn.
         let hit = near
             .then(|| {
-                // Runs ascend or descend: try the page as far from the last one either way.
                 [last_page.wrapping_add(delta), last_page.wrapping_sub(delta)]
                     .into_iter()
-                    .find(|&p| self.dump.mfn_of(PageIndex(p)) == Some(MachineFrame(mfn)))
+                    .find(|&p| holds(p))
             })
             .flatten()
+            .or_else(|| {
+                [last_page.wrapping_add(1), last_page.wrapping_sub(1)]
+                    .into_iter()
+                    .find(|&p| holds(p))
+            })
             .map(PageIndex);
         let page = hit.or_else(|| self.dump.page_of_mfn(MachineFrame(mfn)))?;
         self.last.set((mfn, page.0));
