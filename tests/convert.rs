@@ -1399,3 +1399,41 @@ fn legacy_pv_dumps_convert_through_the_guests_p2m_list() {
     assert!(!ok);
     assert!(err.contains("only needed"), "{err}");
 }
+
+/// Top-level tables only the caller knows (tasks' `mm->pgd`, from the kernel's symbols)
+/// are canonicalised like the vCPUs' own, after the same check.
+#[test]
+fn extra_pgds_are_canonicalised_too() {
+    // No VMCOREINFO: nothing names the kernel's own table.
+    let s = Scenario::with_options(GuestKind::Pv, PagingMode::FourLevel, LINUX_LIKE).unwrap();
+    let (pgd_va, pgd_root) = s.facts.kernel_pgd.unwrap();
+    let guest = guest_of(s.image.write(&DumpOptions::default()).unwrap());
+    let root_pa = s.pfn_of_table_frame(pgd_root.frame).unwrap().0 * PAGE_SIZE;
+    let (out, _) = convert_bytes(&guest).unwrap();
+    assert_eq!(
+        walk_core(&Core::parse(out), s.mode, root_pa, s.facts.jiffies_va),
+        None,
+        "an unnamed table keeps its machine frames"
+    );
+    let opts = ConvertOptions {
+        extra_pgds: vec![
+            ("task 1 mm->pgd".to_string(), pgd_va),
+            ("task 2 mm->pgd".to_string(), s.facts.data_va + 0x1000),
+        ],
+        ..ConvertOptions::default()
+    };
+    let plan = Plan::new(&guest, &opts).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    write_vmcore(&guest, &plan, &mut out, &mut NoProgress).unwrap();
+    let core = Core::parse(out.into_inner());
+    check_canonical_tables("extra pgd", &s, &core);
+    let roots = &plan.tables.as_ref().unwrap().roots;
+    let by = |name: &str| {
+        roots
+            .iter()
+            .find(|r| r.root.source.starts_with(name))
+            .unwrap()
+    };
+    assert_eq!(by("task 1").rejected, None);
+    assert!(by("task 2").rejected.is_some(), "a data page is no table");
+}
