@@ -28,10 +28,6 @@ pub enum ConvertError {
     #[error("the p2m list at {va:#x} ({entries} entries, {mfns} naming a machine frame) names none of the dump's pages: is it the right address?")]
     P2mNamesNoPage { va: u64, entries: u64, mfns: u64 },
 
-    /// The guest could not be remade over the dump with its recovered pfns.
-    #[error("cannot model the guest: {0}")]
-    Guest(#[source] crate::memory::MemoryError),
-
     /// The dump holds no page with a known pseudo-physical address.
     #[error("the dump holds no guest page with a known pseudo-physical frame: nothing to convert")]
     NoPages,

@@ -27,9 +27,8 @@ pub struct PfnRecovery {
     pub pages_without_pfn: u64,
 }
 
-/// Give `guest`'s legacy PV dump the pfns its kernel's p2m `list` names, and return
-/// the guest remade over that dump.
-pub fn recover_pfns(guest: Guest, list: P2mList) -> Result<(Guest, PfnRecovery), ConvertError> {
+/// Give `guest`'s legacy PV dump the pfns its kernel's p2m `list` names.
+pub fn recover_pfns(guest: &mut Guest, list: P2mList) -> Result<PfnRecovery, ConvertError> {
     let dump = guest.dump();
     if dump.frames().knows_pfns() {
         return Err(ConvertError::PfnsKnown);
@@ -39,7 +38,7 @@ pub fn recover_pfns(guest: Guest, list: P2mList) -> Result<(Guest, PfnRecovery),
     let mut pairs = RecoveryStats::default();
     let mut not_in_dump = 0u64;
     let map = FrameMap::new(dump);
-    let entries = read_p2m_list(&guest, list, |pfn, mfn| match map.page_of(mfn) {
+    let entries = read_p2m_list(guest, list, |pfn, mfn| match map.page_of(mfn) {
         Some(page) => pfns.add(page, pfn, &mut pairs),
         None => not_in_dump += 1,
     })
@@ -61,11 +60,9 @@ pub fn recover_pfns(guest: Guest, list: P2mList) -> Result<(Guest, PfnRecovery),
         pairs,
         pages_without_pfn: pages - pairs.pages,
     };
-    let (mut dump, options) = guest.into_parts();
-    dump.set_recovered_pfns(pfns.with_source(format!(
+    guest.set_recovered_pfns(pfns.with_source(format!(
         "the guest kernel's p2m list at {:#x} ({} entries)",
         list.va, list.entries
     )));
-    let guest = Guest::new(dump, options).map_err(ConvertError::Guest)?;
-    Ok((guest, recovery))
+    Ok(recovery)
 }

@@ -17,7 +17,7 @@
 use crate::addr::{PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::dump::GuestKind;
 use crate::kinds::Width;
-use crate::memory::{Cr3Decode, Guest, PagingMode};
+use crate::memory::{Cr3Decode, Guest, PagingMode, RootInfo, RootSource};
 
 use super::elf::{headers_size, ProgramHeader, EM_386, EM_X86_64, PF_RWX, PT_LOAD, PT_NOTE};
 use super::error::ConvertError;
@@ -385,11 +385,28 @@ pub fn table_roots(
             continue;
         };
         mode_of_guest.get_or_insert(space.mode);
+        // A root taken from the vCPU's own CR3 is one Xen validated; one the kernel's
+        // view put there instead is checked like any other claim.
+        let own = matches!(
+            guest.root_info(v.slot),
+            None | Some(RootInfo {
+                problem: None,
+                source: RootSource::Cr3,
+                ..
+            })
+        );
         roots.push(TableRoot {
-            source: format!("vCPU {} cr3", v.slot),
+            source: if own {
+                format!("vCPU {} cr3", v.slot)
+            } else {
+                format!(
+                    "vCPU {} (the kernel's table, its cr3 being unusable)",
+                    v.slot
+                )
+            },
             mode: space.mode,
             mfn: Some(root.frame),
-            check: false,
+            check: !own,
         });
         if space.mode == PagingMode::FourLevel && v.ctrlreg[1] != 0 {
             roots.push(TableRoot {
