@@ -9,12 +9,14 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use xendump_gdbserver::convert::{
-    convert_file, recover_pfns, ConvertOptions, NoProgress, Progress, VmcoreinfoScan,
+    apply_vmlinux, convert_file, recover_pfns, ConvertOptions, NoProgress, PfnRecovery, Progress,
+    VmcoreinfoScan,
 };
 use xendump_gdbserver::dump::{Width, XenDump};
 use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
+use xendump_gdbserver::os::linux::debuginfo::DebugInfo;
 use xendump_gdbserver::os::linux::{apply_kernel_view, P2mList, ScanDepth};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
@@ -107,6 +109,11 @@ struct ConvertArgs {
     /// dump prints them with `p/x`).
     #[arg(long, value_name = "VA,ENTRIES", value_parser = parse_p2m_list)]
     p2m_list: Option<P2mList>,
+    /// PV guests: the dumped kernel's vmlinux (with debug info). Adds every task's page
+    /// tables (mm->pgd) to those made canonical, takes xen_start_info from its symbols,
+    /// and finds a legacy dump's p2m list (xen_p2m_addr or phys_to_machine_mapping).
+    #[arg(long, value_name = "VMLINUX")]
+    vmlinux: Option<PathBuf>,
     #[command(flatten)]
     guest: GuestArgs,
 }
@@ -369,35 +376,7 @@ impl Progress for Bar {
 fn convert(args: ConvertArgs) -> Result<()> {
     let mut guest = open_guest(&args.dump, &args.guest)?;
     let say = !args.quiet;
-    if let Some(list) = args.p2m_list {
-        let r = recover_pfns(&mut guest, list)
-            .with_context(|| format!("cannot convert {}", args.dump.display()))?;
-        if say {
-            eprintln!(
-                "xendump-gdbserver: pfns from the guest's p2m list at {:#x}: {} of {} pages named ({} entries invalid, {} foreign or identity, {} unreadable, {} naming frames outside the dump, {} duplicates)",
-                list.va,
-                r.pairs.pages,
-                guest.dump().valid_page_count(),
-                r.entries.invalid,
-                r.entries.foreign_or_identity,
-                r.entries.unreadable,
-                r.not_in_dump,
-                r.pairs.duplicates
-            );
-            if r.pages_without_pfn > 0 {
-                eprintln!(
-                    "xendump-gdbserver: warning: {} dumped pages are named by no entry of the p2m list and are left out of the vmcore",
-                    r.pages_without_pfn
-                );
-            }
-        }
-    }
-    if say {
-        for w in guest.dump().warnings() {
-            eprintln!("xendump-gdbserver: warning: {w}");
-        }
-    }
-    let opts = ConvertOptions {
+    let mut opts = ConvertOptions {
         allow_truncated: args.allow_truncated,
         vmcoreinfo: match args.vmcoreinfo {
             ScanArg::Off => VmcoreinfoScan::Off,
@@ -408,7 +387,40 @@ fn convert(args: ConvertArgs) -> Result<()> {
         keep_machine_frames: args.keep_machine_frames,
         extra_pgds: Vec::new(),
         keep_xen_start_info: args.keep_xen_start_info,
+        xen_start_info_va: None,
     };
+    let cannot = || format!("cannot convert {}", args.dump.display());
+    if let Some(list) = args.p2m_list {
+        let r = recover_pfns(&mut guest, list).with_context(cannot)?;
+        if say {
+            say_recovery(&r, guest.dump().valid_page_count());
+        }
+    }
+    if let Some(path) = &args.vmlinux {
+        let info = DebugInfo::open(path).with_context(cannot)?;
+        let r = apply_vmlinux(&mut guest, &info, args.p2m_list, &mut opts).with_context(cannot)?;
+        if say {
+            if let Some(rec) = &r.recovery {
+                say_recovery(rec, guest.dump().valid_page_count());
+            }
+            if r.tasks > 0 {
+                eprintln!(
+                    "xendump-gdbserver: {}: {} tasks, {} page tables of their own (mm->pgd) to canonicalise",
+                    path.display(),
+                    r.tasks,
+                    r.pgds
+                );
+            }
+            for w in &r.warnings {
+                eprintln!("xendump-gdbserver: warning: {}: {w}", path.display());
+            }
+        }
+    }
+    if say {
+        for w in guest.dump().warnings() {
+            eprintln!("xendump-gdbserver: warning: {w}");
+        }
+    }
     let mut quiet = NoProgress;
     let mut bar;
     let progress: &mut dyn Progress = if say && std::io::stderr().is_terminal() {
@@ -461,6 +473,27 @@ fn convert(args: ConvertArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What recovering a legacy PV dump's pfns found, on stderr.
+fn say_recovery(r: &PfnRecovery, pages: u64) {
+    eprintln!(
+        "xendump-gdbserver: pfns from the guest's p2m list at {:#x}: {} of {} pages named ({} entries invalid, {} foreign or identity, {} unreadable, {} naming frames outside the dump, {} duplicates)",
+        r.list.va,
+        r.pairs.pages,
+        pages,
+        r.entries.invalid,
+        r.entries.foreign_or_identity,
+        r.entries.unreadable,
+        r.not_in_dump,
+        r.pairs.duplicates
+    );
+    if r.pages_without_pfn > 0 {
+        eprintln!(
+            "xendump-gdbserver: warning: {} dumped pages are named by no entry of the p2m list and are left out of the vmcore",
+            r.pages_without_pfn
+        );
+    }
 }
 
 fn main() -> std::process::ExitCode {

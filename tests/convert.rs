@@ -2,6 +2,8 @@
 //! back with the `object` crate and with the real gdb. Expected values come from the
 //! scenario description (the builder's own facts), never from the converter.
 
+#[path = "support/kernel_fixture.rs"]
+mod kernel_fixture;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -1433,4 +1435,213 @@ fn extra_pgds_are_canonicalised_too() {
     };
     assert_eq!(by("task 1").rejected, None);
     assert!(by("task 2").rejected.is_some(), "a data page is no table");
+}
+
+/// With the kernel's vmlinux, every task's own page tables (`mm->pgd`, from the task
+/// walker) are canonical too, not only those some vCPU was running on: each process's
+/// user page reads through its own tables in the vmcore.
+#[test]
+fn vmlinux_adds_every_tasks_page_tables() {
+    use kernel_fixture::{build, Bits, Shapes, Variant};
+    use xendump_gdbserver::builder::linux::{
+        sample_tasks, KernelPlacement, LinuxFacts, LinuxGuest, LinuxSpec,
+    };
+    use xendump_gdbserver::convert::apply_vmlinux;
+    use xendump_gdbserver::os::linux::debuginfo::{sym, DebugInfo};
+    use xendump_gdbserver::os::linux::tasks::KernelAddresses;
+
+    let f = build(Variant::new(Bits::X86_64, Shapes::Linux61));
+    let info = DebugInfo::open(&f.vmlinux).unwrap();
+    let layout = info.kernel_layout().unwrap();
+    let addrs = KernelAddresses::from_debuginfo(&info, 0).unwrap();
+    let at = |n: &str| info.runtime_address(info.symbol(n).unwrap(), 0);
+    let placement = KernelPlacement {
+        init_task: addrs.init_task,
+        per_cpu_offset: addrs.per_cpu_offset.unwrap(),
+        per_cpu_start: at(sym::PER_CPU_START),
+        current_task: addrs.current_task.unwrap(),
+        linux_banner: at(sym::LINUX_BANNER),
+    };
+    let mut spec = LinuxSpec::new(
+        GuestKind::Pv,
+        PagingMode::FourLevel,
+        layout,
+        placement,
+        2,
+        sample_tasks(Width::Bits64),
+    );
+    spec.banner = info.banner().unwrap().to_string();
+    let g = LinuxGuest::build(spec).unwrap();
+    let bytes = g.image.write(&DumpOptions::default()).unwrap();
+
+    // Each process with tables of its own, and the pfn of its root.
+    let pfn_of = |mfn: u64| {
+        g.image
+            .mfn_to_pfn(xendump_gdbserver::addr::MachineFrame(mfn))
+            .unwrap()
+            .0
+    };
+    let mut processes: Vec<(i32, u64)> = g
+        .facts
+        .tasks
+        .iter()
+        .filter_map(|t| Some((t.desc.tgid, pfn_of(t.root?.frame))))
+        .collect();
+    // Threads share their process's tables.
+    processes.sort_unstable();
+    processes.dedup();
+    assert!(processes.len() >= 3, "{processes:?}");
+    let user_value = |core: &Core, root_pfn: u64| {
+        let pa = walk_core(
+            core,
+            PagingMode::FourLevel,
+            root_pfn * PAGE_SIZE,
+            g.facts.user_va,
+        )?;
+        let page = core.phys_page(pa & !(PAGE_SIZE - 1))?;
+        Some(u64_at(page, (pa % PAGE_SIZE) as usize))
+    };
+
+    // Without the vmlinux only the running tasks' tables are found.
+    let guest = guest_of(bytes.clone());
+    let (out, _) = convert_bytes(&guest).unwrap();
+    let core = Core::parse(out);
+    let unreadable = processes
+        .iter()
+        .filter(|&&(tgid, root)| user_value(&core, root) != Some(LinuxFacts::user_value(tgid)))
+        .count();
+    assert!(unreadable > 0, "every process was running?");
+
+    // With it, all of them.
+    let mut guest = guest_of(bytes);
+    let mut opts = ConvertOptions::default();
+    let report = apply_vmlinux(&mut guest, &info, None, &mut opts).unwrap();
+    assert!(report.tasks >= processes.len(), "{report:?}");
+    assert_eq!(report.pgds, processes.len(), "{report:?}");
+    let plan = Plan::new(&guest, &opts).unwrap();
+    let t = plan.tables.as_ref().unwrap();
+    // (The fixture guest keeps its kernel table elsewhere than the vmlinux's
+    // swapper_pg_dir symbol, which is therefore refused.)
+    let tasks: Vec<_> = t
+        .roots
+        .iter()
+        .filter(|r| r.root.source.contains("mm->pgd"))
+        .collect();
+    assert_eq!(tasks.len(), processes.len());
+    assert!(tasks.iter().all(|r| r.rejected.is_none()), "{tasks:?}");
+    let mut out = std::io::Cursor::new(Vec::new());
+    write_vmcore(&guest, &plan, &mut out, &mut NoProgress).unwrap();
+    let core = Core::parse(out.into_inner());
+    for &(tgid, root) in &processes {
+        assert_eq!(
+            user_value(&core, root),
+            Some(LinuxFacts::user_value(tgid)),
+            "process {tgid}"
+        );
+    }
+
+    // The command line takes the same file.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("linux.core");
+    g.image.write_file(&dump, &DumpOptions::default()).unwrap();
+    let vmcore = dir.path().join("linux.vmcore");
+    let (ok, _, err) = run(bin()
+        .args(["convert", "-o"])
+        .arg(&vmcore)
+        .arg("--vmlinux")
+        .arg(&f.vmlinux)
+        .arg(&dump));
+    assert!(ok, "{err}");
+    assert!(err.contains("page tables of their own (mm->pgd)"), "{err}");
+    let core = Core::parse(std::fs::read(&vmcore).unwrap());
+    for &(tgid, root) in &processes {
+        assert_eq!(user_value(&core, root), Some(LinuxFacts::user_value(tgid)));
+    }
+}
+
+/// `xen_start_info` from the kernel's symbols: the pointer there is cleared, whatever
+/// else in the image points at `start_info`.
+#[test]
+fn xen_start_info_from_a_symbol_needs_no_search() {
+    let mut s = linux_like(GuestKind::Pv, PagingMode::FourLevel);
+    let (pointer, start_info) = s.facts.start_info.unwrap();
+    // A second word pointing at start_info would stop the search; the symbol does not.
+    let value = s.facts.direct_map_va + start_info;
+    s.image
+        .write_phys(
+            xendump_gdbserver::addr::PhysAddr(pointer + 0x1000),
+            &value.to_le_bytes(),
+        )
+        .unwrap();
+    let guest = guest_of(s.image.write(&DumpOptions::default()).unwrap());
+    let va = s.facts.text_va + (pointer - s.facts.text_pa);
+    let opts = ConvertOptions {
+        xen_start_info_va: Some(va),
+        ..ConvertOptions::default()
+    };
+    let plan = Plan::new(&guest, &opts).unwrap();
+    let p = plan.start_info.expect("cleared");
+    assert_eq!(
+        (p.pa, p.value, p.start_info_pa),
+        (pointer, value, start_info)
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+/// A legacy PV dump with the kernel's vmlinux: the p2m list is where its symbols say
+/// (`xen_p2m_addr`, `xen_p2m_size`), with no `--p2m-list`.
+#[test]
+fn vmlinux_symbols_find_a_legacy_dumps_p2m_list() {
+    use kernel_fixture::{build_with, Bits, Shapes, Variant};
+    use xendump_gdbserver::convert::apply_vmlinux;
+    use xendump_gdbserver::os::linux::debuginfo::DebugInfo;
+
+    let f = build_with(
+        Variant::new(Bits::X86_64, Shapes::Linux61),
+        &["unsigned long *xen_p2m_addr = (void *)1;\nunsigned long xen_p2m_size = 1;\n"],
+        false,
+    );
+    let info = DebugInfo::open(&f.vmlinux).unwrap();
+    // (No kernel table of its own: the fixture's swapper_pg_dir symbol is elsewhere.)
+    let options = ScenarioOptions {
+        p2m_list: true,
+        kernel_pgd: false,
+        ..LINUX_LIKE
+    };
+    let mut s = Scenario::with_options(GuestKind::Pv, PagingMode::FourLevel, options).unwrap();
+    let (list, entries) = s.facts.p2m_list.unwrap();
+    // The fixture's image is linked where the scenario maps its kernel text: write the
+    // two variables there.
+    for (name, value) in [("xen_p2m_addr", list), ("xen_p2m_size", entries)] {
+        let va = info.symbol(name).unwrap().address;
+        let off = va - s.facts.text_va;
+        assert!(
+            off < s.facts.text_size,
+            "{name} at {va:#x} is outside the text page"
+        );
+        s.image
+            .write_phys(
+                xendump_gdbserver::addr::PhysAddr(s.facts.text_pa + off),
+                &value.to_le_bytes(),
+            )
+            .unwrap();
+    }
+    let mut guest = guest_of(s.image.write(&DumpOptions::legacy(Width::Bits64)).unwrap());
+    let mut opts = ConvertOptions::default();
+    let report = apply_vmlinux(&mut guest, &info, None, &mut opts).unwrap();
+    let r = report.recovery.expect("pfns recovered through the symbols");
+    assert_eq!((r.list.va, r.list.entries), (list, entries));
+    assert_eq!(r.pairs.pages, s.image.page_count());
+    let (out, _) = convert_bytes_with(&guest, &opts).unwrap();
+    check_canonical_tables("legacy through vmlinux", &s, &Core::parse(out));
+}
+
+fn convert_bytes_with(
+    guest: &Guest,
+    opts: &ConvertOptions,
+) -> Result<(Vec<u8>, Plan), ConvertError> {
+    let plan = Plan::new(guest, opts)?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    write_vmcore(guest, &plan, &mut out, &mut NoProgress)?;
+    Ok((out.into_inner(), plan))
 }

@@ -24,6 +24,10 @@ pub enum ConvertError {
         source: crate::memory::MemoryError,
     },
 
+    /// The vmlinux is not the dumped kernel's.
+    #[error(transparent)]
+    Vmlinux(#[from] crate::os::linux::debuginfo::DebugInfoError),
+
     /// The p2m list names none of the dump's machine frames.
     #[error("the p2m list at {va:#x} ({entries} entries, {mfns} naming a machine frame) names none of the dump's pages: is it the right address?")]
     P2mNamesNoPage { va: u64, entries: u64, mfns: u64 },

@@ -27,6 +27,7 @@ pub mod plan;
 mod prstatus;
 mod runs;
 pub mod tables;
+pub mod vmlinux;
 mod write;
 
 pub use error::ConvertError;
@@ -37,4 +38,5 @@ pub use notes::{
 pub use plan::{table_roots, ConvertOptions, Plan, Segment, SegmentKind, VmcoreinfoScan};
 pub use prstatus::{prstatus64, PRSTATUS32_SIZE, PRSTATUS64_SIZE, PR_REG32, PR_REG64};
 pub use tables::{Canonical, TableRoot, TableSet, TableStats};
+pub use vmlinux::{apply_vmlinux, VmlinuxReport};
 pub use write::{convert_file, write_vmcore, ConvertReport, NoProgress, Progress, WriteStats};

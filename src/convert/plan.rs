@@ -60,6 +60,9 @@ pub struct ConvertOptions {
     /// By default it is cleared, since crash takes a non-NULL one for a kernel whose
     /// page tables hold machine frames and would misread the canonical ones.
     pub keep_xen_start_info: bool,
+    /// PV guests: the kernel virtual address of `xen_start_info` (from the kernel's
+    /// symbols). Without it the pointer is searched for in the kernel image.
+    pub xen_start_info_va: Option<u64>,
 }
 
 /// What a PT_LOAD maps.
@@ -271,7 +274,20 @@ impl Plan {
 
         let mut start_info = None;
         if tables.is_some() && !opts.keep_xen_start_info {
-            match find_xen_start_info(guest, &kernel) {
+            let search = match opts.xen_start_info_va {
+                Some(va) => match pointer_at(guest, &kernel, va) {
+                    Some(p) if p.value != 0 => StartInfoSearch::Found(p),
+                    Some(_) => StartInfoSearch::NotFound,
+                    None => {
+                        warnings.push(format!(
+                            "xen_start_info ({va:#x}) cannot be read: left as it is"
+                        ));
+                        StartInfoSearch::NotFound
+                    }
+                },
+                None => find_xen_start_info(guest, &kernel),
+            };
+            match search {
                 StartInfoSearch::Found(p) => start_info = Some(p),
                 StartInfoSearch::NotFound => {}
                 StartInfoSearch::Ambiguous(at) => warnings.push(format!(
@@ -445,9 +461,13 @@ pub fn table_roots(
 /// The table-space frame of page-aligned kernel address `va`, through the page tables
 /// of the vCPU that showed the kernel's mappings, else of any vCPU.
 fn kernel_va_to_mfn(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<u64> {
-    if va % PAGE_SIZE != 0 {
-        return None;
-    }
+    kernel_va_to_frame(guest, kernel, va)
+        .filter(|&(_, offset)| offset == 0)
+        .map(|(frame, _)| frame)
+}
+
+/// The table-space frame and offset of kernel address `va` (see [`kernel_va_to_mfn`]).
+fn kernel_va_to_frame(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<(u64, u64)> {
     let slots = kernel
         .vcpu
         .into_iter()
@@ -459,8 +479,35 @@ fn kernel_va_to_mfn(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<u64> {
         guest
             .translate(space, VirtAddr(va))
             .ok()
-            .filter(|t| t.offset == 0)
-            .map(|t| t.frame)
+            .map(|t| (t.frame, t.offset))
+    })
+}
+
+/// The `xen_start_info` pointer at kernel address `va`: where it is and what it holds.
+fn pointer_at(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<StartInfoPointer> {
+    let (mfn, offset) = kernel_va_to_frame(guest, kernel, va)?;
+    let pfn = guest.dump().mfn_to_pfn(crate::addr::MachineFrame(mfn))?.0;
+    let pa = (pfn << PAGE_SHIFT) | offset;
+    let size: u8 = match guest.guest_width() {
+        Width::Bits64 => 8,
+        Width::Bits32 => 4,
+    };
+    let mut b = [0u8; 8];
+    let mut cache = crate::memory::TranslationCache::new(1);
+    guest
+        .read_exact(
+            &mut cache,
+            crate::memory::Via::Physical,
+            pa,
+            &mut b[..usize::from(size)],
+        )
+        .ok()?;
+    let value = u64::from_le_bytes(b);
+    Some(StartInfoPointer {
+        pa,
+        size,
+        value,
+        start_info_pa: kernel.direct_map.map_or(0, |d| value.wrapping_sub(d.base)),
     })
 }
 
