@@ -13,6 +13,7 @@
 use std::num::NonZeroUsize;
 
 use crate::memory::{AddressSpace, Guest};
+use crate::os::linux::tasks::SavedRegisters;
 use crate::vcpu::VcpuState;
 
 /// A debugger's thread id: gdb's `tid`, never zero.
@@ -49,6 +50,8 @@ pub enum ThreadSource {
 pub enum ThreadRegisters<'a> {
     /// A dumped vCPU context: every register Xen saved.
     Vcpu(&'a VcpuState),
+    /// What a sleeping task's last context switch saved; the others are unavailable.
+    Saved(SavedRegisters),
 }
 
 /// Thread ids and their sources, in the order they are listed to debuggers.
