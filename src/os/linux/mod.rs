@@ -7,13 +7,17 @@
 //! (DWARF and symbols) into the [`layout`] the task walker needs; [`tasks`] makes every
 //! kernel task (every thread of every thread group, the idle tasks included) something
 //! a debugger can show as a thread: its pid, command, state, the CPU it runs on, the
-//! registers its last context switch saved and its page tables.
+//! registers its last context switch saved and its page tables. [`kernel`] puts it
+//! together for one dump: the vmlinux checked against the guest, the KASLR offset, and
+//! each task's registers and address space.
 
 pub mod debuginfo;
+pub mod kernel;
 pub mod kernel_map;
 pub mod layout;
 pub mod tasks;
 pub mod vmcoreinfo;
 
+pub use kernel::{KernelError, KernelOptions, LinuxKernel};
 pub use kernel_map::{DirectMap, KernelMap, TextMapping, START_KERNEL_MAP};
 pub use vmcoreinfo::{find_vmcoreinfo, FoundBy, ScanDepth, VmcoreInfo, QUICK_SCAN_BYTES};
