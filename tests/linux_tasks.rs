@@ -607,7 +607,12 @@ fn a_time_limit_stops_a_slow_walk() {
     // Unhurried, the same walk completes, with more reads than fit in the budget.
     let all = walk_tasks(&mem, &layout, &c.addrs, &opts);
     assert!(all.complete, "{:?}", all.warnings);
-    assert!(w.reads <= 232 && all.reads > 232, "{} of {} reads", w.reads, all.reads);
+    assert!(
+        w.reads <= 232 && all.reads > 232,
+        "{} of {} reads",
+        w.reads,
+        all.reads
+    );
 }
 
 /// Write `bytes` into the kernel structures of `g`: `target` picks a task (or a CPU's

@@ -1005,7 +1005,10 @@ fn vcpu_registers_are_all_available_and_a_g_packet_round_trip_keeps_them_so() {
     let regs = X86_64Regs::from_state(&distinct_state());
     assert!(regs.unavailable.is_empty());
     let mut back = X86_64Regs::from_saved(&saved_64());
-    let bytes: Vec<u8> = serialize(&regs).into_iter().map(|b| b.unwrap_or(0)).collect();
+    let bytes: Vec<u8> = serialize(&regs)
+        .into_iter()
+        .map(|b| b.unwrap_or(0))
+        .collect();
     back.gdb_deserialize(&bytes).unwrap();
     assert!(back.unavailable.is_empty());
     assert_eq!(back.core, regs.core);

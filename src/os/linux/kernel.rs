@@ -32,8 +32,7 @@ use super::debuginfo::{sym, DebugInfo, DebugInfoError};
 use super::kernel_map::KernelMap;
 use super::layout::KernelLayout;
 use super::tasks::{
-    saved_registers, walk_tasks, KernelAddresses, SavedRegisters, TaskWalk, WalkLimits,
-    WalkOptions,
+    saved_registers, walk_tasks, KernelAddresses, SavedRegisters, TaskWalk, WalkLimits, WalkOptions,
 };
 use super::vmcoreinfo::{find_vmcoreinfo, ScanDepth, VmcoreInfo};
 
@@ -213,16 +212,16 @@ impl LinuxKernel {
             info.check_matches(v.osrelease(), v.get("BUILD-ID"))?;
         }
         let layout = info.kernel_layout()?;
-        let (kaslr_offset, offset_source) = match vmcoreinfo.as_ref().and_then(|v| v.kernel_offset()) {
-            Some(off) => (off, OffsetSource::Vmcoreinfo),
-            None => (0, OffsetSource::BannerAtLinkAddress),
-        };
+        let (kaslr_offset, offset_source) =
+            match vmcoreinfo.as_ref().and_then(|v| v.kernel_offset()) {
+                Some(off) => (off, OffsetSource::Vmcoreinfo),
+                None => (0, OffsetSource::BannerAtLinkAddress),
+            };
         let addresses = KernelAddresses::from_debuginfo(info, kaslr_offset)?;
-        let kernel_space = kernel_space(guest, addresses.init_task).ok_or(
-            KernelError::NoKernelSpace {
+        let kernel_space =
+            kernel_space(guest, addresses.init_task).ok_or(KernelError::NoKernelSpace {
                 init_task: addresses.init_task,
-            },
-        )?;
+            })?;
         let mem = GuestKernelMemory::new(guest, kernel_space, WALK_CACHE_SLOTS);
         check_banner(&mem, info, kaslr_offset, vmcoreinfo.is_some())?;
 
