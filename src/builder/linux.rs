@@ -242,6 +242,15 @@ pub struct LinuxSpec {
     /// Give each process its own page tables (kernel mappings + one user page). Off,
     /// every `mm->pgd` is the kernel's table (cheaper for thousands of processes).
     pub process_tables: bool,
+    /// The text of a VMCOREINFO note (`OSRELEASE=…\nKERNELOFFSET=…\n`), written in the
+    /// kernel image after the symbols the builder writes (where Linux before 4.13 kept
+    /// the note), so a dump reader finds the release and the KASLR offset; `None`: no
+    /// note.
+    pub vmcoreinfo: Option<String>,
+    /// Bytes written at kernel-image virtual addresses (runtime, i.e. moved by KASLR):
+    /// code or data a test wants where the vmlinux says they are. Each must lie within
+    /// [`MAX_IMAGE_PAGES`] pages of the other symbols.
+    pub image_data: Vec<(u64, Vec<u8>)>,
 }
 
 impl LinuxSpec {
@@ -265,6 +274,8 @@ impl LinuxSpec {
             tasks,
             stack_pages,
             process_tables: true,
+            vmcoreinfo: None,
+            image_data: Vec::new(),
         }
     }
 }
@@ -316,6 +327,8 @@ pub struct LinuxFacts {
     pub vcpu_sp: Vec<u64>,
     /// The vCPUs' instruction pointers.
     pub vcpu_ip: Vec<u64>,
+    /// Where the VMCOREINFO note's header is (kernel virtual), if one was written.
+    pub vmcoreinfo_va: Option<u64>,
 }
 
 impl LinuxFacts {
@@ -578,6 +591,8 @@ struct Builder {
     writes: Vec<(u64, Vec<u8>)>,
     /// Every page mapped at the stacks base (64-bit).
     next_stack_va: u64,
+    /// Where the VMCOREINFO note goes.
+    note_va: Option<u64>,
 }
 
 impl Builder {
@@ -617,20 +632,27 @@ impl Builder {
         let p = spec.placement;
         let l = &spec.layout;
         let ps = l.pointer_size;
-        // The image pages the builder writes: init_task, __per_cpu_offset, the banner.
-        let objects = [
+        // The image pages the builder writes: init_task, __per_cpu_offset, the banner,
+        // the test's own data; then the VMCOREINFO note in pages of its own.
+        let mut objects = vec![
             (p.init_task, l.task_struct_size),
             (p.per_cpu_offset, spec.cpus as u64 * ps),
             (p.linux_banner, spec.banner.len() as u64 + 1),
         ];
+        objects.extend(spec.image_data.iter().map(|(va, b)| (*va, b.len() as u64)));
         let image_lo = objects.iter().map(|o| o.0).min().unwrap_or(0) & !(PAGE_SIZE - 1);
-        let image_hi = objects
+        let mut image_hi = objects
             .iter()
             .map(|o| o.0.saturating_add(o.1))
             .max()
             .unwrap_or(0)
             .div_ceil(PAGE_SIZE)
             * PAGE_SIZE;
+        let note_va = spec.vmcoreinfo.as_ref().map(|text| {
+            let at = image_hi;
+            image_hi += (text.len() as u64 + 64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+            at
+        });
         let image_pages = (image_hi - image_lo) / PAGE_SIZE;
         if image_pages > MAX_IMAGE_PAGES {
             return Err(LinuxBuildError::Description(format!(
@@ -690,6 +712,7 @@ impl Builder {
             ram,
             area_size,
             writes: Vec::new(),
+            note_va,
         };
         // Mappings: the image (x86_64: at its link address + KASLR), the direct map.
         let rw = EntryFlags {
@@ -1185,10 +1208,22 @@ impl Builder {
             }
         }
 
-        // The banner.
+        // The banner, the test's data, the VMCOREINFO note.
         let mut banner = spec.banner.clone().into_bytes();
         banner.push(0);
         self.put(p.linux_banner, &banner);
+        for (va, bytes) in &spec.image_data {
+            self.put(*va, bytes);
+        }
+        if let (Some(va), Some(text)) = (self.note_va, &spec.vmcoreinfo) {
+            let mut note = Vec::new();
+            note.extend_from_slice(&11u32.to_le_bytes());
+            note.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            note.extend_from_slice(&0u32.to_le_bytes());
+            note.extend_from_slice(b"VMCOREINFO\0\0");
+            note.extend_from_slice(text.as_bytes());
+            self.put(va, &note);
+        }
 
         // Everything is mapped: write the contents, then the tables.
         for (va, bytes) in std::mem::take(&mut self.writes) {
@@ -1265,6 +1300,7 @@ impl Builder {
             unmapped_va: self.space.unmapped,
             vcpu_sp,
             vcpu_ip,
+            vmcoreinfo_va: self.note_va,
         };
         Ok(LinuxGuest {
             image: self.image,
