@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +15,8 @@ use xendump_gdbserver::dump::{Width, XenDump};
 use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
-use xendump_gdbserver::os::linux::ScanDepth;
+use xendump_gdbserver::os::linux::debuginfo::DebugInfo;
+use xendump_gdbserver::os::linux::{KernelOptions, LinuxKernel, ScanDepth};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
 use xendump_gdbserver::threads::Debuggee;
@@ -30,11 +31,15 @@ Examples:
   xendump-gdbserver info guest.core            what is in the dump: format, Xen version,
                                                guest kind and width, pages, vCPUs
   xendump-gdbserver info --json guest.core     the same, for scripts
+  xendump-gdbserver --vmlinux vmlinux guest.core
+                                               also serve every kernel task as a thread
+                                               (vmlinux: the dumped kernel, with DWARF)
   xendump-gdbserver convert guest.core -o vmcore
                                                write an ELF vmcore for crash, drgn, gdb
 
-In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1). The dump is read-only:
-writes and resuming are refused, the guest stays exactly as it was dumped.";
+In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1), then, with --vmlinux,
+every kernel task (`monitor ps`). The dump is read-only: writes and resuming are
+refused, the guest stays exactly as it was dumped.";
 
 /// The examples, then the monitor commands as the command table lists them.
 fn after_help() -> String {
@@ -110,6 +115,9 @@ struct InfoArgs {
     /// the kernel image only, `full` all memory if needed.
     #[arg(long, value_enum, default_value_t = ScanArg::Quick)]
     vmcoreinfo: ScanArg,
+    /// The guest kernel's vmlinux (with DWARF): also walk its tasks and report them.
+    #[arg(long, value_name = "VMLINUX")]
+    vmlinux: Option<PathBuf>,
     #[command(flatten)]
     guest: GuestArgs,
     /// The dump file.
@@ -146,6 +154,10 @@ struct ServeArgs {
     /// More logging: -v sessions and requests, -vv every gdb packet.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// The guest kernel's vmlinux (the same build, with DWARF): every kernel task
+    /// becomes a gdb thread after the vCPUs. A vmlinux of another build is refused.
+    #[arg(long, value_name = "VMLINUX")]
+    vmlinux: Option<PathBuf>,
     #[command(flatten)]
     guest: GuestArgs,
 }
@@ -208,6 +220,13 @@ fn open_guest(path: &PathBuf, args: &GuestArgs) -> Result<Guest> {
     Guest::new(dump, args.options()).with_context(|| format!("cannot use {}", path.display()))
 }
 
+/// Read `vmlinux`, check it is the dumped kernel and walk its tasks.
+fn open_kernel(guest: &Guest, vmlinux: &Path) -> Result<LinuxKernel> {
+    let info = DebugInfo::open(vmlinux)?;
+    let kernel = LinuxKernel::open(guest, &info, &KernelOptions::default())?;
+    Ok(kernel)
+}
+
 /// gdbserver accepts `PORT`, `:PORT` and `HOST:PORT`; so do we.
 fn parse_listen(spec: &str) -> Result<SocketAddr> {
     let spec = spec.trim();
@@ -256,7 +275,28 @@ fn serve(args: ServeArgs) -> Result<()> {
     for w in guest.dump().warnings().iter().chain(guest.warnings()) {
         tracing::warn!("{w}");
     }
-    let debuggee = Arc::new(Debuggee::new(guest));
+    let debuggee = match &args.vmlinux {
+        None => Debuggee::new(guest),
+        Some(vmlinux) => {
+            let kernel = open_kernel(&guest, vmlinux)?;
+            for w in &kernel.warnings {
+                tracing::warn!("{w}");
+            }
+            let vcpus = guest.vcpus().len();
+            let tasks = kernel.walk.tasks.len();
+            eprintln!(
+                "xendump-gdbserver: {} is the dumped kernel ({}), KASLR offset {:#x}: {} tasks are threads {}-{}",
+                vmlinux.display(),
+                kernel.release.as_deref().unwrap_or("release unknown"),
+                kernel.kaslr_offset,
+                tasks,
+                vcpus + 1,
+                vcpus + tasks,
+            );
+            Debuggee::with_linux(guest, kernel)
+        }
+    };
+    let debuggee = Arc::new(debuggee);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -297,6 +337,10 @@ fn info(args: InfoArgs) -> Result<()> {
         ScanArg::Off => summary,
         ScanArg::Quick => summary.with_kernel(&guest, ScanDepth::Quick),
         ScanArg::Full => summary.with_kernel(&guest, ScanDepth::Full),
+    };
+    let summary = match &args.vmlinux {
+        None => summary,
+        Some(vmlinux) => summary.with_linux(&open_kernel(&guest, vmlinux)?),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
