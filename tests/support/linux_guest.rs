@@ -1,0 +1,156 @@
+//! A Linux guest for the thread tests: the stand-in vmlinux (`kernel_fixture`) gives
+//! the struct layout and the symbols, the builder lays the described tasks out at
+//! those offsets and at the symbols moved by a KASLR offset, with a VMCOREINFO note
+//! naming the release, the build-id and the offset, as a real guest has.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use xendump_gdbserver::builder::linux::{
+    sample_tasks, KernelPlacement, LinuxGuest, LinuxSpec, TaskDesc,
+};
+use xendump_gdbserver::builder::DumpOptions;
+use xendump_gdbserver::dump::{GuestKind, Width, XenDump};
+use xendump_gdbserver::memory::{Guest, GuestOptions, PagingMode};
+use xendump_gdbserver::os::linux::debuginfo::{sym, DebugInfo};
+use xendump_gdbserver::os::linux::tasks::KernelAddresses;
+
+use super::kernel_fixture::{build, build_with, Bits, Fixture, Variant};
+
+/// A guest built on a fixture vmlinux.
+pub struct LinuxCase {
+    pub fixture: Fixture,
+    pub info: DebugInfo,
+    pub guest: LinuxGuest,
+    pub addrs: KernelAddresses,
+    pub width: Width,
+    pub kaslr: u64,
+}
+
+/// The guest width of a fixture.
+pub fn width_of(v: Variant) -> Width {
+    match v.bits {
+        Bits::X86_64 => Width::Bits64,
+        Bits::I386 => Width::Bits32,
+    }
+}
+
+/// The tasks the thread tests describe: `sample_tasks` plus a task on CPU 2.
+pub fn thread_tasks(w: Width) -> Vec<TaskDesc> {
+    let mut t = sample_tasks(w);
+    t.push(
+        TaskDesc::process(200, 1, "parked_user", w)
+            .with_state(0x40, 0)
+            .on(2),
+    );
+    t
+}
+
+/// VMCOREINFO as Linux writes it for `info`'s kernel moved by `kaslr`.
+pub fn vmcoreinfo_text(info: &DebugInfo, kaslr: u64) -> String {
+    let mut text = format!(
+        "OSRELEASE={}\nPAGESIZE=4096\n",
+        info.release().expect("the fixture has a banner")
+    );
+    if let Some(id) = info.build_id_hex() {
+        text.push_str(&format!("BUILD-ID={id}\n"));
+    }
+    text.push_str(&format!("KERNELOFFSET={kaslr:x}\n"));
+    text
+}
+
+/// Build `fixture`'s kernel with `tasks` on `cpus` CPUs, moved by `kaslr`; `edit`
+/// changes the spec before it is laid out.
+pub fn linux_case_on(
+    fixture: Fixture,
+    kind: GuestKind,
+    mode: PagingMode,
+    kaslr: u64,
+    cpus: usize,
+    tasks: Vec<TaskDesc>,
+    edit: impl FnOnce(&DebugInfo, &mut LinuxSpec),
+) -> LinuxCase {
+    let info = DebugInfo::open(&fixture.vmlinux).unwrap();
+    let layout = info.kernel_layout().unwrap();
+    let addrs = KernelAddresses::from_debuginfo(&info, kaslr).unwrap();
+    let at = |n: &str| info.runtime_address(info.symbol(n).unwrap(), kaslr);
+    let placement = KernelPlacement {
+        init_task: addrs.init_task,
+        per_cpu_offset: addrs.per_cpu_offset.unwrap(),
+        per_cpu_start: at(sym::PER_CPU_START),
+        current_task: addrs.current_task.unwrap(),
+        linux_banner: at(sym::LINUX_BANNER),
+    };
+    let width = width_of(fixture.variant);
+    let mut spec = LinuxSpec::new(kind, mode, layout, placement, cpus, tasks);
+    spec.banner = info.banner().unwrap().to_string();
+    spec.vmcoreinfo = Some(vmcoreinfo_text(&info, kaslr));
+    edit(&info, &mut spec);
+    let guest = LinuxGuest::build(spec).unwrap();
+    LinuxCase {
+        fixture,
+        info,
+        guest,
+        addrs,
+        width,
+        kaslr,
+    }
+}
+
+/// [`linux_case_on`] with a freshly built fixture, [`thread_tasks`] and 3 CPUs.
+pub fn linux_case(v: Variant, kind: GuestKind, mode: PagingMode, kaslr: u64) -> LinuxCase {
+    linux_case_on(
+        build(v),
+        kind,
+        mode,
+        kaslr,
+        3,
+        thread_tasks(width_of(v)),
+        |_, _| {},
+    )
+}
+
+/// [`linux_case`] on a fixture linked with `extra` C sources.
+pub fn linux_case_with(
+    v: Variant,
+    extra: &[&str],
+    kind: GuestKind,
+    mode: PagingMode,
+    kaslr: u64,
+) -> LinuxCase {
+    linux_case_on(
+        build_with(v, extra, false),
+        kind,
+        mode,
+        kaslr,
+        3,
+        thread_tasks(width_of(v)),
+        |_, _| {},
+    )
+}
+
+impl LinuxCase {
+    /// The dump bytes (ELF format).
+    pub fn dump_bytes(&self) -> Vec<u8> {
+        self.guest
+            .image
+            .write(&DumpOptions::elf(self.width))
+            .unwrap()
+    }
+
+    /// The dump opened as the server opens it.
+    pub fn open(&self) -> Guest {
+        Guest::new(
+            XenDump::from_bytes(self.dump_bytes()).unwrap(),
+            GuestOptions::default(),
+        )
+        .unwrap()
+    }
+
+    /// Write the dump into `dir`.
+    pub fn write(&self, dir: &tempfile::TempDir, name: &str) -> PathBuf {
+        let p = dir.path().join(format!("{name}.core"));
+        std::fs::write(&p, self.dump_bytes()).unwrap();
+        p
+    }
+}
