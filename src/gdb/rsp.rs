@@ -363,6 +363,35 @@ pub fn body_of(packet: &[u8]) -> &[u8] {
     &packet[1..packet.len().saturating_sub(3).max(1)]
 }
 
+/// Replace the first reply packet in `buf[from..]` with one whose body is
+/// `edit(body)`, `body` decoded as a client would ([`decode_reply`]): how the packet
+/// layer amends a reply gdbstub wrote. Bytes around the packet (an ack before it) stay.
+/// Returns `false`, leaving `buf` as it was, if there is no whole packet there or it does
+/// not decode.
+pub fn rewrite_reply(buf: &mut Vec<u8>, from: usize, edit: impl FnOnce(&[u8]) -> Vec<u8>) -> bool {
+    let Some(start) = buf
+        .get(from..)
+        .and_then(|b| b.iter().position(|&c| c == b'$'))
+    else {
+        return false;
+    };
+    let start = from + start;
+    let Some(hash) = buf[start..].iter().position(|&c| c == b'#') else {
+        return false;
+    };
+    let end = start + hash + 3;
+    if end > buf.len() {
+        return false;
+    }
+    let Ok(body) = decode_reply(&buf[start..end]) else {
+        return false;
+    };
+    let mut packet = Vec::new();
+    put_packet(&mut packet, &edit(&body));
+    buf.splice(start..end, packet);
+    true
+}
+
 /// Why a reply could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -629,6 +658,29 @@ mod tests {
             .iter()
             .any(|&b| matches!(f.push(b), Framed::Oversized(8)));
         assert!(over);
+    }
+
+    #[test]
+    fn a_reply_is_rewritten_in_place_with_a_fresh_checksum() {
+        // An ack before it, run-length encoding inside it (as gdbstub writes).
+        let mut buf = b"+".to_vec();
+        buf.extend(packet(b"PacketSize=10*\"0;x+"));
+        let before = buf.clone();
+        assert!(rewrite_reply(&mut buf, 0, |body| {
+            assert_eq!(body, b"PacketSize=10000000;x+");
+            let mut b = body.to_vec();
+            b.extend_from_slice(b";y+");
+            b
+        }));
+        assert_eq!(buf[0], b'+');
+        assert_eq!(decode(&buf[1..]), b"PacketSize=10000000;x+;y+");
+        // Nothing to rewrite: unchanged.
+        let mut none = b"+$OK".to_vec();
+        assert!(!rewrite_reply(&mut none, 0, |_| Vec::new()));
+        assert_eq!(none, b"+$OK");
+        let mut late = before.clone();
+        assert!(!rewrite_reply(&mut late, before.len(), |_| Vec::new()));
+        assert_eq!(late, before);
     }
 
     #[test]

@@ -12,14 +12,19 @@
 //! | `M`, `X` | [`memory`] | refused: the dump is read-only |
 //! | `g`, `p`, `G`, `P` | [`registers`] | read through the session's own thread selection |
 //! | `Hg`, `?` | [`thread_select`] | the session's general thread, shared by the above |
+//! | `qSupported` | [`supported`] | gdbstub answers, this layer adds `qXfer:threads:read+` |
+//! | `qXfer:threads:read` | [`threads_xfer`] | thread names (a task's command); gdbstub 0.7 has none |
 //!
 //! Adding a packet is adding a file and one arm in [`dispatch`]. A handler answers with
-//! exactly one packet, or lets the packet through to gdbstub; malformed arguments get an
-//! error reply, never a closed session.
+//! exactly one packet, or lets the packet through to gdbstub (possibly amending
+//! gdbstub's reply, [`Dispatch::Amend`]); malformed arguments get an error reply, never
+//! a closed session.
 
 pub mod memory;
 pub mod registers;
+pub mod supported;
 pub mod thread_select;
+pub mod threads_xfer;
 
 use super::arch::XenArch;
 use super::rsp::PacketWriter;
@@ -35,6 +40,22 @@ pub enum Dispatch {
     Answered,
     /// gdbstub answers it.
     Forward,
+    /// gdbstub answers it, then [`amend`] edits that reply.
+    Amend(Amendment),
+}
+
+/// An edit of a reply gdbstub wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Amendment {
+    /// Add the packet layer's features to `qSupported` ([`supported`]).
+    Supported,
+}
+
+/// The reply body gdbstub wrote, amended.
+pub fn amend(amendment: Amendment, body: &[u8]) -> Vec<u8> {
+    match amendment {
+        Amendment::Supported => supported::amend(body),
+    }
 }
 
 /// Answer `body` (a packet without `$`, `#` and checksum) if this layer handles it,
@@ -47,7 +68,15 @@ pub fn dispatch<A: XenArch>(
     let Some((&first, args)) = body.split_first() else {
         return Dispatch::Forward;
     };
+    if body == b"qSupported" || body.starts_with(b"qSupported:") {
+        return Dispatch::Amend(Amendment::Supported);
+    }
     let mut reply = PacketWriter::begin(out);
+    if let Some(args) = body.strip_prefix(threads_xfer::PREFIX) {
+        threads_xfer::read(target, args, &mut reply);
+        reply.finish();
+        return Dispatch::Answered;
+    }
     match first {
         b'm' => memory::read_hex(target, args, &mut reply),
         b'M' | b'X' => memory::refuse_write(&mut reply),
@@ -102,7 +131,7 @@ mod tests {
     fn ask(t: &mut DumpTarget<X86_64Xen>, body: &str) -> Option<String> {
         let mut out = Vec::new();
         match dispatch(t, body.as_bytes(), &mut out) {
-            Dispatch::Forward => {
+            Dispatch::Forward | Dispatch::Amend(_) => {
                 assert!(out.is_empty(), "{body}: wrote {out:?} yet forwarded");
                 None
             }
@@ -163,6 +192,48 @@ mod tests {
         assert_eq!(ask(&mut t, "P10=00").as_deref(), Some("E79"));
         assert_eq!(ask(&mut t, "M0,1:00").as_deref(), Some("E1e"));
         assert_eq!(ask(&mut t, "X0,1:a").as_deref(), Some("E1e"));
+    }
+
+    #[test]
+    fn the_thread_list_is_read_in_chunks_with_each_threads_label() {
+        let (mut t, _) = target();
+        let whole = ask(&mut t, "qXfer:threads:read::0,100000").unwrap();
+        assert!(
+            whole.starts_with("l<?xml version=\"1.0\"?>\n<threads>\n"),
+            "{whole}"
+        );
+        assert!(
+            whole.contains("<thread id=\"p1.2\" core=\"1\">vCPU 1, online, user mode</thread>"),
+            "{whole}"
+        );
+        assert!(whole.ends_with("</threads>\n"), "{whole}");
+        // In 7-byte chunks: 'm' until the last, which is 'l'.
+        let mut joined = String::new();
+        let mut offset = 0;
+        loop {
+            let part = ask(&mut t, &format!("qXfer:threads:read::{offset:x},7")).unwrap();
+            let (kind, data) = part.split_at(1);
+            joined.push_str(data);
+            offset += data.len();
+            if kind == "l" {
+                break;
+            }
+            assert_eq!((kind, data.len()), ("m", 7));
+        }
+        assert_eq!(joined, whole[1..]);
+        assert_eq!(
+            ask(&mut t, &format!("qXfer:threads:read::{:x},7", offset + 100)).as_deref(),
+            Some("l")
+        );
+        assert_eq!(
+            ask(&mut t, "qXfer:threads:read:x:0,7").as_deref(),
+            Some("E00")
+        );
+        assert_eq!(
+            ask(&mut t, "qXfer:threads:read::zz").as_deref(),
+            Some("E16")
+        );
+        assert_eq!(ask(&mut t, "qXfer:threads:read::0").as_deref(), Some("E16"));
     }
 
     #[test]
