@@ -13,7 +13,8 @@ pub const INFO: Command = Command {
     aliases: &[],
     args: "",
     help: "the dump: format, Xen version, guest, pages, vCPUs,\n\
-           the kernel's mappings and VMCOREINFO (KASLR offset)",
+           the kernel's mappings and VMCOREINFO (KASLR offset);\n\
+           with --vmlinux, the kernel's tasks and what could not be read",
     run: info,
 };
 
@@ -28,7 +29,10 @@ pub const VMCOREINFO: Command = Command {
 
 fn info(ctx: &mut Context<'_>, _args: &[&str]) -> String {
     let guest = ctx.guest();
-    let summary = Summary::of(guest).with_kernel(guest, ScanDepth::Quick);
+    let mut summary = Summary::of(guest).with_kernel(guest, ScanDepth::Quick);
+    if let Some(linux) = ctx.debuggee.linux() {
+        summary = summary.with_linux(linux);
+    }
     let mut out = format!("{summary}");
     let _ = write!(out, "memory view:     {}", ctx.settings.view.name());
     if let Some(c) = ctx.settings.cr3 {

@@ -4,6 +4,7 @@
 
 mod frames;
 mod info;
+mod linux;
 mod settings;
 mod vcpu;
 
@@ -69,6 +70,8 @@ pub const COMMANDS: &[Command] = &[
     frames::M2P,
     settings::VIEW,
     settings::CR3,
+    linux::PS,
+    linux::KASLR,
 ];
 
 /// Find a command by name or alias.
