@@ -112,8 +112,62 @@ document xd-machine
 Memory reads use machine addresses (mfn space; PV and legacy dumps only).
 end
 
+# xd-kaslr: load the vmlinux gdb was started with where the guest kernel ran. A kernel
+# moved by KASLR has every symbol at its link address + the offset the guest recorded
+# (VMCOREINFO KERNELOFFSET, which the server reads); x86_64's per-CPU section is
+# linked at 0 and must stay there (its symbols are offsets, not addresses). Runs on
+# connect; XENDUMP_NO_KASLR=1 leaves the symbols as loaded.
+python
+import re
+
+def xd_kaslr():
+    vmlinux = gdb.current_progspace().filename
+    try:
+        reply = gdb.execute("monitor kaslr", to_string=True)
+    except gdb.error as e:
+        print("xendump: cannot ask the server for the KASLR offset: %s" % e)
+        return
+    m = re.search(r"KASLR offset: (0x[0-9a-fA-F]+)", reply)
+    if not m:
+        why = (reply.strip().splitlines() or ["no reply"])[0]
+        print("xendump: KASLR offset unknown, symbols left at their link addresses (%s)" % why)
+        return
+    offset = int(m.group(1), 16)
+    if not vmlinux:
+        print("xendump: the kernel's KASLR offset is %#x; load vmlinux with: "
+              "add-symbol-file vmlinux -o %#x -s .data..percpu 0" % (offset, offset))
+        return
+    if offset == 0:
+        print("xendump: kernel not moved (KASLR offset 0): %s loaded at its link addresses" % vmlinux)
+        return
+    sections = gdb.execute("maint info sections", to_string=True)
+    percpu = re.search(r"(0x[0-9a-fA-F]+)->0x[0-9a-fA-F]+ at 0x[0-9a-fA-F]+: \.data\.\.percpu\s", sections)
+    keep_percpu = percpu is not None and int(percpu.group(1), 16) == 0
+    cmd = "add-symbol-file %s -o %#x" % (vmlinux, offset)
+    if keep_percpu:
+        cmd += " -s .data..percpu 0"
+    gdb.execute("symbol-file", to_string=True)
+    gdb.execute(cmd, to_string=True)
+    print("xendump: kernel moved by KASLR offset %#x: %s%s" % (
+        offset, cmd, " (per-CPU section kept at 0)" if keep_percpu else ""))
+
+class XdKaslr(gdb.Command):
+    """Load the vmlinux gdb was started with at the guest kernel's KASLR offset.
+
+The offset is the guest's VMCOREINFO KERNELOFFSET, read by the server (monitor kaslr);
+x86_64's per-CPU section stays at 0. Runs on connect unless XENDUMP_NO_KASLR is set."""
+    def __init__(self):
+        super().__init__("xd-kaslr", gdb.COMMAND_USER)
+    def invoke(self, arg, from_tty):
+        xd_kaslr()
+
+XdKaslr()
+end
+
 python
 import os
 if not os.environ.get("XENDUMP_NO_CONNECT"):
     gdb.execute("xd-connect")
+    if not os.environ.get("XENDUMP_NO_KASLR"):
+        xd_kaslr()
 end
