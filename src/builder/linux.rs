@@ -161,6 +161,13 @@ pub struct TaskDesc {
     pub user: bool,
     /// Its switch frame.
     pub frame: FrameRegs,
+    /// Return addresses of the calls that led to the context switch, innermost first
+    /// (into `schedule()`, the task's function, its entry point). When given, the
+    /// builder lays out a frame-pointer chain above the switch frame, one (saved frame
+    /// pointer, return address) pair per call, the last with a null frame pointer, and
+    /// the frame's `bp` points at the first pair (it is `__schedule`'s frame pointer,
+    /// which is where its stack pointer is once the switch returns).
+    pub calls: Vec<u64>,
 }
 
 impl TaskDesc {
@@ -177,6 +184,7 @@ impl TaskDesc {
             running: false,
             user: true,
             frame: FrameRegs::pattern(pid, width),
+            calls: Vec::new(),
         }
     }
 
@@ -216,6 +224,14 @@ impl TaskDesc {
     pub fn with_state(mut self, state: u32, exit_state: u32) -> TaskDesc {
         self.state = state;
         self.exit_state = exit_state;
+        self
+    }
+
+    /// The same, switched out at `ret_addr` after the calls `calls` (see
+    /// [`TaskDesc::calls`]).
+    pub fn with_calls(mut self, ret_addr: u64, calls: Vec<u64>) -> TaskDesc {
+        self.frame.ret_addr = ret_addr;
+        self.calls = calls;
         self
     }
 }
@@ -842,6 +858,7 @@ impl Builder {
             running: false,
             user: false,
             frame: FrameRegs::pattern(1000 + cpu as i32, width),
+            calls: Vec::new(),
         };
         let init = BuiltTask {
             desc: kdesc(0, 0, "swapper/0".into()),
@@ -918,6 +935,16 @@ impl Builder {
             t.stack = bottom;
             let frame_size = l.frame.as_ref().map_or(2 * ps, |f| f.size);
             t.thread_sp = top - FRAME_GAP - frame_size;
+            if !t.desc.calls.is_empty() {
+                if t.desc.calls.len() as u64 * 2 * ps > FRAME_GAP {
+                    return Err(LinuxBuildError::Description(format!(
+                        "pid {}: {} calls do not fit above its switch frame",
+                        t.desc.pid,
+                        t.desc.calls.len()
+                    )));
+                }
+                t.desc.frame.bp = t.thread_sp + frame_size;
+            }
         }
 
         // Thread groups: a signal_struct each (init_task's too), an mm per process.
@@ -1189,6 +1216,17 @@ impl Builder {
                 self.put_uint(a, signal, t.signal);
             }
             self.put_uint(a, l.thread_sp, t.thread_sp);
+            // The callers' frames: (saved frame pointer, return address) pairs.
+            for (k, &ret) in d.calls.iter().enumerate() {
+                let at = d.frame.bp + k as u64 * 2 * ps;
+                let next = if k + 1 < d.calls.len() {
+                    at + 2 * ps
+                } else {
+                    0
+                };
+                self.put_ptr(at, next);
+                self.put_ptr(at + ps, ret);
+            }
             match &l.frame {
                 Some(FrameLayout { members, .. }) => {
                     for (name, f) in members {

@@ -4,7 +4,9 @@
 //! naming the release, the build-id and the offset, as a real guest has.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSection, ObjectSymbol};
 
 use xendump_gdbserver::builder::linux::{
     sample_tasks, KernelPlacement, LinuxGuest, LinuxSpec, TaskDesc,
@@ -59,6 +61,109 @@ pub fn vmcoreinfo_text(info: &DebugInfo, kaslr: u64) -> String {
     text
 }
 
+/// The fixture's code: where each function is, and the return address of each call.
+pub struct Code {
+    /// Link address of `.text`.
+    pub text: u64,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Functions: name → (link address, size).
+    pub functions: Vec<(String, u64, u64)>,
+}
+
+impl Code {
+    /// Read `vmlinux`'s `.text` and function symbols.
+    pub fn read(vmlinux: &Path) -> Code {
+        let data = std::fs::read(vmlinux).unwrap();
+        let obj = object::File::parse(&*data).unwrap();
+        let text = obj.section_by_name(".text").unwrap();
+        let functions = obj
+            .symbols()
+            .filter(|s| s.kind() == object::SymbolKind::Text)
+            .map(|s| (s.name().unwrap().to_string(), s.address(), s.size()))
+            .collect();
+        Code {
+            text: text.address(),
+            bytes: text.data().unwrap().to_vec(),
+            functions,
+        }
+    }
+
+    /// Link address of function `name`.
+    pub fn address(&self, name: &str) -> u64 {
+        self.functions
+            .iter()
+            .find(|f| f.0 == name)
+            .unwrap_or_else(|| panic!("no function {name} in the fixture"))
+            .1
+    }
+
+    /// The return address (link address) of `caller`'s call of `callee`: the byte after
+    /// its `call rel32` (gcc -O0 calls directly).
+    pub fn return_site(&self, caller: &str, callee: &str) -> u64 {
+        let (_, start, size) = self
+            .functions
+            .iter()
+            .find(|f| f.0 == caller)
+            .unwrap_or_else(|| panic!("no function {caller}"))
+            .clone();
+        let target = self.address(callee);
+        let from = (start - self.text) as usize;
+        // Assembly functions have no size: look through 32 bytes.
+        let end = from + if size == 0 { 32 } else { size as usize };
+        for at in from..end.min(self.bytes.len()).saturating_sub(4) {
+            if self.bytes[at] != 0xe8 {
+                continue;
+            }
+            let rel = i32::from_le_bytes(self.bytes[at + 1..at + 5].try_into().unwrap());
+            let next = self.text + at as u64 + 5;
+            if next.wrapping_add(rel as i64 as u64) == target {
+                return next;
+            }
+        }
+        panic!("{caller} does not call {callee}");
+    }
+}
+
+/// Give every task `Code`'s scheduler path, moved by `kaslr`: switched out in
+/// `__schedule`, called from `schedule()`, from `kthread` (kernel threads, started by
+/// `ret_from_fork`) or from `do_syscall_64` (user tasks, entered at
+/// `entry_SYSCALL_64`). Also puts the code where it ran, so `x/i $pc` reads it.
+pub fn scheduler_path(code: &Code, old: bool, kaslr: u64, spec: &mut LinuxSpec) {
+    let mask = if spec.layout.pointer_size == 8 {
+        u64::MAX
+    } else {
+        0xffff_ffff
+    };
+    let at = |link: u64| link.wrapping_add(kaslr) & mask;
+    let switch = if old {
+        "__switch_to"
+    } else {
+        "__switch_to_asm"
+    };
+    let ret_addr = at(code.return_site("__schedule", switch));
+    let schedule = at(code.return_site("schedule", "__schedule"));
+    let kthread = vec![
+        schedule,
+        at(code.return_site("kthread", "schedule")),
+        at(code.return_site("ret_from_fork", "kthread")),
+    ];
+    let syscall = vec![
+        schedule,
+        at(code.return_site("do_syscall_64", "schedule")),
+        at(code.return_site("entry_SYSCALL_64", "do_syscall_64")),
+    ];
+    for t in &mut spec.tasks {
+        let calls = if t.user {
+            syscall.clone()
+        } else {
+            kthread.clone()
+        };
+        *t = t.clone().with_calls(ret_addr, calls);
+    }
+    spec.image_data.push((at(code.text), code.bytes.clone()));
+}
+
 /// Build `fixture`'s kernel with `tasks` on `cpus` CPUs, moved by `kaslr`; `edit`
 /// changes the spec before it is laid out.
 pub fn linux_case_on(
@@ -97,16 +202,20 @@ pub fn linux_case_on(
     }
 }
 
-/// [`linux_case_on`] with a freshly built fixture, [`thread_tasks`] and 3 CPUs.
+/// [`linux_case_on`] with a freshly built fixture, [`thread_tasks`] on the fixture's
+/// [`scheduler_path`] and 3 CPUs.
 pub fn linux_case(v: Variant, kind: GuestKind, mode: PagingMode, kaslr: u64) -> LinuxCase {
+    let fixture = build(v);
+    let code = Code::read(&fixture.vmlinux);
+    let old = v.shapes == super::kernel_fixture::Shapes::Old;
     linux_case_on(
-        build(v),
+        fixture,
         kind,
         mode,
         kaslr,
         3,
         thread_tasks(width_of(v)),
-        |_, _| {},
+        |_, spec| scheduler_path(&code, old, kaslr, spec),
     )
 }
 
