@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kernel_fixture::{build, Bits, Shapes, Variant};
-use linux_guest::{linux_case, Code, LinuxCase};
+use linux_guest::{code_of, linux_case, LinuxCase};
 use support::{gdb_path, reg, run_with_timeout, Server};
 use xendump_gdbserver::builder::linux::{BuiltTask, Damage, LinuxFacts};
 use xendump_gdbserver::dump::{GuestKind, Width};
@@ -504,6 +504,6 @@ fn without_vmlinux_only_the_vcpus_are_threads_and_kaslr_still_works() {
         "{out}"
     );
     // The code is the fixture's, where the guest ran it.
-    let code = Code::read(&c.fixture.vmlinux);
-    assert!(code.address("__schedule") > 0);
+    let code = code_of(&c.fixture);
+    assert!(code.address("__schedule").unwrap() > 0);
 }

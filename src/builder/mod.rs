@@ -24,6 +24,7 @@ pub mod scenario;
 mod sparse;
 pub mod tiny;
 mod vcpu;
+pub mod vmlinux;
 
 pub use error::BuildError;
 pub use image::{
