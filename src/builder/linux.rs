@@ -11,8 +11,10 @@
 //! each CPU at `__per_cpu_offset[cpu]`, the idle tasks of CPUs nothing else runs on
 //! (linked nowhere, as in Linux), and `linux_banner`. vCPU *n* is CPU *n*.
 //!
-//! Speaks kernel virtual addresses; memory comes from two runs of guest frames (the
-//! image, and RAM after it, all in the direct map). [`LinuxFacts`] lists where every
+//! Speaks kernel virtual addresses; memory comes from three runs of guest frames (low
+//! memory from pfn 0, the image, and RAM after it, all in the direct map); the
+//! kernel's top-level page table can be put where its symbol is
+//! ([`LinuxSpec::kernel_pgd`]). [`LinuxFacts`] lists where every
 //! task went and the order a correct walker returns them in; they are computed here
 //! from the description, never read back. [`Damage`] breaks the structures the way
 //! a hostile or corrupted guest could.
@@ -45,6 +47,11 @@ const MAX_IMAGE_PAGES: u64 = 16 * 1024;
 const IMAGE_MFN: u64 = 0x9_1000;
 /// Machine frame of the first RAM frame (PV).
 const RAM_MFN: u64 = 0x20_0000;
+/// Pages of low memory (from pfn 0) the guest has besides its image and RAM, as every
+/// PC does: the direct map then maps guest-physical 0, where readers look for it.
+const LOW_PAGES: u64 = 16;
+/// Machine frame of pfn 0 (PV).
+const LOW_MFN: u64 = 0x5_0000;
 
 /// Why a Linux guest could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +274,11 @@ pub struct LinuxSpec {
     /// code or data a test wants where the vmlinux says they are. Each must lie within
     /// [`MAX_IMAGE_PAGES`] pages of the other symbols.
     pub image_data: Vec<(u64, Vec<u8>)>,
+    /// Where the kernel's top-level page table is (the runtime address of
+    /// `init_top_pgt` / `swapper_pg_dir`, page-aligned), as in Linux, where the vCPUs
+    /// and `init_mm.pgd` use it and dump readers (drgn, crash) find it through
+    /// VMCOREINFO; `None`: a page of RAM.
+    pub kernel_pgd: Option<u64>,
 }
 
 impl LinuxSpec {
@@ -292,6 +304,7 @@ impl LinuxSpec {
             process_tables: true,
             vmcoreinfo: None,
             image_data: Vec::new(),
+            kernel_pgd: None,
         }
     }
 }
@@ -656,6 +669,14 @@ impl Builder {
             (p.linux_banner, spec.banner.len() as u64 + 1),
         ];
         objects.extend(spec.image_data.iter().map(|(va, b)| (*va, b.len() as u64)));
+        if let Some(pgd) = spec.kernel_pgd {
+            if pgd % PAGE_SIZE != 0 {
+                return Err(LinuxBuildError::Description(format!(
+                    "kernel page table at {pgd:#x}: not page-aligned"
+                )));
+            }
+            objects.push((pgd, PAGE_SIZE));
+        }
         let image_lo = objects.iter().map(|o| o.0).min().unwrap_or(0) & !(PAGE_SIZE - 1);
         let mut image_hi = objects
             .iter()
@@ -711,6 +732,7 @@ impl Builder {
         let ram_pages = data_pages + table_sets * tables_each + 16;
         let ram_pfn = (image_pfn + image_pages + 16).div_ceil(16) * 16;
         let mut image = GuestImage::new(spec.kind, width);
+        image.add_run(GuestFrame(0), MachineFrame(LOW_MFN), LOW_PAGES)?;
         image.add_run(GuestFrame(image_pfn), MachineFrame(IMAGE_MFN), image_pages)?;
         image.add_run(GuestFrame(ram_pfn), MachineFrame(RAM_MFN), ram_pages)?;
         let ram = Ram {
@@ -1090,7 +1112,25 @@ impl Builder {
             }
             built
         };
-        let kernel_root = kernel_built.root;
+        let mut kernel_built = kernel_built;
+        let mut kernel_root = kernel_built.root;
+        if let Some(pgd) = spec.kernel_pgd {
+            // The same top-level table, in the image page the symbol names.
+            let (frame, _) = self.kt.lookup(VirtAddr(pgd)).ok_or_else(|| {
+                LinuxBuildError::Description(format!("kernel page table {pgd:#x} is not mapped"))
+            })?;
+            let root_page = kernel_built
+                .pages
+                .iter()
+                .find(|(f, _)| *f == kernel_root.frame)
+                .map(|(_, p)| p.clone())
+                .ok_or_else(|| LinuxBuildError::Description("no root table page".into()))?;
+            kernel_built.pages.push((frame, root_page));
+            kernel_root = Root {
+                frame,
+                offset: kernel_root.offset,
+            };
+        }
         all_tables.push(kernel_built);
         let mut roots: HashMap<i32, Root> = HashMap::new();
         if spec.process_tables {

@@ -209,6 +209,10 @@ pub fn spec_for(
         .ok_or_else(|| bad("no linux_banner".into()))?
         .to_string();
     spec.vmcoreinfo = Some(vmcoreinfo_text(info, kaslr));
+    spec.kernel_pgd = [sym::INIT_TOP_PGT, sym::SWAPPER_PG_DIR]
+        .iter()
+        .find_map(|n| info.symbol(n))
+        .map(|s| info.runtime_address(s, kaslr));
     if let Some(code) = code {
         code.scheduler_path(kaslr, &mut spec)?;
     }
