@@ -507,3 +507,90 @@ fn without_vmlinux_only_the_vcpus_are_threads_and_kaslr_still_works() {
     let code = code_of(&c.fixture);
     assert!(code.address("__schedule").unwrap() > 0);
 }
+
+/// The same backtraces from drgn: every sleeping task's `bt` through the server is
+/// the function list drgn's `stack_trace()` gives on the vmcore `convert` writes for
+/// the same dump (bench/linux-threads.sh times the two on 10,000 tasks).
+#[test]
+fn backtraces_agree_with_drgn_on_the_converted_vmcore() {
+    let c = linux_case(
+        Variant::new(Bits::X86_64, Shapes::Linux61),
+        GuestKind::Hvm,
+        PagingMode::FourLevel,
+        KASLR,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dump = c.write(&dir, "guest");
+    let vmcore = dir.path().join("vmcore");
+    let st = Command::new(env!("CARGO_BIN_EXE_xendump-gdbserver"))
+        .args(["convert", "-q"])
+        .arg(&dump)
+        .arg("-o")
+        .arg(&vmcore)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let facts = &c.guest.facts;
+    let sleeping: Vec<&BuiltTask> = facts
+        .walk_order
+        .iter()
+        .map(|&k| &facts.tasks[k])
+        .filter(|t| t.current_on.is_none())
+        .collect();
+    let script = "import sys, drgn\n\
+        prog = drgn.Program()\n\
+        prog.set_core_dump(sys.argv[1])\n\
+        prog.load_debug_info([sys.argv[2]])\n\
+        for a in sys.argv[3:]:\n\
+        \x20   names = []\n\
+        \x20   for f in prog.stack_trace(drgn.Object(prog, 'struct task_struct *', int(a, 16))):\n\
+        \x20       n = f.name\n\
+        \x20       if n is None:\n\
+        \x20           try:\n\
+        \x20               n = f.symbol().name\n\
+        \x20           except LookupError:\n\
+        \x20               break\n\
+        \x20       names.append(n)\n\
+        \x20   print(a, ' '.join(names))\n";
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(&vmcore)
+        .arg(&c.fixture.vmlinux)
+        .args(sleeping.iter().map(|t| format!("{:#x}", t.address)))
+        .output()
+        .expect("python3 with drgn (scripts/install-deps.sh installs python3-drgn)");
+    let drgn = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "drgn: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(
+        &dump,
+        &["--vmlinux", &c.fixture.vmlinux.display().to_string()],
+    );
+    let mut cmds = Vec::new();
+    for t in &sleeping {
+        cmds.push(format!("thread {}", thread_of(&c, t)));
+        cmds.push(marker(&format!("{:#x}", t.address)));
+        cmds.push("bt".to_string());
+        cmds.push(marker("BT-END"));
+    }
+    cmds.push(marker("END"));
+    let cmds: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    let gdb = gdb_gdbinit(&server, &c.fixture.vmlinux, &cmds);
+    for t in &sleeping {
+        let a = format!("{:#x}", t.address);
+        let ours = frames(section(&gdb, &a)).join(" ");
+        let theirs = drgn
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{a} ")))
+            .unwrap_or_else(|| panic!("drgn has no trace of {a}: {drgn}"));
+        assert_eq!(
+            ours, theirs,
+            "pid {}: gdb {ours:?} drgn {theirs:?}",
+            t.desc.pid
+        );
+        assert!(ours.starts_with("__schedule schedule "), "{ours}");
+    }
+}
