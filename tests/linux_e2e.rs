@@ -103,6 +103,8 @@ fn check_guest(c: &LinuxCase, name: &str) {
         marker("INIT"),
         "p &init_task".into(),
         "p &linux_banner".into(),
+        marker("PERCPU"),
+        "p/x (unsigned long)&__per_cpu_start".into(),
     ];
     for (tag, t) in [("KTHREAD", kthread), ("USER", user), ("RUNNING", running)] {
         cmds.push(format!("thread {}", thread_of(c, t)));
@@ -144,6 +146,15 @@ fn check_guest(c: &LinuxCase, name: &str) {
         .runtime_address(c.info.symbol(sym::LINUX_BANNER).unwrap(), c.kaslr);
     assert!(
         init.contains(&format!("{banner:#x} <linux_banner>")),
+        "{ctx}"
+    );
+    // x86_64's per-CPU section stayed at 0; i386's moved with the image.
+    let percpu = c
+        .info
+        .runtime_address(c.info.symbol(sym::PER_CPU_START).unwrap(), c.kaslr);
+    assert_eq!(wide, percpu == 0, "{ctx}");
+    assert!(
+        section(&out, "PERCPU").contains(&format!("= {percpu:#x}")),
         "{ctx}"
     );
 
