@@ -285,13 +285,15 @@ fn serve(args: ServeArgs) -> Result<()> {
             let vcpus = guest.vcpus().len();
             let tasks = kernel.walk.tasks.len();
             eprintln!(
-                "xendump-gdbserver: {} is the dumped kernel ({}), KASLR offset {:#x}: {} tasks are threads {}-{}",
+                "xendump-gdbserver: {} is the dumped kernel ({}), KASLR offset {:#x}: {}",
                 vmlinux.display(),
                 kernel.release.as_deref().unwrap_or("release unknown"),
                 kernel.kaslr_offset,
-                tasks,
-                vcpus + 1,
-                vcpus + tasks,
+                match tasks {
+                    0 => "no tasks found (see the warnings)".to_string(),
+                    1 => format!("1 task is thread {}", vcpus + 1),
+                    n => format!("{n} tasks are threads {}-{}", vcpus + 1, vcpus + n),
+                }
             );
             Debuggee::with_linux(guest, kernel)
         }

@@ -385,7 +385,7 @@ fn hostile_task_memory_ends_in_warnings_not_a_hang() {
 }
 
 /// A vmlinux of another build is refused, naming both releases; so is one whose
-/// release matches but whose build-id does not.
+/// release matches but whose build-id does not, and one of the other width.
 #[test]
 fn a_vmlinux_of_another_build_is_refused() {
     let c = linux_case(
@@ -423,7 +423,6 @@ fn a_vmlinux_of_another_build_is_refused() {
                 .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{sub:?}: accepted: {err}");
-            assert!(err.contains("is not the dumped kernel"), "{err}");
             for w in &want {
                 assert!(err.contains(w), "{w} missing: {err}");
             }

@@ -25,10 +25,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::addr::VirtAddr;
+use crate::kinds::Width;
 use crate::memory::{AddressSpace, Guest, PagingMode, Root, TranslationCache, Via};
 use crate::os::KernelMemory;
 
-use super::debuginfo::{sym, DebugInfo, DebugInfoError};
+use super::debuginfo::{sym, DebugInfo, DebugInfoError, KernelArch};
 use super::kernel_map::KernelMap;
 use super::layout::KernelLayout;
 use super::tasks::{
@@ -77,6 +78,13 @@ pub enum KernelError {
     /// The file is unreadable, not a kernel with debug information, or another build.
     #[error(transparent)]
     DebugInfo(#[from] DebugInfoError),
+    /// The vmlinux is for the other x86 width.
+    #[error("{path} is a {file} kernel, but the dumped guest is {guest}")]
+    WidthMismatch {
+        path: String,
+        file: &'static str,
+        guest: &'static str,
+    },
     /// No vCPU's page tables map the kernel.
     #[error("no vCPU's page tables map the kernel (init_task at {init_task:#x} is unreadable through every vCPU)")]
     NoKernelSpace { init_task: u64 },
@@ -206,6 +214,21 @@ impl LinuxKernel {
         opts: &KernelOptions,
     ) -> Result<LinuxKernel, KernelError> {
         let started = Instant::now();
+        let wide = guest.guest_width() == Width::Bits64;
+        if wide != (info.arch() == KernelArch::X86_64) {
+            let name = |w: bool| {
+                if w {
+                    "64-bit (x86_64)"
+                } else {
+                    "32-bit (i386)"
+                }
+            };
+            return Err(KernelError::WidthMismatch {
+                path: info.path().display().to_string(),
+                file: name(!wide),
+                guest: name(wide),
+            });
+        }
         let map = KernelMap::detect(guest);
         let vmcoreinfo = find_vmcoreinfo(guest, &map, opts.vmcoreinfo);
         if let Some(v) = &vmcoreinfo {
