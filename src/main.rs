@@ -16,7 +16,7 @@ use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
 use xendump_gdbserver::os::linux::debuginfo::DebugInfo;
-use xendump_gdbserver::os::linux::{KernelOptions, LinuxKernel, ScanDepth};
+use xendump_gdbserver::os::linux::{KernelError, KernelOptions, LinuxKernel, ScanDepth};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
 use xendump_gdbserver::threads::Debuggee;
@@ -220,11 +220,23 @@ fn open_guest(path: &PathBuf, args: &GuestArgs) -> Result<Guest> {
     Guest::new(dump, args.options()).with_context(|| format!("cannot use {}", path.display()))
 }
 
-/// Read `vmlinux`, check it is the dumped kernel and walk its tasks.
-fn open_kernel(guest: &Guest, vmlinux: &Path) -> Result<LinuxKernel> {
+/// Read `vmlinux`, check it is the dumped kernel and walk its tasks. A file that is not
+/// the dumped kernel (or not a kernel with debug information) is an error; a kernel
+/// that no vCPU's page tables map is a warning (`None`): the vCPUs are still served.
+fn open_kernel(
+    guest: &Guest,
+    vmlinux: &Path,
+    warn: impl Fn(String),
+) -> Result<Option<LinuxKernel>> {
     let info = DebugInfo::open(vmlinux)?;
-    let kernel = LinuxKernel::open(guest, &info, &KernelOptions::default())?;
-    Ok(kernel)
+    match LinuxKernel::open(guest, &info, &KernelOptions::default()) {
+        Ok(kernel) => Ok(Some(kernel)),
+        Err(e @ KernelError::NoKernelSpace { .. }) => {
+            warn(format!("{e}: serving the vCPUs only"));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// gdbserver accepts `PORT`, `:PORT` and `HOST:PORT`; so do we.
@@ -275,10 +287,15 @@ fn serve(args: ServeArgs) -> Result<()> {
     for w in guest.dump().warnings().iter().chain(guest.warnings()) {
         tracing::warn!("{w}");
     }
-    let debuggee = match &args.vmlinux {
-        None => Debuggee::new(guest),
+    let kernel = match &args.vmlinux {
+        None => None,
         Some(vmlinux) => {
-            let kernel = open_kernel(&guest, vmlinux)?;
+            open_kernel(&guest, vmlinux, |w| tracing::warn!("{w}"))?.map(|k| (vmlinux, k))
+        }
+    };
+    let debuggee = match kernel {
+        None => Debuggee::new(guest),
+        Some((vmlinux, kernel)) => {
             for w in &kernel.warnings {
                 tracing::warn!("{w}");
             }
@@ -342,7 +359,13 @@ fn info(args: InfoArgs) -> Result<()> {
     };
     let summary = match &args.vmlinux {
         None => summary,
-        Some(vmlinux) => summary.with_linux(&open_kernel(&guest, vmlinux)?),
+        Some(vmlinux) => {
+            let warn = |w: String| eprintln!("xendump-gdbserver: warning: {w}");
+            match open_kernel(&guest, vmlinux, warn)? {
+                Some(k) => summary.with_linux(&k),
+                None => summary,
+            }
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -384,6 +384,34 @@ fn hostile_task_memory_ends_in_warnings_not_a_hang() {
     assert!(out.contains("walk INCOMPLETE"), "{ctx}");
 }
 
+/// A guest whose vCPUs' page tables map no kernel (every CR3 at an empty table): the
+/// tasks cannot be read, the server says so and serves the vCPUs.
+#[test]
+fn a_kernel_no_vcpu_maps_gives_a_warning_and_the_vcpus() {
+    let mut c = linux_case(
+        Variant::new(Bits::X86_64, Shapes::Linux61),
+        GuestKind::Hvm,
+        PagingMode::FourLevel,
+        KASLR,
+    );
+    // pfn 0 is low memory the builder leaves zero.
+    for v in &mut c.guest.image.vcpus {
+        v.ctrlreg[3] = 0;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&c, &dir, "unmapped");
+    let log = server.log();
+    assert!(
+        log.contains("no vCPU's page tables map the kernel"),
+        "{log}"
+    );
+    assert!(log.contains("serving the vCPUs only"), "{log}");
+    let out = support::gdb(&server.addr, &["info threads", "monitor ps"]);
+    assert!(out.contains("Thread 1.3 (vCPU 2"), "{out}");
+    assert!(!out.contains("Thread 1.4"), "{out}");
+    assert!(out.contains("no kernel tasks"), "{out}");
+}
+
 /// A vmlinux of another build is refused, naming both releases; so is one whose
 /// release matches but whose build-id does not, and one of the other width.
 #[test]
