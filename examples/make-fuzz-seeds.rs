@@ -2,19 +2,23 @@
 //! encodes its input (see `src/harness.rs`).
 //!
 //!   cargo run --example make-fuzz-seeds [-- OUT_DIR]     # default: fuzz/seeds
+//!   cargo run --example make-fuzz-seeds -- --regressions # the seeds kept in
+//!                                                        # tests/fuzz_regressions/
 //!
 //! OUT_DIR/open_dump: every format variant of every tiny guest (plus the odd knobs:
 //! ELFCLASS32, invalid tails, legacy 8-byte index). OUT_DIR/read_memory: the same dumps
 //! behind reads of the addresses the guest is known to hold. OUT_DIR/gdb_session: the
 //! packets gdb sends in a session with memory and register reads and refused writes.
 //! OUT_DIR/task_walker: the made-up kernels untouched, and with a task's pointers moved.
+//! Each also gets the small seed `harness::micro_seeds` gives it; `--regressions` writes
+//! only those, into `tests/fuzz_regressions/TARGET/`, whose replay test checks them.
 
 use std::path::{Path, PathBuf};
 
 use xendump_gdbserver::builder::tiny::{tiny_mfn, TinyGuest, DATA_PFN, TEXT_PFN};
 use xendump_gdbserver::builder::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
 use xendump_gdbserver::dump::{GuestKind, Width};
-use xendump_gdbserver::harness::{encode_read_input, ReadOp};
+use xendump_gdbserver::harness::{encode_read_input, micro_seeds, ReadOp};
 use xendump_gdbserver::memory::PagingMode;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -201,9 +205,19 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Res<()> {
 }
 
 fn main() -> Res<()> {
-    let out = std::env::args()
-        .nth(1)
-        .map_or_else(|| PathBuf::from("fuzz/seeds"), PathBuf::from);
+    let arg = std::env::args().nth(1);
+    if arg.as_deref() == Some("--regressions") {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+        for (target, name, bytes) in micro_seeds() {
+            write(&dir.join(target), name, &bytes)?;
+            println!("wrote {}/{target}/{name}", dir.display());
+        }
+        return Ok(());
+    }
+    let out = arg.map_or_else(|| PathBuf::from("fuzz/seeds"), PathBuf::from);
+    for (target, name, bytes) in micro_seeds() {
+        write(&out.join(target), name, &bytes)?;
+    }
     let mut n = 0;
     for (kind, mode) in [
         (GuestKind::Pv, PagingMode::FourLevel),
@@ -220,7 +234,8 @@ fn main() -> Res<()> {
             Width::Bits64
         };
         for (variant, opts) in variants(kind, width) {
-            let Ok(bytes) = t.image.write(&opts) else {
+            // Legacy HVM dumps get the CR3 Xen 3.0.x stored (TinyGuest::write).
+            let Ok(bytes) = t.write(&opts) else {
                 continue; // a knob this guest cannot be written with
             };
             let name: String = format!("{variant}-{kind:?}-{mode}")

@@ -67,7 +67,7 @@ fn check_threads(c: &LinuxCase, name: &str) {
                 );
                 // A running task is its vCPU: same registers, same tables.
                 match d.registers(id) {
-                    Some(ThreadRegisters::Vcpu(v)) => assert_eq!(v.slot, cpu, "{what}"),
+                    Some(ThreadRegisters::Vcpu(v)) => assert_eq!(v.state.slot, cpu, "{what}"),
                     other => panic!("{what}: {other:?}"),
                 }
                 assert_eq!(d.space(id), d.guest().vcpu_space(cpu), "{what}");

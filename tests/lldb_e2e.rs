@@ -4,7 +4,6 @@
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
 
 use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, Width};
@@ -34,7 +33,7 @@ fn lldb_reads_threads_registers_and_memory() {
     ] {
         c.args(["-o", &cmd]);
     }
-    let out = support::run_with_timeout(c, Duration::from_secs(60));
+    let out = support::run_with_timeout(c, support::HANG);
     let v = s.image.expected_states();
     let ctx = format!("{out}\n{}", server.log());
     assert!(out.contains("thread #3: tid = 0x0003"), "{ctx}");

@@ -23,13 +23,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
-use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
+use crate::memory::{PageSize, PagingMode, Root};
 use crate::os::linux::layout::{CpuField, Field, FrameLayout, KernelLayout, ThreadList};
 use crate::os::KernelMemory;
 use crate::vcpu::VGCF_IN_KERNEL;
 
 use super::pagetable::{EntryFlags, PageTableBuilder, PageTableError};
-use super::{BuildError, GuestImage, VcpuImage};
+use super::{x86, BuildError, GuestImage, VcpuImage};
 
 /// `PF_KTHREAD`.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -1328,16 +1328,6 @@ impl Builder {
             PagingMode::Pae => (0x8005_0033, 0x0000_06b0),
             _ => (0x8005_0033, 0x0035_06f0),
         };
-        let enc = match (spec.kind, self.width) {
-            (GuestKind::Pv, Width::Bits64) => Cr3Decode::Pv64,
-            (GuestKind::Pv, Width::Bits32) => Cr3Decode::Pv32,
-            _ => {
-                Cr3Decode::for_guest(spec.kind, spec.mode).ok_or(LinuxBuildError::Unsupported {
-                    kind: spec.kind,
-                    mode: spec.mode,
-                })?
-            }
-        };
         let mut vcpu_sp = Vec::new();
         let mut vcpu_ip = Vec::new();
         for cpu in 0..spec.cpus {
@@ -1356,9 +1346,17 @@ impl Builder {
             v.selectors.cs = cs;
             v.selectors.ss = ss;
             let root = t.root.unwrap_or(kernel_root);
-            let cr3 = enc.encode(root).ok_or_else(|| {
-                LinuxBuildError::Description(format!("root {root} has no CR3 encoding"))
-            })?;
+            // The CR3 Xen stores, encoded by the builder's own statement of x86.
+            let cr3 = match (spec.kind, self.width) {
+                (GuestKind::Pv, Width::Bits64) => x86::xen_cr3_64(root.frame),
+                (GuestKind::Pv, Width::Bits32) => x86::xen_cr3_32(root.frame),
+                (GuestKind::Hvm, _) => {
+                    let table = root.frame * PAGE_SIZE + u64::from(root.offset);
+                    x86::architectural_cr3(spec.mode, table).ok_or_else(|| {
+                        LinuxBuildError::Description(format!("root {root} has no CR3 encoding"))
+                    })?
+                }
+            };
             v.ctrlreg = [cr0, 0, 0, cr3, cr4, 0, 0, 0];
             if self.width == Width::Bits64 {
                 v.gs_base_kernel = per_cpu_area[cpu];

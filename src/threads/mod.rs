@@ -12,7 +12,11 @@
 //! reads, shared read-only by every session. The task walk happens once, before it is
 //! built ([`LinuxKernel::open`]).
 
+mod guest_view;
+
 use std::num::NonZeroUsize;
+
+pub use guest_view::{descriptor_base, BaseSource, GuestView};
 
 use crate::memory::{AddressSpace, Guest};
 use crate::os::linux::kernel::{LinuxKernel, TaskRegisters};
@@ -53,10 +57,24 @@ pub enum ThreadSource {
 /// A thread's registers, as the source holds them.
 #[derive(Clone, Copy, Debug)]
 pub enum ThreadRegisters<'a> {
-    /// A dumped vCPU context: every register Xen saved.
-    Vcpu(&'a VcpuState),
+    /// A dumped vCPU context: every register Xen saved, as the guest saw them.
+    Vcpu(VcpuRegisters<'a>),
     /// What a sleeping task's last context switch saved; the others are unavailable.
     Saved(SavedRegisters),
+}
+
+/// A dumped vCPU's registers as the guest saw them: the stored context, and the values
+/// Xen stored differently or not at all, worked out from the dump ([`GuestView`]).
+#[derive(Clone, Copy, Debug)]
+pub struct VcpuRegisters<'a> {
+    /// The context as the dump stores it.
+    pub state: &'a VcpuState,
+    /// CR3 as the guest had it; `None` when the dump cannot tell.
+    pub cr3: Option<u64>,
+    /// FS base; `None` when the dump cannot tell.
+    pub fs_base: Option<u64>,
+    /// The GS base that was live; `None` when the dump cannot tell.
+    pub gs_base: Option<u64>,
 }
 
 /// Thread ids and their sources, in the order they are listed to debuggers.
@@ -145,6 +163,8 @@ impl ThreadTable {
 pub struct Debuggee {
     guest: Guest,
     threads: ThreadTable,
+    /// Each vCPU's registers as the guest saw them, by slot.
+    views: Vec<GuestView>,
     linux: Option<LinuxKernel>,
 }
 
@@ -152,9 +172,11 @@ impl Debuggee {
     /// The guest with one thread per vCPU.
     pub fn new(guest: Guest) -> Debuggee {
         let threads = ThreadTable::of_vcpus(guest.vcpus().len());
+        let views = Self::vcpu_views(&guest);
         Debuggee {
             guest,
             threads,
+            views,
             linux: None,
         }
     }
@@ -162,11 +184,27 @@ impl Debuggee {
     /// The guest with one thread per vCPU, then one per task of its kernel.
     pub fn with_linux(guest: Guest, linux: LinuxKernel) -> Debuggee {
         let threads = ThreadTable::of_vcpus_and_tasks(guest.vcpus().len(), linux.walk.tasks.len());
+        let views = Self::vcpu_views(&guest);
         Debuggee {
             guest,
             threads,
+            views,
             linux: Some(linux),
         }
+    }
+
+    fn vcpu_views(guest: &Guest) -> Vec<GuestView> {
+        guest
+            .vcpus()
+            .iter()
+            .map(|v| GuestView::of(guest, v))
+            .collect()
+    }
+
+    /// vCPU `slot`'s registers as the guest saw them, where they differ from the
+    /// stored context.
+    pub fn guest_view(&self, slot: usize) -> Option<&GuestView> {
+        self.views.get(slot)
     }
 
     /// The guest's Linux kernel, when it was opened with its vmlinux.
@@ -195,14 +233,24 @@ impl Debuggee {
     /// Registers of thread `id`.
     pub fn registers(&self, id: ThreadId) -> Option<ThreadRegisters<'_>> {
         match self.threads.source(id)? {
-            ThreadSource::Vcpu(slot) => self.guest.vcpus().get(slot).map(ThreadRegisters::Vcpu),
+            ThreadSource::Vcpu(slot) => self.vcpu_registers(slot),
             ThreadSource::Task(i) => match self.linux.as_ref()?.views.get(i)?.registers {
-                TaskRegisters::OnVcpu(slot) => {
-                    self.guest.vcpus().get(slot).map(ThreadRegisters::Vcpu)
-                }
+                TaskRegisters::OnVcpu(slot) => self.vcpu_registers(slot),
                 TaskRegisters::Saved(saved) => Some(ThreadRegisters::Saved(saved)),
             },
         }
+    }
+
+    /// vCPU `slot`'s registers as the guest saw them.
+    fn vcpu_registers(&self, slot: usize) -> Option<ThreadRegisters<'_>> {
+        let state = self.guest.vcpus().get(slot)?;
+        let view = self.views.get(slot)?;
+        Some(ThreadRegisters::Vcpu(VcpuRegisters {
+            state,
+            cr3: view.cr3,
+            fs_base: view.fs_base,
+            gs_base: view.gs_base,
+        }))
     }
 
     /// The address space virtual addresses of thread `id` are read through.
