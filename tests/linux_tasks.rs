@@ -576,6 +576,45 @@ fn limits_on_tasks_and_reads_stop_the_walk() {
     assert!(w.complete && w.warnings.is_empty());
 }
 
+/// Kernel memory whose every read takes a while (a dump on a failing disk).
+struct Slow<'a>(&'a dyn KernelMemory, std::time::Duration);
+
+impl KernelMemory for Slow<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
+        std::thread::sleep(self.1);
+        self.0.read(addr, buf)
+    }
+}
+
+#[test]
+fn a_time_limit_stops_a_slow_walk() {
+    let c = case(
+        Variant::new(Bits::X86_64, Shapes::Linux61),
+        GuestKind::Hvm,
+        PagingMode::FourLevel,
+        KASLR,
+    );
+    let guest = open(&c.guest, c.width);
+    let layout = c.info.kernel_layout().unwrap();
+    let mut opts = WalkOptions::new(&layout, 3);
+    // A few hundred reads fit in the budget; the walk needs more.
+    opts.limits.max_time = std::time::Duration::from_millis(200);
+    let mem = GuestKernel::new(&guest);
+    let slow = Slow(&mem, std::time::Duration::from_millis(1));
+    let w = walk_tasks(&slow, &layout, &c.addrs, &opts);
+    assert!(!w.complete, "{:?}", w.warnings);
+    assert!(has_warning(&w, "(the time limit)"), "{:?}", w.warnings);
+    // Unhurried, the same walk completes, with more reads than fit in the budget.
+    let all = walk_tasks(&mem, &layout, &c.addrs, &opts);
+    assert!(all.complete, "{:?}", all.warnings);
+    assert!(
+        w.reads <= 232 && all.reads > 232,
+        "{} of {} reads",
+        w.reads,
+        all.reads
+    );
+}
+
 /// Write `bytes` into the kernel structures of `g`: `target` picks a task (or a CPU's
 /// per-CPU area), `offset` a byte in it.
 fn corrupt(g: &mut LinuxGuest, target: usize, offset: u64, bytes: &[u8]) {

@@ -81,6 +81,8 @@ pub struct DumpTarget<A: XenArch> {
     pub(crate) cache: TranslationCache,
     /// Address space used for memory reads (`monitor view`, `monitor cr3`).
     pub(crate) settings: ReadSettings,
+    /// The `qXfer:threads:read` document being transferred.
+    pub(crate) threads_xml: Vec<u8>,
     /// gdb's general thread (`Hg`, or the thread of the last stop): registers and
     /// memory are read through it.
     pub(crate) selected: ThreadId,
@@ -113,6 +115,7 @@ impl<A: XenArch> DumpTarget<A> {
         DumpTarget {
             cache,
             settings: ReadSettings::default(),
+            threads_xml: Vec::new(),
             selected: first,
             step_tid: None,
             continue_tid: None,
