@@ -362,6 +362,9 @@ impl VcpuImage {
             gs_base_kernel: base(self.gs_base_kernel),
             gs_base_user: base(self.gs_base_user),
             fpu: (flags & VGCF_I387_VALID != 0).then_some(FxSave(self.fpu)),
+            efer: None,
+            system: None,
+            recorded: true,
         }
     }
 }
