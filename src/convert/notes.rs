@@ -124,6 +124,7 @@ fn info_text(
         match d.format() {
             DumpFormat::Elf => "elf",
             DumpFormat::Legacy => "legacy",
+            DumpFormat::SavedImage => "saved-image",
         }
     );
     if let Some(v) = d.xen_version() {

@@ -152,7 +152,7 @@ impl Plan {
     /// memory the VMCOREINFO search covers; fails on input that cannot be converted.
     pub fn new(guest: &Guest, opts: &ConvertOptions) -> Result<Plan, ConvertError> {
         let dump = guest.dump();
-        if !dump.frames().knows_pfns() {
+        if !dump.knows_pfns() {
             return Err(ConvertError::NoPseudoPhysical);
         }
         let (runs, stats) = page_runs(dump, opts.allow_truncated)?;

@@ -154,11 +154,7 @@ pub const EFER_LMA: u64 = 1 << 10;
 
 impl VcpuState {
     /// A vCPU the file holds no registers for: offline, every register zero.
-    pub fn unrecorded(
-        slot: usize,
-        layout: ContextLayout,
-        guest_kind: GuestKind,
-    ) -> VcpuState {
+    pub fn unrecorded(slot: usize, layout: ContextLayout, guest_kind: GuestKind) -> VcpuState {
         VcpuState {
             slot,
             layout,

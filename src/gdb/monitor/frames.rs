@@ -145,7 +145,7 @@ fn p2m(ctx: &mut Context<'_>, args: &[&str]) -> String {
         return "usage: monitor p2m PFN".into();
     };
     let d = ctx.guest().dump();
-    if !d.frames().knows_pfns() {
+    if !d.knows_pfns() {
         return "this legacy PV dump has no p2m: pfns cannot be resolved".into();
     }
     match d.page_of_pfn(GuestFrame(pfn)) {
@@ -166,7 +166,7 @@ fn m2p(ctx: &mut Context<'_>, args: &[&str]) -> String {
         return "usage: monitor m2p MFN".into();
     };
     let d = ctx.guest().dump();
-    if !d.frames().knows_mfns() {
+    if !d.knows_mfns() {
         return "this HVM dump records no machine frames".into();
     }
     match d.page_of_mfn(MachineFrame(mfn)) {

@@ -299,7 +299,7 @@ fn xp(ctx: &mut Context<'_>, args: &[&str]) -> String {
         return format!("bad format /{fmt}\n{usage}");
     };
     let guest = ctx.guest();
-    let via = if guest.dump().frames().knows_pfns() {
+    let via = if guest.dump().knows_pfns() {
         Via::Physical
     } else {
         return "physical addresses cannot be read in this dump (a legacy PV dump has no p2m)"
