@@ -444,9 +444,11 @@ enum Stop {
 fn record_at(data: &[u8], at: u64, layer: &str, limit: u64) -> std::result::Result<Record, Stop> {
     let file_len = data.len() as u64;
     let (Some(rtype), Some(len)) = (data.u32_at(at), data.u32_at(at + 4)) else {
-        return Err(Stop::Truncated(format!(
-            "the file ends inside a {layer} record header at offset {at:#x}"
-        )));
+        return Err(Stop::Truncated(if at >= file_len {
+            format!("the file ends at offset {at:#x}, between {layer} records")
+        } else {
+            format!("the file ends inside a {layer} record header at offset {at:#x}")
+        }));
     };
     let len = u64::from(len);
     let name = if layer == "libxc" {
