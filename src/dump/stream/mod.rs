@@ -1384,6 +1384,12 @@ impl Reader<'_> {
         self.facts.index_runs = pages.is_runs().then_some(n);
         self.facts.index_batches = batches;
         if pages.pages() == 0 {
+            if self.facts.vcpus_saved.is_empty() {
+                return Err(DumpError::MissingSection {
+                    name: "PAGE_DATA",
+                    why: "the saved image holds neither a page of memory nor a vCPU's registers: nothing to serve",
+                });
+            }
             self.warnings
                 .push("the stream holds no page of memory".to_string());
         }
