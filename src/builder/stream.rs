@@ -894,14 +894,16 @@ impl HvmCpu {
             limit: 0xffff_ffff,
             attributes,
         };
+        // Xen's packed attributes (`segment_register.attr`): type in bits 3:0, S 4,
+        // DPL 6:5, P 7, AVL 8, L 9, D/B 10, G 11. Accessed code/data, S, P, G, plus L
+        // (long-mode CS) or D/B; a null data selector is an unusable segment (0).
         let dpl = |sel: u16| u32::from(sel & 3) << 5;
-        // Accessed code/data, S, P, plus L (long-mode CS) or D/B, and G.
-        let code = 0x9b | dpl(v.selectors.cs) | if long { 0xa000 } else { 0xc000 };
+        let code = 0x89b | dpl(v.selectors.cs) | if long { 0x200 } else { 0x400 };
         let data = |sel: u16| {
             if sel == 0 {
-                0x1_0000
+                0
             } else {
-                0xc093 | dpl(sel)
+                0xc93 | dpl(sel)
             }
         };
         let (gs_live, shadow) = if kernel {
@@ -932,7 +934,7 @@ impl HvmCpu {
                 selector: 0,
                 base: 0,
                 limit: 0xffff,
-                attributes: 0x1_0082,
+                attributes: 0x82,
             },
             gdtr: TableRegister {
                 base: 0xffff_fe00_0000_1000 ^ v.rip.rotate_left(3),
