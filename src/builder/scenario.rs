@@ -449,13 +449,8 @@ impl Scenario {
             let root = roots[usize::from(user)];
             v.ctrlreg = [cr0, 0, 0xdead_0000 + slot, encode(root), cr4, 0, 0, 0];
             if kind == GuestKind::Hvm {
-                // EFER (only a saved image's CPU record holds it): LMA, LME and SCE in
-                // long mode, NXE wherever entries have the XD bit.
-                v.efer = match mode {
-                    PagingMode::FourLevel | PagingMode::FiveLevel => 0xd01,
-                    PagingMode::Pae => 0x800,
-                    _ => 0,
-                };
+                // Only a saved image's CPU record holds it.
+                v.efer = x86::efer_for(mode);
             }
             if user && kind == GuestKind::Pv && width == Width::Bits64 {
                 // 64-bit PV: CR3 keeps the kernel table, ctrlreg[1] holds the user table
