@@ -72,7 +72,13 @@ impl XenDump {
             });
         }
         let parsed = if stream::is_saved_image(data) {
-            let parsed = open_saved(data)?;
+            // Headers and pfn arrays every few MiB: without this, the kernel's
+            // read-around would read the whole file (8 MiB around each fault on a
+            // typical disk) for a few KiB a record.
+            bytes.scattered_access(true);
+            let parsed = open_saved(data, &bytes);
+            bytes.scattered_access(false);
+            let parsed = parsed?;
             // The pass read every record header and pfn array: nothing of the file
             // needs to stay resident until a page is read.
             bytes.release(0, data.len() as u64);
@@ -579,6 +585,15 @@ struct Saved {
     /// Each slot's vCPU record: file offset and length.
     contexts: Vec<Option<(u64, u64)>>,
     pv_levels: Option<u8>,
+}
+
+impl stream::FileHints for DumpBytes {
+    fn release(&self, offset: u64, len: u64) {
+        DumpBytes::release(self, offset, len);
+    }
+    fn prefetch(&self, offset: u64, len: u64) {
+        DumpBytes::prefetch(self, offset, len);
+    }
 }
 
 /// A region of the file, for bounds and overlap checks.
@@ -1171,8 +1186,8 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
 }
 
 /// A saved domain (docs/xl-save-format.md): pages by pfn from the stream's index.
-fn open_saved(data: &[u8]) -> Result<Parsed> {
-    let s = stream::open(data)?;
+fn open_saved(data: &[u8], hints: &dyn stream::FileHints) -> Result<Parsed> {
+    let s = stream::open(data, hints)?;
     let pages = s.pages.pages();
     Ok(Parsed {
         format: DumpFormat::SavedImage,

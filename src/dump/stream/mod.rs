@@ -478,9 +478,38 @@ fn record_at(data: &[u8], at: u64, layer: &str, limit: u64) -> std::result::Resu
     })
 }
 
+/// Bytes of the file read before the reader lets the kernel drop them from the process.
+const RELEASE_EVERY: u64 = 32 << 20;
+/// Records whose start is asked for ahead of the pass, guessing that they follow at the
+/// stride of the last two (a PAGE_DATA record of a full batch is 4 MiB + 8 KiB + 16).
+const PREFETCH_RECORDS: u64 = 16;
+/// Bytes of each record asked for: the header and a full batch's pfn array.
+const PREFETCH_BYTES: u64 = 16 + 8 * 1024;
+
+/// What the pass may tell the kernel about the file it reads (hints only).
+pub trait FileHints {
+    /// `[offset, offset + len)` will not be read again soon.
+    fn release(&self, offset: u64, len: u64);
+    /// `[offset, offset + len)` will be read soon.
+    fn prefetch(&self, offset: u64, len: u64);
+}
+
+/// No hints: a file held in memory.
+pub struct NoHints;
+
+impl FileHints for NoHints {
+    fn release(&self, _: u64, _: u64) {}
+    fn prefetch(&self, _: u64, _: u64) {}
+}
+
 /// The reader's state while walking the records.
 struct Reader<'a> {
     data: &'a [u8],
+    hints: &'a dyn FileHints,
+    /// Everything before this offset has been released.
+    released: u64,
+    /// Records before this offset have been asked for.
+    prefetched: u64,
     facts: SavedImage,
     warnings: Vec<String>,
     index: pages::PageIndexBuilder,
@@ -499,8 +528,11 @@ struct Reader<'a> {
     bad_page_records: u64,
 }
 
-/// Open a saved image held in `data`.
-pub fn open(data: &[u8]) -> Result<Opened> {
+/// Open a saved image held in `data`. The pass reads every record's header and pfn
+/// array, never a page: `hints` is told which parts of the file it is done with (so
+/// that a pass over tens of GiB keeps a flat resident size) and which it will read
+/// next (so that a file not in the page cache is read ahead of the pass).
+pub fn open(data: &[u8], hints: &dyn FileHints) -> Result<Opened> {
     let (container, xl, libxl_at) = container(data)?;
     let mut libxl_version = None;
     let mut libxl_from_legacy = false;
@@ -536,6 +568,9 @@ pub fn open(data: &[u8]) -> Result<Opened> {
     }
     let mut r = Reader {
         data,
+        hints,
+        released: 0,
+        prefetched: 0,
         facts: SavedImage {
             container,
             xl,
@@ -950,7 +985,22 @@ impl Reader<'_> {
                     })
                 }
             }
+            let stride = r.next - r.at;
             at = r.next;
+            if at - self.released.min(at) >= RELEASE_EVERY {
+                self.hints.release(self.released, at - self.released);
+                self.released = at;
+            }
+            // Ask for the next records' headers and pfn arrays, at this record's stride.
+            if stride > PREFETCH_BYTES {
+                for i in 0..PREFETCH_RECORDS {
+                    let ahead = at + i * stride;
+                    if ahead >= self.prefetched {
+                        self.hints.prefetch(ahead, PREFETCH_BYTES);
+                        self.prefetched = ahead + PREFETCH_BYTES;
+                    }
+                }
+            }
         }
     }
 
