@@ -145,6 +145,13 @@ impl MfnRun {
     }
 }
 
+/// 64 frames of the range: which are in the dump, and how many below them are.
+#[derive(Clone, Copy, Default)]
+struct RankWord {
+    present: u64,
+    below: u64,
+}
+
 /// What one pass over the frame table found.
 struct MfnScan {
     /// The runs, if the table has long ones.
@@ -583,23 +590,30 @@ impl FrameTable {
     /// ranks cannot order.
     fn mfn_positions_by_rank(&self, file: &[u8], scan: &MfnScan) -> Option<Vec<u32>> {
         let MfnScan { lo, hi, count, .. } = *scan;
+        // Per 64 frames of the range: which are present, and how many are present
+        // below them (filled in after the bitmap), side by side so finding a frame's
+        // rank touches one cache line.
         let words = usize::try_from((hi - lo) / 64 + 1).ok()?;
-        let mut bits = vec![0u64; words];
+        let mut bits = vec![RankWord::default(); words];
+        advise_huge_pages(&mut bits);
         for m in self.mfns(file).filter(|&m| m != INVALID_FRAME) {
             let k = m - lo;
-            let (w, b) = ((k / 64) as usize, k % 64);
-            if bits[w] >> b & 1 == 1 {
+            let word = &mut bits[(k / 64) as usize];
+            if word.present >> (k % 64) & 1 == 1 {
                 return None;
             }
-            bits[w] |= 1 << b;
+            word.present |= 1 << (k % 64);
         }
-        // rank[w]: frames present below word w.
-        let mut rank = Vec::with_capacity(words);
-        let mut below = 0u32;
-        for w in &bits {
-            rank.push(below);
-            below += w.count_ones();
+        let mut below = 0u64;
+        for w in &mut bits {
+            w.below = below;
+            below += u64::from(w.present.count_ones());
         }
+        let rank = |m: u64| {
+            let k = m - lo;
+            let w = &bits[(k / 64) as usize];
+            (w.below + u64::from((w.present & ((1u64 << (k % 64)) - 1)).count_ones())) as u32
+        };
         // Writing each position straight to its rank would be one cache miss per page
         // (ranks follow the frames, scattered). Instead: gather (rank, position) pairs
         // by blocks of ranks, a cache line per block at a time, then fill the positions
@@ -616,9 +630,7 @@ impl FrameTable {
             if m == INVALID_FRAME {
                 continue;
             }
-            let k = m - lo;
-            let (w, b) = ((k / 64) as usize, k % 64);
-            let r = rank[w] + (bits[w] & ((1u64 << b) - 1)).count_ones();
+            let r = rank(m);
             let block = (r >> BLOCK_SHIFT) as usize;
             let f = filled[block];
             lines[block][f] = u64::from(r) << 32 | u64::from(page);
@@ -635,7 +647,7 @@ impl FrameTable {
             let (f, d) = (filled[block], next[block]);
             pairs[d..d + f].copy_from_slice(&line[..f]);
         }
-        drop((bits, rank, lines));
+        drop((bits, lines));
         let mut positions = vec![0u32; count];
         for pair in &pairs {
             positions[(pair >> 32) as usize] = *pair as u32;
