@@ -11,6 +11,9 @@
 //!   the same on the local core;
 //! * random: 100k random 8-byte reads through gdb across vCPUs, with and without the
 //!   server's translation cache, and on the local core;
+//! * binary: 64 MiB read by a bare protocol client with hex `m` and binary `x` packets
+//!   (what gdb ≥ 16 uses; Debian 12's gdb 13 has only `m`), MiB/s and the server's CPU
+//!   per MiB for each;
 //! * profile: the server under callgrind during a bulk read, top functions.
 //!
 //! Every byte read is checked against the builder's pattern, so a fast wrong answer
@@ -73,6 +76,7 @@ enum Section {
     Bulk,
     Session,
     Random,
+    Binary,
     Profile,
 }
 
@@ -106,6 +110,7 @@ fn run(opts: &Opts) -> Res<()> {
             Section::Bulk => bulk(opts)?,
             Section::Session => session(opts)?,
             Section::Random => random(opts)?,
+            Section::Binary => binary(opts)?,
             Section::Profile => profile(opts)?,
         }
     }
@@ -520,6 +525,46 @@ impl RspClient {
         (0..len)
             .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(Into::into))
             .collect()
+    }
+}
+
+impl RspClient {
+    /// `len` bytes at `va` with one `m` packet, into `out`; returns the bytes read.
+    fn read_hex_into(&mut self, va: u64, len: usize, out: &mut Vec<u8>) -> Res<usize> {
+        let hex = self.request(&format!("m{va:x},{len:x}"))?;
+        if hex.first() == Some(&b'E') || hex.len() % 2 != 0 {
+            return Err(format!("m{va:x}: {}", String::from_utf8_lossy(&hex)).into());
+        }
+        let nibble = |c: u8| -> Res<u8> {
+            Ok(match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                _ => return Err(format!("not hex: {c:#x}").into()),
+            })
+        };
+        for pair in hex.chunks_exact(2) {
+            out.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
+        }
+        Ok(hex.len() / 2)
+    }
+
+    /// `len` bytes at `va` with one `x` packet (gdb's dialect: `b` + escaped binary),
+    /// into `out`; returns the bytes read.
+    fn read_binary_into(&mut self, va: u64, len: usize, out: &mut Vec<u8>) -> Res<usize> {
+        let body = self.request(&format!("x{va:x},{len:x}"))?;
+        let Some(data) = body.strip_prefix(b"b") else {
+            return Err(format!("x{va:x}: {}", String::from_utf8_lossy(&body)).into());
+        };
+        let before = out.len();
+        let mut it = data.iter();
+        while let Some(&b) = it.next() {
+            out.push(if b == b'}' {
+                it.next().ok_or("escape at the end")? ^ 0x20
+            } else {
+                b
+            });
+        }
+        Ok(out.len() - before)
     }
 }
 
@@ -1062,6 +1107,65 @@ print('XD-RANDOM %.6f %.6f %d' % (time.perf_counter() - t0, time.process_time() 
         }
     }
     println!("   (in-process figures for the same pattern: cargo bench --bench read)");
+    Ok(())
+}
+
+/// 64 MiB through a bare protocol client, `m` against `x`.
+fn binary(opts: &Opts) -> Res<()> {
+    let (dump, _) = bulk_dump(opts)?;
+    let size = 64 * MIB;
+    println!("\n== binary reads: {} MiB of mapped kernel memory by a bare protocol client, hex `m` against binary `x`", size / MIB);
+    println!(
+        "   (median of {} runs; the server's CPU from /proc; 64 KiB packets; every byte checked)",
+        opts.reps.max(1)
+    );
+    println!(
+        "   {:<44} {:>9} {:>9} {:>10} {:>12}",
+        "how", "seconds", "MiB/s", "srv cpu s", "srv ms/MiB"
+    );
+    let server = Server::start(&opts.server, &dump, &[])?;
+    // gdb asks `m` for PacketSize/2 bytes (hex doubles them); `x` can take PacketSize.
+    let variants: [(&str, bool, usize); 3] = [
+        ("m, 32 KiB per packet (gdb <= 15)", false, 32 * 1024),
+        ("x, 32 KiB per packet", true, 32 * 1024),
+        ("x, 64 KiB per packet", true, 64 * 1024),
+    ];
+    let mut results = vec![(Vec::new(), Vec::new()); variants.len()];
+    let mut data = Vec::with_capacity(size as usize);
+    for _ in 0..opts.reps.max(1) {
+        for ((_, binary, chunk), r) in variants.iter().zip(&mut results) {
+            let mut c = RspClient::connect(&server.addr)?;
+            c.request("qSupported:multiprocess+")?;
+            c.no_ack()?;
+            data.clear();
+            let c0 = server.cpu();
+            let t = Instant::now();
+            let mut va = MAPPED_VA;
+            while (data.len() as u64) < size {
+                let want = (*chunk).min((size - data.len() as u64) as usize);
+                let n = if *binary {
+                    c.read_binary_into(va, want, &mut data)?
+                } else {
+                    c.read_hex_into(va, want, &mut data)?
+                };
+                if n == 0 {
+                    return Err(format!("empty read at {va:#x}").into());
+                }
+                va += n as u64;
+            }
+            r.0.push(t.elapsed().as_secs_f64());
+            r.1.push((server.cpu() - c0).as_secs_f64());
+            check_pattern(MAPPED_VA, &data)?;
+        }
+    }
+    for ((label, _, _), (secs, cpu)) in variants.iter().zip(results) {
+        let (secs, cpu) = (median(secs), median(cpu));
+        println!(
+            "   {label:<44} {secs:>9.3} {:>9.0} {cpu:>10.2} {:>12.2}",
+            mib_s(size, secs),
+            cpu * 1000.0 / (size / MIB) as f64
+        );
+    }
     Ok(())
 }
 

@@ -2,18 +2,23 @@
 //! encodes its input (see `src/harness.rs`).
 //!
 //!   cargo run --example make-fuzz-seeds [-- OUT_DIR]     # default: fuzz/seeds
+//!   cargo run --example make-fuzz-seeds -- --regressions # the seeds kept in
+//!                                                        # tests/fuzz_regressions/
 //!
 //! OUT_DIR/open_dump: every format variant of every tiny guest (plus the odd knobs:
 //! ELFCLASS32, invalid tails, legacy 8-byte index). OUT_DIR/read_memory: the same dumps
 //! behind reads of the addresses the guest is known to hold. OUT_DIR/gdb_session: the
 //! packets gdb sends in a session with memory and register reads and refused writes.
+//! OUT_DIR/task_walker: the made-up kernels untouched, and with a task's pointers moved.
+//! Each also gets the small seed `harness::micro_seeds` gives it; `--regressions` writes
+//! only those, into `tests/fuzz_regressions/TARGET/`, whose replay test checks them.
 
 use std::path::{Path, PathBuf};
 
 use xendump_gdbserver::builder::tiny::{tiny_mfn, TinyGuest, DATA_PFN, TEXT_PFN};
 use xendump_gdbserver::builder::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
 use xendump_gdbserver::dump::{GuestKind, Width};
-use xendump_gdbserver::harness::{encode_read_input, ReadOp};
+use xendump_gdbserver::harness::{encode_read_input, micro_seeds, ReadOp};
 use xendump_gdbserver::memory::PagingMode;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -170,6 +175,31 @@ fn gdb_seeds() -> Vec<(&'static str, Vec<u8>)> {
     .iter()
     .map(|c| format!("qRcmd,{}", hex(c)))
     .collect();
+    // What QEMU-aware front ends (GEF, pwndbg), LLDB and gdb >= 16 send.
+    let front_ends = [
+        "qSupported:multiprocess+;swbreak+;xmlRegisters=i386",
+        "Qqemu.sstepbits",
+        "qOffsets",
+        "qqemu.sstep",
+        "Qqemu.sstep=7",
+        "Qqemu.PhyMemMode:1",
+        "qqemu.PhyMemMode",
+        "m2000,10",
+        "Qqemu.PhyMemMode:0",
+        "qGDBServerVersion",
+        "QThreadSuffixSupported",
+        "qHostInfo",
+        "qProcessInfo",
+        "g;thread:0002;",
+        "p10;thread:0001;",
+        "xffffffff81000000,40",
+        "x0,0",
+        "xffffffff81000000,40",
+        "qRcmd,696e666f206d656d",
+        "qRcmd,696e666f207265676973746572",
+        "qRcmd,7870202f387867203078323030",
+        "qRcmd,67766132677061203078666666666666666638313030303030",
+    ];
     let lines = |ls: &[&str]| ls.join("\n").into_bytes();
     let mut out = vec![
         ("session", lines(&session)),
@@ -183,6 +213,7 @@ fn gdb_seeds() -> Vec<(&'static str, Vec<u8>)> {
                 .join("\n")
                 .into_bytes(),
         ),
+        ("front-ends", lines(&front_ends)),
         ("detach", lines(&["qSupported", "g", "D"])),
         ("kill", lines(&["qSupported", "vKill;1", "k"])),
     ];
@@ -200,9 +231,19 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Res<()> {
 }
 
 fn main() -> Res<()> {
-    let out = std::env::args()
-        .nth(1)
-        .map_or_else(|| PathBuf::from("fuzz/seeds"), PathBuf::from);
+    let arg = std::env::args().nth(1);
+    if arg.as_deref() == Some("--regressions") {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+        for (target, name, bytes) in micro_seeds() {
+            write(&dir.join(target), name, &bytes)?;
+            println!("wrote {}/{target}/{name}", dir.display());
+        }
+        return Ok(());
+    }
+    let out = arg.map_or_else(|| PathBuf::from("fuzz/seeds"), PathBuf::from);
+    for (target, name, bytes) in micro_seeds() {
+        write(&out.join(target), name, &bytes)?;
+    }
     let mut n = 0;
     for (kind, mode) in [
         (GuestKind::Pv, PagingMode::FourLevel),
@@ -219,7 +260,8 @@ fn main() -> Res<()> {
             Width::Bits64
         };
         for (variant, opts) in variants(kind, width) {
-            let Ok(bytes) = t.image.write(&opts) else {
+            // Legacy HVM dumps get the CR3 Xen 3.0.x stored (TinyGuest::write).
+            let Ok(bytes) = t.write(&opts) else {
                 continue; // a knob this guest cannot be written with
             };
             let name: String = format!("{variant}-{kind:?}-{mode}")
@@ -248,8 +290,28 @@ fn main() -> Res<()> {
             write(&out.join("gdb_session"), &format!("{name}-{guest}"), &v)?;
         }
     }
+    // task_walker: each guest untouched, and with one pointer of a task redirected.
+    for guest in [0u8, 1] {
+        write(
+            &out.join("task_walker"),
+            &format!("clean-{guest}"),
+            &[guest],
+        )?;
+        // target 4: task 1's task_struct; a pointer-sized write at a few offsets.
+        for offset in [0x380u16, 0x4d0, 0x598, 0x710, 0x818] {
+            let mut v = vec![guest, 4];
+            v.extend_from_slice(&offset.to_le_bytes());
+            v.push(8);
+            v.extend_from_slice(&0xffff_8880_0000_1000u64.to_le_bytes());
+            write(
+                &out.join("task_walker"),
+                &format!("ptr-{guest}-{offset:x}"),
+                &v,
+            )?;
+        }
+    }
     println!(
-        "wrote {n} dumps (x2 targets) and the gdb seeds under {}",
+        "wrote {n} dumps (x2 targets), the gdb and the task walker seeds under {}",
         out.display()
     );
     Ok(())

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run one fuzz target for a given time: scripts/fuzz.sh TARGET SECONDS [libFuzzer args…]
-#   TARGET: open_dump | read_memory | gdb_session   (see src/harness.rs)
+#   TARGET: open_dump | read_memory | gdb_session | task_walker   (see src/harness.rs)
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); the nightly-only flags it passes work on
 # the stable toolchain with RUSTC_BOOTSTRAP=1. Seeds (builder dumps of every variant)
 # are written to fuzz/seeds/ by examples/make-fuzz-seeds.rs; the growing corpus lives
@@ -14,8 +14,8 @@ target=${1:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]}
 shift 2
 case "$target" in
-  open_dump|read_memory|gdb_session) ;;
-  *) echo "fuzz.sh: unknown target $target (open_dump, read_memory, gdb_session)" >&2; exit 2 ;;
+  open_dump|read_memory|gdb_session|task_walker) ;;
+  *) echo "fuzz.sh: unknown target $target (open_dump, read_memory, gdb_session, task_walker)" >&2; exit 2 ;;
 esac
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
@@ -42,9 +42,12 @@ status=0
 times > "$times_file"
 cpu0=$(child_cpu)
 start=$(date +%s)
+# A target with a dictionary of its tokens gets it (gdb_session: every packet name).
+dict=()
+if [ -f "$target.dict" ]; then dict=("-dict=$target.dict"); fi
 cargo fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
   -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=4096 -timeout=20 \
-  -print_final_stats=1 "$@" || status=$?
+  -print_final_stats=1 "${dict[@]}" "$@" || status=$?
 times > "$times_file"
 cpu=$(awk -v a="$(child_cpu)" -v b="$cpu0" 'BEGIN { printf "%.0f", a - b }')
 rm -f "$times_file"

@@ -10,7 +10,10 @@ need=()
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
 # LLDB: IDE users connect with it too; tests/lldb_e2e.rs drives it.
 command -v lldb >/dev/null 2>&1 || need+=(lldb)
+# gcc and binutils: the Linux-awareness tests compile and link a kernel fixture
+# (tests/fixtures/linux; -m32 is compile-only there, so no multilib is needed).
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v objcopy >/dev/null 2>&1 || need+=(binutils)
 command -v crash >/dev/null 2>&1 || need+=(crash)
 /usr/bin/python3 -c 'import drgn' >/dev/null 2>&1 || need+=(python3-drgn)
 if [ "${1:-}" = "--bench" ]; then

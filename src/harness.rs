@@ -3,13 +3,16 @@
 //! Each function takes arbitrary bytes and must return without panicking, hanging or
 //! allocating without bound, whatever the bytes are. The fuzz targets call them; so does
 //! `tests/fuzz_regressions.rs`, on every input that once crashed one of them, so a fixed
-//! finding stays fixed. The input encodings are documented on each function and produced
-//! for seeds by `examples/make-fuzz-seeds.rs`.
+//! finding stays fixed. Each returns what it got to ([`OpenReport`], [`ReadReport`], the
+//! replies), so that a test can tell a harness that ran from one that gave up at once.
+//! The input encodings are documented on each function and produced for seeds by
+//! `examples/make-fuzz-seeds.rs`; [`micro_seeds`] are the small ones kept as regression
+//! inputs.
 
 use std::sync::{Arc, OnceLock};
 
 use crate::addr::VirtAddr;
-use crate::builder::tiny::TinyGuest;
+use crate::builder::tiny::{MicroGuest, TinyGuest};
 use crate::builder::DumpOptions;
 use crate::dump::{GuestKind, Width, XenDump};
 use crate::gdb::monitor::{run_command, Context};
@@ -31,12 +34,26 @@ pub const OP_SIZE: usize = 12;
 /// Most operations one [`read_memory`] input holds.
 pub const MAX_OPS: usize = 8;
 
+/// What [`open_dump`] got to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Pages in the dump, if the bytes opened as one.
+    pub pages: Option<u64>,
+    /// vCPU contexts decoded.
+    pub vcpus: usize,
+    /// The `info` summary, if the guest model could be built.
+    pub summary: Option<String>,
+}
+
 /// Open a dump from arbitrary bytes and use everything the server uses at start-up:
 /// the guest model, the summary (`info`), the first pages and frame lookups.
-pub fn open_dump(data: &[u8]) {
+pub fn open_dump(data: &[u8]) -> OpenReport {
+    let mut report = OpenReport::default();
     let Ok(dump) = XenDump::from_bytes(data.to_vec()) else {
-        return;
+        return report;
     };
+    report.pages = Some(dump.page_count());
+    report.vcpus = dump.vcpus().len();
     for i in [0, 1, dump.page_count().saturating_sub(1)] {
         let _ = dump.page(crate::addr::PageIndex(i));
         if let Some(pfn) = dump.pfn_of(crate::addr::PageIndex(i)) {
@@ -48,8 +65,18 @@ pub fn open_dump(data: &[u8]) {
     }
     let _ = dump.shared_info();
     if let Ok(guest) = Guest::new(dump, GuestOptions::default()) {
-        let _ = Summary::of(&guest).to_string();
+        report.summary = Some(Summary::of(&guest).to_string());
     }
+    report
+}
+
+/// What [`read_memory`] got to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// The dump opened and the guest model was built.
+    pub guest: bool,
+    /// For each operation, the bytes its first read returned (the readable prefix).
+    pub reads: Vec<Vec<u8>>,
 }
 
 /// One memory operation of a [`read_memory`] input, as encoded there.
@@ -106,15 +133,16 @@ pub fn encode_read_input(ops: &[ReadOp], dump: &[u8]) -> Vec<u8> {
 /// bits so every walker runs on fuzzed tables. Each operation reads through the
 /// cache, reads again (a cache hit must give the same answer), walks the page tables
 /// without the cache and runs `monitor translate` and `monitor p2m/m2p` on it.
-pub fn read_memory(data: &[u8]) {
+pub fn read_memory(data: &[u8]) -> ReadReport {
+    let mut report = ReadReport::default();
     let Some((&head, rest)) = data.split_first() else {
-        return;
+        return report;
     };
     let n = usize::from(head & 0x0f) % (MAX_OPS + 1);
     let ops_len = (n * OP_SIZE).min(rest.len());
     let (ops, dump) = rest.split_at(ops_len);
     let Ok(dump) = XenDump::from_bytes(dump.to_vec()) else {
-        return;
+        return report;
     };
     let paging = match head >> 4 {
         1 => Some(PagingOverride::NoPaging),
@@ -131,8 +159,9 @@ pub fn read_memory(data: &[u8]) {
             ..GuestOptions::default()
         },
     ) else {
-        return;
+        return report;
     };
+    report.guest = true;
     let debuggee = Debuggee::new(guest);
     let guest = debuggee.guest();
     let mut cache = TranslationCache::new(8);
@@ -157,7 +186,11 @@ pub fn read_memory(data: &[u8]) {
         let via = match op.view % 3 {
             0 => match guest.vcpu_space(slot) {
                 Some(space) => Via::Virtual(space),
-                None => continue,
+                None => {
+                    // No such vCPU: nothing is readable through it.
+                    report.reads.push(Vec::new());
+                    continue;
+                }
             },
             1 => Via::Physical,
             _ => Via::Machine,
@@ -172,6 +205,7 @@ pub fn read_memory(data: &[u8]) {
             again[..second],
             "bytes changed on a cache hit"
         );
+        report.reads.push(buf[..first].to_vec());
         let _ = guest.read_exact(&mut cache, via, op.addr, &mut buf[..len]);
         if let Some(space) = guest.vcpu_space(slot) {
             let _ = guest.translate(space, VirtAddr(op.addr));
@@ -182,6 +216,7 @@ pub fn read_memory(data: &[u8]) {
     }
     let _ = monitor("vcpu".into());
     let _ = monitor("vcpu 0".into());
+    report
 }
 
 /// The two guests a [`gdb_session`] input can talk to: a 64-bit PV guest and a 32-bit
@@ -250,4 +285,161 @@ pub fn gdb_session(data: &[u8]) -> Vec<u8> {
         rest = &rest[used..];
     }
     sent
+}
+
+/// Most patches one [`task_walker`] input applies.
+pub const MAX_PATCHES: usize = 64;
+/// Tasks and reads one [`task_walker`] walk may make at most.
+pub const TASK_WALK_LIMITS: (usize, u64) = (256, 1 << 16);
+
+/// The two kernels a [`task_walker`] input corrupts: the builder's made-up 6.1-like
+/// kernel with processes, threads and kernel threads, 64-bit and 32-bit.
+pub fn task_walker_guests() -> &'static [crate::builder::linux::LinuxGuest; 2] {
+    use crate::builder::linux::{synthetic_spec, LinuxGuest};
+    static GUESTS: OnceLock<[LinuxGuest; 2]> = OnceLock::new();
+    GUESTS.get_or_init(|| {
+        let make = |w| LinuxGuest::build(synthetic_spec(GuestKind::Hvm, w)).expect("kernel");
+        [make(Width::Bits64), make(Width::Bits32)]
+    })
+}
+
+/// Corrupt a Linux guest's task memory, then walk its tasks and read every task's
+/// saved registers.
+///
+/// Input: one byte (bit 0: the 32-bit guest of [`task_walker_guests`]), then up to
+/// [`MAX_PATCHES`] patches `target, offset (LE u16), len, bytes[len % 33]`: `target`'s
+/// low two bits pick a task's `task_struct`, its switch frame, its `signal_struct` or a
+/// CPU's per-CPU area, the rest which one; the bytes are written at `offset` in it.
+/// The walk must stay within [`TASK_WALK_LIMITS`] and list no task twice.
+pub fn task_walker(data: &[u8]) -> TaskWalkReport {
+    use crate::os::linux::tasks::{saved_registers, walk_tasks, KernelAddresses, WalkOptions};
+    let mut report = TaskWalkReport::default();
+    let Some((&head, mut rest)) = data.split_first() else {
+        return report;
+    };
+    let mut g = task_walker_guests()[usize::from(head & 1)].clone();
+    for _ in 0..MAX_PATCHES {
+        let [target, lo, hi, len, tail @ ..] = rest else {
+            break;
+        };
+        let n = (usize::from(*len) % 33).min(tail.len());
+        let (bytes, after) = tail.split_at(n);
+        rest = after;
+        let f = &g.facts;
+        let i = usize::from(target >> 2);
+        let base = match target & 3 {
+            0 => f.tasks[i % f.tasks.len()].address,
+            1 => f.tasks[i % f.tasks.len()].thread_sp,
+            2 => f.tasks[i % f.tasks.len()].signal,
+            _ => f.per_cpu_area[i % f.per_cpu_area.len()],
+        };
+        let offset = u64::from(u16::from_le_bytes([*lo, *hi]));
+        let _ = g.write_virt(base + offset, bytes);
+    }
+    let layout = g.spec.layout.clone();
+    let p = g.spec.placement;
+    let addrs = KernelAddresses {
+        init_task: p.init_task,
+        per_cpu_offset: Some(p.per_cpu_offset),
+        current_task: Some(p.current_task),
+    };
+    let mut opts = WalkOptions::new(&layout, g.spec.cpus);
+    (opts.limits.max_tasks, opts.limits.max_reads) = TASK_WALK_LIMITS;
+    let walk = walk_tasks(&g, &layout, &addrs, &opts);
+    assert!(walk.tasks.len() <= TASK_WALK_LIMITS.0, "too many tasks");
+    assert!(walk.reads <= TASK_WALK_LIMITS.1, "too many reads");
+    let mut seen = std::collections::HashSet::new();
+    assert!(
+        walk.tasks.iter().all(|t| seen.insert(t.address)),
+        "a task listed twice"
+    );
+    report.tasks = walk.tasks.iter().map(|t| t.pid).collect();
+    for t in &walk.tasks {
+        if saved_registers(&g, &layout, &opts, t).is_ok() {
+            report.registers += 1;
+        }
+    }
+    report
+}
+
+/// What [`task_walker`] got to: the pids walked, in order, and how many tasks' saved
+/// registers were read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskWalkReport {
+    /// Pid of every task the walk listed.
+    pub tasks: Vec<i32>,
+    /// Tasks whose switch frame could be read.
+    pub registers: usize,
+}
+
+/// Reads of a [`MicroGuest`] dump for [`read_memory`]: the banner through the virtual,
+/// physical and machine views, an unmapped address, and a vCPU that does not exist.
+pub fn micro_reads(m: &MicroGuest) -> Vec<ReadOp> {
+    let f = &m.facts;
+    let op = |view, slot, len: usize, addr| ReadOp {
+        view,
+        slot,
+        len: len as u16,
+        addr,
+    };
+    vec![
+        op(0, 0, f.banner.len(), f.banner_va),
+        op(1, 0, f.banner.len(), f.banner_pa),
+        op(2, 0, f.banner.len(), f.banner_ma),
+        op(0, 0, 16, f.unmapped_va),
+        op(0, 7, 16, f.banner_va),
+    ]
+}
+
+/// The packets of a short gdb session with [`gdb_session`]'s first guest (a 64-bit PV
+/// tiny guest): features, registers, memory at `banner_va` (its banner), a refused
+/// write and a `monitor info`, one packet a line (mode byte 1).
+pub fn micro_session(banner_va: u64) -> Vec<u8> {
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let lines = [
+        "qSupported:multiprocess+;swbreak+;xmlRegisters=i386".to_string(),
+        "QStartNoAckMode".into(),
+        "qXfer:features:read:target.xml:0,ffb".into(),
+        "?".into(),
+        "qfThreadInfo".into(),
+        "g".into(),
+        format!("m{banner_va:x},40"),
+        format!("M{banner_va:x},2:4142"),
+        format!("qRcmd,{}", hex("info")),
+        "D".into(),
+    ];
+    let mut v = vec![1u8];
+    v.extend_from_slice(lines.join("\n").as_bytes());
+    v
+}
+
+/// Small inputs that reach deep into each harness, kept in `tests/fuzz_regressions/`
+/// (`cargo run --example make-fuzz-seeds -- --regressions` writes them there):
+/// `(target, name, bytes)`. A [`MicroGuest`] as a current ELF dump (`open_dump`) and as
+/// a legacy dump behind [`micro_reads`] (`read_memory`), and [`micro_session`]
+/// (`gdb_session`).
+pub fn micro_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let m = MicroGuest::new().expect("micro guest");
+    let elf = m
+        .write(&DumpOptions::elf(Width::Bits32))
+        .expect("micro ELF dump");
+    let legacy = m
+        .write(&DumpOptions::legacy(Width::Bits32))
+        .expect("micro legacy dump");
+    let tiny = TinyGuest::new(GuestKind::Pv, PagingMode::FourLevel).expect("tiny guest");
+    vec![
+        ("open_dump", "seed-micro-elf-hvm32", elf),
+        (
+            "read_memory",
+            "seed-micro-legacy-hvm32",
+            encode_read_input(&micro_reads(&m), &legacy),
+        ),
+        (
+            "gdb_session",
+            "seed-session-pv64",
+            micro_session(tiny.facts.banner_va),
+        ),
+        // The 64-bit made-up kernel, untouched.
+        ("task_walker", "seed-kernel64-untouched", vec![0]),
+    ]
 }

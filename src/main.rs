@@ -15,7 +15,7 @@ use xendump_gdbserver::dump::{Width, XenDump};
 use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
-use xendump_gdbserver::os::linux::ScanDepth;
+use xendump_gdbserver::os::linux::{apply_kernel_view, ScanDepth};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
 use xendump_gdbserver::threads::Debuggee;
@@ -203,9 +203,14 @@ impl GuestArgs {
     }
 }
 
+/// Open the dump, model the guest, and let the guest kernel's own data settle what the
+/// dump leaves open (a legacy HVM layout, vCPUs whose page-table root is useless).
 fn open_guest(path: &PathBuf, args: &GuestArgs) -> Result<Guest> {
     let dump = XenDump::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Guest::new(dump, args.options()).with_context(|| format!("cannot use {}", path.display()))
+    let mut guest = Guest::new(dump, args.options())
+        .with_context(|| format!("cannot use {}", path.display()))?;
+    apply_kernel_view(&mut guest);
+    Ok(guest)
 }
 
 /// gdbserver accepts `PORT`, `:PORT` and `HOST:PORT`; so do we.
@@ -266,6 +271,10 @@ fn serve(args: ServeArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
+        // Catch Ctrl-C before saying we serve: a Ctrl-C right after the "serving" line
+        // must end the server cleanly, not by the default signal action.
+        let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("cannot catch Ctrl-C")?;
         eprintln!(
             "xendump-gdbserver: serving {} ({} vCPUs) on {local}\n  connect with: gdb -ex 'target remote {local}' vmlinux",
             path.display(),
@@ -282,8 +291,8 @@ fn serve(args: ServeArgs) -> Result<()> {
             write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
             max_sessions: args.max_sessions.max(1),
         };
-        server::serve(listener, debuggee, config, async {
-            let _ = tokio::signal::ctrl_c().await;
+        server::serve(listener, debuggee, config, async move {
+            let _ = interrupt.recv().await;
         })
         .await
         .context("server failed")

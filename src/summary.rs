@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::dump::{ContextLayout, DumpFormat, GuestKind, Width};
-use crate::memory::Guest;
+use crate::memory::{Guest, LegacyLayout, RootSource};
 use crate::os::linux::{find_vmcoreinfo, KernelMap, ScanDepth};
 
 /// Everything `info` reports, ready for text or JSON.
@@ -33,6 +33,9 @@ pub struct Summary {
     pub mfn_range: Option<[String; 2]>,
     pub index_bytes: usize,
     pub vcpus: Vec<VcpuSummary>,
+    /// Legacy HVM dumps: the slot → pfn rule in use, and how each rule checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_hvm_layout: Option<LegacyLayout>,
     pub warnings: Vec<String>,
     /// The guest kernel's mappings and VMCOREINFO ([`Summary::with_kernel`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,11 +99,20 @@ pub struct VcpuSummary {
     pub mode: &'static str,
     pub rip: String,
     pub rsp: String,
-    pub cr3: String,
+    /// CR3 as the guest had it; `None` when the dump cannot tell.
+    pub cr3: Option<String>,
+    /// CR3 as the dump stores it, when that differs (legacy HVM: a machine address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cr3_stored: Option<String>,
     pub root_frame: Option<String>,
     pub root_frame_space: &'static str,
     pub paging: String,
     pub paging_source: &'static str,
+    /// "cr3", or "kernel" when the vCPU's CR3 could not be used.
+    pub root_source: &'static str,
+    /// Why the vCPU's CR3 could not be used, and what is read instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_note: Option<String>,
 }
 
 fn width_bits(w: Width) -> u8 {
@@ -121,13 +133,16 @@ impl Summary {
             .iter()
             .map(|v| {
                 let space = guest.vcpu_space(v.slot);
+                let cr3 = guest.guest_cr3(v.slot);
+                let info = guest.root_info(v.slot);
                 VcpuSummary {
                     slot: v.slot,
                     online: v.online(),
                     mode: if v.kernel_mode() { "kernel" } else { "user" },
                     rip: hex(v.rip),
                     rsp: hex(v.gprs.rsp),
-                    cr3: hex(v.cr3()),
+                    cr3: cr3.map(hex),
+                    cr3_stored: (cr3 != Some(v.cr3())).then(|| hex(v.cr3())),
                     root_frame: space.and_then(|s| s.root).map(|r| {
                         if r.offset == 0 {
                             hex(r.frame)
@@ -141,6 +156,21 @@ impl Summary {
                     },
                     paging: space.map_or("?".into(), |s| s.mode.to_string()),
                     paging_source: space.map_or("?", |s| s.mode_source),
+                    root_source: match info.map(|i| &i.source) {
+                        Some(RootSource::Kernel { .. }) => "kernel",
+                        _ => "cr3",
+                    },
+                    root_note: info.and_then(|i| match (&i.source, i.problem) {
+                        (RootSource::Kernel { how }, Some(p)) => {
+                            Some(format!("{}: reads go through {how}", p.describe()))
+                        }
+                        (RootSource::Kernel { how }, None) => Some(format!("reads go through {how}")),
+                        (RootSource::Cr3, Some(p)) => Some(p.describe().to_string()),
+                        (RootSource::Cr3, None) => i
+                            .guessed_offset
+                            .filter(|_| space.is_some_and(|s| s.mode == crate::memory::PagingMode::Pae))
+                            .map(|o| format!("PAE: the PDPT's offset in its page is not in the dump; the one at +{o:#x} is used")),
+                    }),
                 }
             })
             .collect();
@@ -184,6 +214,7 @@ impl Summary {
             mfn_range: d.mfn_range().map(|(a, b)| [hex(a.0), hex(b.0)]),
             index_bytes: frames.index_bytes(),
             vcpus,
+            legacy_hvm_layout: guest.legacy_layout().cloned(),
             warnings: {
                 let mut w = d.warnings().to_vec();
                 w.extend_from_slice(guest.warnings());
@@ -285,6 +316,19 @@ impl fmt::Display for Summary {
                 "mfn range:       unknown (HVM dumps record guest frames only)"
             )?,
         }
+        if let Some(l) = &self.legacy_hvm_layout {
+            writeln!(f, "slot -> pfn:     {}", l.describe())?;
+            for c in l.checks.iter().filter(|c| c.rule != l.rule) {
+                writeln!(
+                    f,
+                    "  also tried:    {} ({} of {} page tables reached check)",
+                    c.rule, c.tables_ok, c.tables_checked
+                )?;
+            }
+            if let Some(k) = &l.kernel_check {
+                writeln!(f, "  kernel check:  {k}")?;
+            }
+        }
         writeln!(f, "vCPUs:           {}", self.vcpus.len())?;
         for v in &self.vcpus {
             writeln!(
@@ -295,12 +339,18 @@ impl fmt::Display for Summary {
                 v.mode,
                 v.rip,
                 v.rsp,
-                v.cr3,
+                v.cr3.as_deref().unwrap_or("unknown"),
                 v.root_frame_space,
                 v.root_frame.as_deref().unwrap_or("-"),
                 v.paging,
                 v.paging_source
             )?;
+            if let Some(c) = &v.cr3_stored {
+                writeln!(f, "           stored cr3 {c} (a machine address)")?;
+            }
+            if let Some(n) = &v.root_note {
+                writeln!(f, "           root: {n}")?;
+            }
         }
         if let Some(k) = &self.kernel {
             write_kernel(f, k)?;

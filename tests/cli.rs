@@ -7,7 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use xendump_gdbserver::builder::scenario::Scenario;
-use xendump_gdbserver::builder::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+use xendump_gdbserver::builder::{
+    all_variants, x86, DumpOptions, ElfOptions, Layout, LegacyOptions,
+};
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::PagingMode;
 
@@ -36,7 +38,7 @@ fn info_reports_the_facts_of_every_variant() {
         (GuestKind::Hvm, PagingMode::Pae),
     ] {
         let s = Scenario::new(kind, mode).unwrap();
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
@@ -62,7 +64,7 @@ fn info_reports_the_facts_of_every_variant() {
             ));
         }
         for (name, opts) in variants {
-            let path = support::dump_file(&dir, &name, &s.image.write(&opts).unwrap());
+            let path = support::dump_file(&dir, &name, &s.write(&opts).unwrap());
             let j = info_json(&path);
             let legacy = matches!(opts.format, Layout::Legacy(_));
             let ctx = format!("{name}: {j:#}");
@@ -80,13 +82,13 @@ fn info_reports_the_facts_of_every_variant() {
                 },
                 "{ctx}"
             );
-            if kind == GuestKind::Pv || !legacy {
-                assert_eq!(
-                    j["guest_width"],
-                    if mode.is_32bit() { 32 } else { 64 },
-                    "{ctx}"
-                );
-            }
+            // Legacy HVM included: a CR3 stored as a machine address above 4 GiB must
+            // not make a 32-bit guest 64-bit.
+            assert_eq!(
+                j["guest_width"],
+                if x86::is_32bit(mode) { 32 } else { 64 },
+                "{ctx}"
+            );
             assert_eq!(j["page_size"], 4096, "{ctx}");
             assert_eq!(j["pages"], s.image.page_count(), "{ctx}");
             let pfns: Vec<u64> = s.image.populated_pfns().map(|p| p.0).collect();
@@ -127,24 +129,42 @@ fn info_reports_the_facts_of_every_variant() {
                     "{ctx}"
                 );
             }
+            if legacy && kind == GuestKind::Hvm {
+                let l = &j["legacy_hvm_layout"];
+                assert_eq!(l["fits"], true, "{ctx}");
+                assert!(
+                    l["rule"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("Xen 3.0.3/3.0.4 HVM builder"),
+                    "{ctx}"
+                );
+            } else {
+                assert!(j["legacy_hvm_layout"].is_null(), "{ctx}");
+            }
             let states = s.image.expected_states();
             let vcpus = j["vcpus"].as_array().unwrap();
             assert_eq!(vcpus.len(), 3, "{ctx}");
             for (i, v) in vcpus.iter().enumerate() {
                 assert_eq!(v["rip"], format!("{:#x}", states[i].rip), "{ctx}");
                 assert_eq!(v["rsp"], format!("{:#x}", states[i].gprs.rsp), "{ctx}");
+                // The guest's own CR3; a legacy HVM dump stored the top table's machine
+                // address instead, which `info` shows beside it.
                 assert_eq!(v["cr3"], format!("{:#x}", states[i].cr3()), "{ctx}");
+                assert_eq!(
+                    v["cr3_stored"].is_string(),
+                    legacy && kind == GuestKind::Hvm,
+                    "{ctx}"
+                );
                 assert_eq!(v["online"], legacy || i != 2, "{ctx}");
                 assert_eq!(v["mode"], if i == 1 { "user" } else { "kernel" }, "{ctx}");
-                if !(legacy && kind == GuestKind::Hvm) {
-                    assert_eq!(v["paging"], s.mode.to_string(), "{ctx}");
-                    // 64-bit PV keeps the kernel table in CR3 even in user mode (the user table
-                    // is ctrlreg[1]); elsewhere vCPU 1's CR3 is its own table.
-                    let pv64 = kind == GuestKind::Pv && !mode.is_32bit();
-                    let cr3_table = usize::from(i == 1 && !pv64);
-                    let root = s.facts.roots[cr3_table];
-                    assert_eq!(v["root_frame"], format!("{:#x}", root.frame), "{ctx}");
-                }
+                assert_eq!(v["paging"], s.mode.to_string(), "{ctx}");
+                // 64-bit PV keeps the kernel table in CR3 even in user mode (the user table
+                // is ctrlreg[1]); elsewhere vCPU 1's CR3 is its own table.
+                let pv64 = kind == GuestKind::Pv && !x86::is_32bit(mode);
+                let cr3_table = usize::from(i == 1 && !pv64);
+                let root = s.facts.roots[cr3_table];
+                assert_eq!(v["root_frame"], format!("{:#x}", root.frame), "{ctx}");
             }
             seen += 1;
         }
@@ -199,6 +219,7 @@ fn help_teaches_and_errors_are_clear() {
 
 #[test]
 fn serves_on_loopback_by_default_and_stops_on_ctrl_c() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let s = Scenario::new(GuestKind::Pv, PagingMode::FourLevel).unwrap();
     let path = support::dump_file(
@@ -210,37 +231,85 @@ fn serves_on_loopback_by_default_and_stops_on_ctrl_c() {
     // which case the error must say so).
     let mut child = bin()
         .arg(&path)
+        .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    // SIGINT, as Ctrl-C sends.
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
+    let pid = child.id();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server ignored Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    if err.contains("cannot listen on") {
-        assert!(err.contains("127.0.0.1:1234"), "{err}");
-    } else {
-        assert!(err.contains("on 127.0.0.1:1234"), "{err}");
-        assert!(status.success(), "{status:?}: {err}");
+    let serving = loop {
+        let Ok(line) = rx.recv_timeout(support::HANG) else {
+            break false; // exited (or hung) without saying where it serves
+        };
+        err.push_str(&line);
+        err.push('\n');
+        if line.contains("serving") {
+            break true;
+        }
+        if line.contains("cannot listen on") {
+            break false;
+        }
+    };
+    if serving {
+        assert!(err.contains(" on 127.0.0.1:1234"), "{err}");
+        // The Ctrl-C handler is installed before the "serving" line, so a Ctrl-C at
+        // any moment after it ends the server cleanly: the kernel already reports
+        // SIGINT (bit 1) caught.
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << 1) != 0);
+        assert!(
+            caught,
+            "Ctrl-C is not caught when the server says it serves: {err}"
+        );
     }
+    if serving {
+        // SIGINT, as Ctrl-C sends.
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+    }
+    let mut status = None;
+    assert!(
+        wait_for(|| {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "server ignored Ctrl-C: {err}"
+    );
+    let status = status.unwrap();
+    while let Ok(line) = rx.recv_timeout(support::HANG) {
+        err.push_str(&line);
+        err.push('\n');
+    }
+    if serving {
+        assert!(status.success(), "{status:?}: {err}");
+    } else {
+        assert!(err.contains("cannot listen on 127.0.0.1:1234"), "{err}");
+    }
+}
+
+/// Poll `cond` until it holds; false if it still does not after [`support::HANG`].
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + support::HANG;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }

@@ -14,7 +14,7 @@ use object::LittleEndian;
 use support::gdb_with;
 use xendump_gdbserver::addr::PAGE_SIZE;
 use xendump_gdbserver::builder::scenario::{Scenario, DIRECT_MAP_PAGES};
-use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
+use xendump_gdbserver::builder::{all_variants, x86, DumpOptions, Layout};
 use xendump_gdbserver::convert::{
     convert_file, write_vmcore, ConvertError, ConvertOptions, NoProgress, Plan, VmcoreinfoScan,
     NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO, NT_XENDUMP_P2M,
@@ -37,7 +37,7 @@ fn modes() -> Vec<(GuestKind, PagingMode)> {
 }
 
 fn width(mode: PagingMode) -> Width {
-    if mode.is_32bit() {
+    if x86::is_32bit(mode) {
         Width::Bits32
     } else {
         Width::Bits64
@@ -179,11 +179,11 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 /// Check one converted scenario against what the builder put in.
-fn check_core(name: &str, s: &Scenario, core: &Core, format: &Layout) {
+fn check_core(name: &str, s: &Scenario, core: &Core, opts: &DumpOptions) {
     let f = &s.facts;
-    let img = &s.image;
-    let wide = !s.mode.is_32bit();
-    let legacy = matches!(format, Layout::Legacy(_));
+    let img = &s.image_for(opts);
+    let wide = !x86::is_32bit(s.mode);
+    let legacy = matches!(opts.format, Layout::Legacy(_));
     assert_eq!(core.machine, if wide { 62 } else { 3 }, "{name}: e_machine");
 
     // Physical segments cover exactly the populated frames, in order, without overlap.
@@ -222,12 +222,11 @@ fn check_core(name: &str, s: &Scenario, core: &Core, format: &Layout) {
         .iter()
         .all(|&b| b == 0));
 
-    // Direct-map addresses: PAGE_OFFSET + paddr exactly where the scenario maps it.
-    // (Legacy HVM dumps lose the guest's CR3 semantics, so no tables can be walked.)
-    let tables_readable = !(legacy && img.kind == GuestKind::Hvm);
+    // Direct-map addresses: PAGE_OFFSET + paddr exactly where the scenario maps it
+    // (legacy HVM too: its CR3 names the root's machine frame, which the index finds).
     for l in core.physical() {
         let in_map = l.paddr / PAGE_SIZE < DIRECT_MAP_PAGES;
-        if tables_readable && in_map {
+        if in_map {
             assert_eq!(l.vaddr, f.direct_map_va + l.paddr, "{name}: {l:?}");
             assert!(
                 (l.paddr + l.size) / PAGE_SIZE <= DIRECT_MAP_PAGES,
@@ -240,7 +239,7 @@ fn check_core(name: &str, s: &Scenario, core: &Core, format: &Layout) {
 
     // The kernel image mapping (x86_64): one segment, as crash derives phys_base from it.
     let image = core.image();
-    if wide && tables_readable {
+    if wide {
         assert_eq!(
             image,
             vec![Load {
@@ -374,7 +373,7 @@ fn every_format_converts_and_reads_back() {
         let s = scenario(kind, mode, 0);
         for (variant, opts) in all_variants(kind, width(mode)) {
             let name = format!("{variant}-{mode}");
-            let guest = guest_of(s.image.write(&opts).unwrap());
+            let guest = guest_of(s.write(&opts).unwrap());
             let legacy_pv = guest.dump().format() == DumpFormat::Legacy && kind == GuestKind::Pv;
             match convert_bytes(&guest) {
                 Err(ConvertError::NoPseudoPhysical) if legacy_pv => {}
@@ -382,7 +381,7 @@ fn every_format_converts_and_reads_back() {
                 Ok((bytes, plan)) => {
                     assert!(!legacy_pv, "{name}: legacy PV converted");
                     assert_eq!(bytes.len() as u64, plan.file_size, "{name}");
-                    check_core(&name, &s, &Core::parse(bytes), &opts.format);
+                    check_core(&name, &s, &Core::parse(bytes), &opts);
                     checked += 1;
                 }
             }
@@ -405,14 +404,17 @@ fn kernel_mappings_come_from_the_page_tables() {
         );
         match map.text {
             Some(t) => {
-                assert!(!mode.is_32bit());
+                assert!(!x86::is_32bit(mode));
                 assert_eq!((t.va, t.pa, t.size), (f.text_va, f.text_pa, f.text_size));
                 assert_eq!(
                     t.phys_base(),
                     f.text_pa.wrapping_sub(f.text_va - START_KERNEL_MAP) as i64
                 );
             }
-            None => assert!(mode.is_32bit(), "{kind:?} {mode}: no image mapping found"),
+            None => assert!(
+                x86::is_32bit(mode),
+                "{kind:?} {mode}: no image mapping found"
+            ),
         }
     }
 }
@@ -429,7 +431,7 @@ fn vmcoreinfo_is_found_by_pointer_in_the_image_and_by_full_scan() {
         assert_eq!(info.note_pa, facts.note_pa);
         assert_eq!(info.text, facts.text);
         assert_eq!(info.osrelease(), Some("6.1.0-xendump-demo"));
-        if !mode.is_32bit() {
+        if !x86::is_32bit(mode) {
             // The 64-bit quick scan reads the image only, so the pointer found it.
             assert_eq!(info.found_by, FoundBy::Pointer);
             assert_eq!(info.kernel_offset(), Some(0x1e00_0000));
@@ -512,7 +514,7 @@ fn gdb_reads_the_vmcore() {
     for (kind, mode) in modes() {
         let s = scenario(kind, mode, 0);
         let f = &s.facts;
-        let wide = !mode.is_32bit();
+        let wide = !x86::is_32bit(mode);
         let name = format!("{kind:?}-{mode}").replace(' ', "");
         let dump = write_dump(dir.path(), &name, &s, &DumpOptions::default());
         let vmcore = dir.path().join(format!("{name}.vmcore"));
@@ -537,12 +539,7 @@ fn gdb_reads_the_vmcore() {
         }
         let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
         let core_arg = format!("core-file {}", vmcore.display());
-        let out = gdb_with(
-            "",
-            &refs,
-            &["-ex", &core_arg],
-            std::time::Duration::from_secs(60),
-        );
+        let out = gdb_with("", &refs, &["-ex", &core_arg], support::HANG);
         for lwp in 1..=3 {
             assert!(
                 out.contains(&format!("LWP {lwp}")),
@@ -651,7 +648,7 @@ fn damaged_input_fails_cleanly_without_output() {
 
     // A truncated (legacy HVM) dump: an error, unless missing pages may be left out.
     let h = scenario(GuestKind::Hvm, PagingMode::FourLevel, 0);
-    let full = h.image.write(&DumpOptions::legacy(Width::Bits64)).unwrap();
+    let full = h.write(&DumpOptions::legacy(Width::Bits64)).unwrap();
     let cut = dir.path().join("cut.core");
     std::fs::write(&cut, &full[..full.len() - 10 * PAGE_SIZE as usize]).unwrap();
     let (ok, _, err) = run(bin().args(["convert", "-o"]).arg(&out).arg(&cut));

@@ -1,14 +1,13 @@
 //! End-to-end: the real gdb, over TCP, against the real server, on builder dumps of every
-//! format and both guest widths. Expected values come from the scenario description.
+//! format, both guest kinds and both guest widths. Expected values come from the
+//! scenario description.
 
 mod support;
-
-use std::time::Duration;
 
 use support::{dump_file, gdb, gdb_with, reg, Server};
 use xendump_gdbserver::addr::VirtAddr;
 use xendump_gdbserver::builder::scenario::{Scenario, DATA_PAGES};
-use xendump_gdbserver::builder::{all_variants, DumpOptions, Layout};
+use xendump_gdbserver::builder::{all_variants, x86, DumpOptions, Layout};
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::PagingMode;
 use xendump_gdbserver::vcpu::VcpuState;
@@ -28,15 +27,14 @@ fn cases() -> Vec<Case> {
         (GuestKind::Hvm, PagingMode::Pae),
     ] {
         let s = Scenario::new(kind, mode).unwrap();
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
         };
+        // Legacy HVM included: Xen 3.0.x stored CR3 as the top table's machine address
+        // (above 4 GiB here), and gdb must see the guest's own.
         for (name, opts) in all_variants(kind, width) {
-            if kind == GuestKind::Hvm && matches!(opts.format, Layout::Legacy(_)) {
-                continue; // legacy HVM CR3 semantics differ; covered in tests/memory.rs
-            }
             out.push(Case {
                 name: format!("{name}-{mode}"),
                 scenario: s.clone(),
@@ -95,12 +93,24 @@ fn expected_regs(v: &VcpuState, wide: bool) -> Vec<(&'static str, u64)> {
 fn gdb_sees_every_format_and_width() {
     let dir = tempfile::tempdir().unwrap();
     let cases = cases();
-    assert!(cases.len() >= 12, "{}", cases.len());
+    // 64-bit PV 4 variants, 32-bit PV 5, HVM 5 in each of two modes (legacy in the
+    // 3.0.3 and the 3.0.4 style).
+    assert_eq!(cases.len(), 19, "{}", cases.len());
+    for kind in [GuestKind::Pv, GuestKind::Hvm] {
+        for format in ["elf-", "elf31-", "legacy-"] {
+            assert!(
+                cases
+                    .iter()
+                    .any(|c| c.scenario.image.kind == kind && c.name.starts_with(format)),
+                "no {format} case for {kind:?}"
+            );
+        }
+    }
     for case in &cases {
         let s = &case.scenario;
         let f = &s.facts;
-        let wide = !s.mode.is_32bit();
-        let path = dump_file(&dir, &case.name, &s.image.write(&case.opts).unwrap());
+        let wide = !x86::is_32bit(s.mode);
+        let path = dump_file(&dir, &case.name, &s.write(&case.opts).unwrap());
         let server = Server::start(&path, &[]);
         let (xw, unit) = if wide { ("g", 8) } else { ("w", 4) };
         let jiffies_cmd = format!("x/1x{xw} {:#x}", f.jiffies_va);
@@ -168,7 +178,9 @@ fn gdb_sees_every_format_and_width() {
             )),
             "{ctx}"
         );
-        // Registers of every thread, from the builder's own description.
+        // Registers of every thread, from the builder's own description: as the guest
+        // had them (a legacy HVM dump stores CR3 as a machine address, gdb shows the
+        // guest's).
         let expected = s.image.expected_states();
         let blocks: Vec<&str> = out.split("==REGS==").skip(1).collect();
         assert_eq!(blocks.len(), 3, "{ctx}");
@@ -211,23 +223,31 @@ fn segment_bases_and_system_registers() {
     );
     let v = s.image.expected_states();
     let ctx = format!("{out}\n{}", server.log());
-    assert!(
-        out.contains(&format!("$1 = {:#x}", v[0].fs_base.unwrap())),
-        "{ctx}"
-    );
-    // Kernel mode: the kernel GS base is the live one.
-    assert!(
-        out.contains(&format!("$2 = {:#x}", v[0].gs_base_kernel.unwrap())),
-        "{ctx}"
-    );
-    assert!(out.contains("$3 = <unavailable>"), "{ctx}");
-    assert!(out.contains(&format!("$4 = {:#x}", v[0].cr3())), "{ctx}");
-    // vCPU 1 is in user mode (cs & 3 == 3): the user GS base is live.
-    assert!(
-        out.contains(&format!("$5 = {:#x}", v[1].gs_base_user.unwrap())),
-        "{ctx}"
-    );
-    assert!(out.contains(&format!("$6 = {:#x}", v[1].cr3())), "{ctx}");
+    // gdb's value history, $1 to $6, exactly.
+    let want = [
+        format!("{:#x}", v[0].fs_base.unwrap()),
+        // Kernel mode: the kernel GS base is the live one.
+        format!("{:#x}", v[0].gs_base_kernel.unwrap()),
+        "<unavailable>".to_string(),
+        format!("{:#x}", v[0].cr3()),
+        // vCPU 1 is in user mode (cs & 3 == 3): the user GS base is live.
+        format!("{:#x}", v[1].gs_base_user.unwrap()),
+        format!("{:#x}", v[1].cr3()),
+    ];
+    for (i, want) in want.iter().enumerate() {
+        assert_eq!(
+            history(&out, i + 1),
+            Some(want.as_str()),
+            "${}: {ctx}",
+            i + 1
+        );
+    }
+}
+
+/// What gdb printed for value-history entry `$n` (`$n = VALUE`).
+fn history(out: &str, n: usize) -> Option<&str> {
+    let prefix = format!("${n} = ");
+    out.lines().find_map(|l| l.strip_prefix(prefix.as_str()))
 }
 
 #[test]
@@ -302,24 +322,32 @@ fn running_is_refused_and_changes_nothing() {
 
 #[test]
 fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
-    let (_dir, s, mut server) = support::serve_scenario(
+    let (dir, s, mut server) = support::serve_scenario(
         GuestKind::Pv,
         PagingMode::FourLevel,
         &DumpOptions::elf(Width::Bits64),
     );
     let f = s.facts.clone();
-    // Two sessions in parallel, each switching threads and views independently.
+    // Two sessions at once, each switching threads and views independently. Each waits
+    // for the other to have done so (a barrier of files) before reading: both sessions
+    // are open while either reads.
     let handles: Vec<_> = (0..2)
         .map(|i| {
             let addr = server.addr.clone();
             let f = f.clone();
+            let me = dir.path().join(format!("ready-{i}"));
+            let other = dir.path().join(format!("ready-{}", 1 - i));
             std::thread::spawn(move || {
                 let view = if i == 0 { "physical" } else { "virtual" };
                 let addr_read = if i == 0 { f.banner_pa } else { f.banner_va };
                 let cmds = [
                     format!("monitor view {view}"),
                     format!("thread {}", i + 1),
-                    "shell sleep 0.5".into(),
+                    format!(
+                        "shell touch {}; while [ ! -e {} ]; do sleep 0.01; done",
+                        me.display(),
+                        other.display()
+                    ),
                     format!("x/s {addr_read:#x}"),
                     "p/x $rip".into(),
                 ];
@@ -332,12 +360,19 @@ fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
     let v = s.image.expected_states();
     for (i, out) in outs.iter().enumerate() {
         assert!(out.contains(f.banner), "session {i}: {out}");
-        assert!(
-            out.contains(&format!("{:#x}", v[i].rip)),
+        assert_eq!(
+            history(out, 1),
+            Some(format!("{:#x}", v[i].rip).as_str()),
             "session {i}: {out}"
         );
     }
-    // A gdb killed mid-session must not take the server down.
+    assert!(
+        server.wait_for_log("gdb disconnected", 2),
+        "{}",
+        server.log()
+    );
+    // A gdb killed mid-session must not take the server down. It connects, says so,
+    // then waits on its standard input.
     let mut c = std::process::Command::new(support::gdb_path());
     c.args([
         "-nx",
@@ -345,16 +380,51 @@ fn two_gdbs_at_once_and_a_reconnect_after_a_killed_gdb() {
         "-ex",
         &format!("target remote {}", server.addr),
         "-ex",
-        "shell sleep 30",
+        "echo VICTIM-CONNECTED\\n",
+        "-ex",
+        "shell read line",
     ]);
     let mut victim = c
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let stdout = victim.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let connected = loop {
+        match rx.recv_timeout(support::HANG) {
+            Ok(line) if line.contains("VICTIM-CONNECTED") => break true,
+            Ok(_) => continue,
+            Err(_) => break false,
+        }
+    };
+    assert!(
+        connected,
+        "the victim gdb never connected:\n{}",
+        server.log()
+    );
+    assert!(server.wait_for_log("gdb connected", 3), "{}", server.log());
     victim.kill().unwrap();
     victim.wait().unwrap();
+    drop(victim.stdin.take()); // ends its `shell read`
+                               // The server sees the session end, and serves the next one.
+    assert!(
+        server.wait_for_log_where(|log| {
+            log.matches("gdb disconnected").count() + log.matches("session ended").count() >= 3
+        }),
+        "{}",
+        server.log()
+    );
     let out = gdb(&server.addr, &[&format!("x/s {:#x}", f.banner_va)]);
     assert!(out.contains(f.banner), "after reconnect: {out}");
     assert!(server.alive(), "server died:\n{}", server.log());
@@ -391,7 +461,7 @@ fn the_gdbinit_connects_and_its_helpers_work() {
     ] {
         c.args(["-ex", &cmd]);
     }
-    let out = support::run_with_timeout(c, Duration::from_secs(60));
+    let out = support::run_with_timeout(c, support::HANG);
     let ctx = format!("{out}\n{}", server.log());
     assert!(out.contains("format:          ELF xc_core"), "{ctx}");
     assert!(
@@ -475,7 +545,7 @@ fn bulk_dumps_are_exact_and_stop_at_the_first_unreadable_page() {
         let s = Scenario::new(kind, mode).unwrap();
         let f = &s.facts;
         let name = format!("{kind:?}-{mode}");
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
@@ -487,7 +557,12 @@ fn bulk_dumps_are_exact_and_stop_at_the_first_unreadable_page() {
         );
         let server = Server::start(&path, &[]);
         let out_path = |n: &str| dir.path().join(format!("{name}-{n}.bin"));
-        let (direct, data, user) = (out_path("direct"), out_path("data"), out_path("user"));
+        let (direct, data, past, user) = (
+            out_path("direct"),
+            out_path("data"),
+            out_path("past"),
+            out_path("user"),
+        );
         let page = 4096u64;
         // The direct map below the VGA hole (HVM guests have no RAM there): 0xA0
         // pages, mostly zero, several packets.
@@ -500,10 +575,17 @@ fn bulk_dumps_are_exact_and_stop_at_the_first_unreadable_page() {
                 f.direct_map_va,
                 f.direct_map_va + direct_len
             ),
-            // Runs one page past the 16 data pages: gdb must name that page.
+            // The 16 data pages (from an unaligned start), then one page further: gdb
+            // must name the unmapped page.
             format!(
                 "dump binary memory {} {:#x} {:#x}",
                 data.display(),
+                f.data_va + 8,
+                data_end
+            ),
+            format!(
+                "dump binary memory {} {:#x} {:#x}",
+                past.display(),
                 f.data_va + 8,
                 data_end + page
             ),
@@ -529,6 +611,12 @@ fn bulk_dumps_are_exact_and_stop_at_the_first_unreadable_page() {
         assert!(
             got == expect(0, f.direct_map_va, direct_len),
             "direct map differs ({} bytes): {ctx}",
+            got.len()
+        );
+        let got = std::fs::read(&data).unwrap_or_default();
+        assert!(
+            got == expect(0, f.data_va + 8, data_end - f.data_va - 8),
+            "data pages differ ({} bytes): {ctx}",
             got.len()
         );
         assert!(

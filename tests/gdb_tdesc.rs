@@ -143,6 +143,17 @@ fn gdb_agrees_with_the_i386_layout() {
         (find("orig_eax").remote_number, find("orig_eax").g_offset),
         (41, 308)
     );
+    // In a feature of ours: gdb 13's i386 GNU/Linux ABI (the default) aborts on
+    // org.gnu.gdb.i386.segments next to org.gnu.gdb.i386.linux.
+    assert_eq!(
+        (find("fs_base").remote_number, find("fs_base").g_offset),
+        (42, 312)
+    );
+    assert_eq!(
+        (find("gs_base").remote_number, find("gs_base").g_offset),
+        (43, 316)
+    );
+    assert_eq!((find("cr3").remote_number, find("cr3").g_offset), (46, 328));
     let last = from_gdb.last().unwrap();
-    assert_eq!(last.g_offset + last.size, 352);
+    assert_eq!(last.g_offset + last.size, 360);
 }

@@ -36,9 +36,13 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("server", &["gdb", "threads"]),
-    // Test support: the builder describes guests with the lower layers' vocabulary;
-    // the harness drives everything the server does.
-    ("builder", &["addr", "kinds", "vcpu", "dump", "memory"]),
+    // Test support: the builder describes guests with the lower layers' vocabulary
+    // (a Linux guest's kernel structs with the OS layer's layout); the harness drives
+    // everything the server does.
+    (
+        "builder",
+        &["addr", "kinds", "vcpu", "dump", "memory", "os"],
+    ),
     (
         "harness",
         &[

@@ -100,3 +100,91 @@ fn detach_closes_the_session_after_its_reply() {
     assert!(used < input.len(), "read past the detach");
     assert!(String::from_utf8_lossy(&out).ends_with("$OK#9a"));
 }
+
+#[test]
+fn qsupported_is_gdbstubs_reply_plus_binary_upload() {
+    use xendump_gdbserver::gdb::rsp::decode_reply;
+    // Acked and not: the amendment must keep the ack in front and fix the checksum.
+    for no_ack_first in [false, true] {
+        let mut s = session();
+        let mut out = Vec::new();
+        if no_ack_first {
+            s.feed(&packet(b"QStartNoAckMode"), &mut out).unwrap();
+            out.clear();
+        }
+        s.feed(&packet(b"qSupported:multiprocess+;swbreak+"), &mut out)
+            .unwrap();
+        let start = out.iter().position(|&b| b == b'$').unwrap();
+        assert_eq!(&out[..start], if no_ack_first { &b""[..] } else { b"+" });
+        let body = String::from_utf8(decode_reply(&out[start..]).unwrap()).unwrap();
+        let features: Vec<&str> = body.split(';').collect();
+        assert!(features[0].starts_with("PacketSize="), "{body}");
+        assert!(features.contains(&"multiprocess+"), "{body}");
+        assert!(features.contains(&"qXfer:features:read+"), "{body}");
+        assert_eq!(features.last(), Some(&"binary-upload+"), "{body}");
+        // gdbstub negotiated multiprocess: thread ids come as pPID.TID.
+        out.clear();
+        s.feed(&packet(b"qfThreadInfo"), &mut out).unwrap();
+        assert!(String::from_utf8_lossy(&out).contains("mp01.01"), "{out:?}");
+    }
+}
+
+#[test]
+fn a_bare_or_malformed_qsupported_is_answered_not_fatal() {
+    use xendump_gdbserver::gdb::rsp::decode_reply;
+    let mut s = session();
+    let mut out = Vec::new();
+    s.feed(&packet(b"qSupported:multiprocess+"), &mut out)
+        .unwrap();
+    // pwndbg probes with a bare qSupported mid-session; gdbstub alone would end it.
+    for probe in [
+        &b"qSupported"[..],
+        b"qSupported:",
+        b"qSupported:a+;;b+",
+        b"qSupportedX",
+    ] {
+        out.clear();
+        let (_, status) = s.feed(&packet(probe), &mut out).unwrap();
+        assert_eq!(status, SessionStatus::Open);
+        let start = out.iter().position(|&b| b == b'$').unwrap();
+        let body = String::from_utf8(decode_reply(&out[start..]).unwrap()).unwrap();
+        if probe == b"qSupportedX" {
+            assert_eq!(body, "", "not a packet");
+        } else {
+            assert!(body.starts_with("PacketSize="), "{body}");
+            assert!(body.ends_with(";binary-upload+"), "{body}");
+        }
+    }
+    // Still multiprocess, still serving.
+    out.clear();
+    s.feed(&packet(b"qfThreadInfo"), &mut out).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("mp01.01"), "{out:?}");
+}
+
+#[test]
+fn a_continue_stops_at_once_with_a_stop_that_names_the_thread() {
+    // What MIEngine's -exec-continue after connecting, and Eclipse's launch, rely on.
+    let mut s = session();
+    let mut out = Vec::new();
+    s.feed(&packet(b"qSupported:multiprocess+"), &mut out)
+        .unwrap();
+    for (resume, thread) in [
+        (&b"vCont;c"[..], "p01.01"),
+        (b"c", "p01.01"),
+        (b"Hgp1.2", ""),
+        (b"vCont;c:p1.2", "p01.02"),
+    ] {
+        out.clear();
+        let (_, status) = s.feed(&packet(resume), &mut out).unwrap();
+        assert_eq!(status, SessionStatus::Open);
+        let text = String::from_utf8_lossy(&out);
+        if thread.is_empty() {
+            assert!(text.contains("$OK#"), "{text}");
+        } else {
+            assert!(
+                text.contains(&format!("T05thread:{thread};")),
+                "{resume:?}: {text}"
+            );
+        }
+    }
+}

@@ -9,7 +9,7 @@ use super::options::{DumpOptions, Layout};
 use super::sparse::SparseWriter;
 use super::vcpu::VcpuImage;
 use super::{elf, legacy};
-use crate::addr::{GuestFrame, MachineFrame, PhysAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::addr::{GuestFrame, MachineFrame, PhysAddr, PAGE_SIZE};
 use crate::dump::{ContextLayout, GuestKind, Width};
 use crate::vcpu::VcpuState;
 
@@ -109,16 +109,16 @@ impl XenVersionImage {
     }
 }
 
-/// Xen's encoding of an x86_64 PV CR3: `mfn << 12` (§5).
+/// Xen's encoding of an x86_64 PV CR3: `mfn << 12` (§5); see [`super::x86::xen_cr3_64`].
 pub fn pv64_cr3(mfn: MachineFrame) -> u64 {
-    mfn.0 << PAGE_SHIFT
+    super::x86::xen_cr3_64(mfn.0)
 }
 
 /// Xen's folded encoding of a 32-bit (PAE / compat) PV CR3: `(u32)(mfn << 12) | (u32)(mfn >> 20)`,
 /// i.e. the frame rotated left by 12 within 32 bits (§5). Frames ≥ 2^32 lose their top bits.
+/// See [`super::x86::xen_cr3_32`].
 pub fn pv32_cr3(mfn: MachineFrame) -> u64 {
-    let folded = ((mfn.0 << PAGE_SHIFT) as u32) | ((mfn.0 >> 20) as u32);
-    u64::from(folded)
+    super::x86::xen_cr3_32(mfn.0)
 }
 
 /// A region of a written dump file.
@@ -380,6 +380,56 @@ impl GuestImage {
             .enumerate()
             .map(|(slot, v)| v.to_state(slot, layout, self.kind))
             .collect()
+    }
+
+    /// The vCPU states a correct reader decodes from a dump of this image written with
+    /// `opts`: the contexts as that writer's Xen stored them (legacy HVM: CR3 as a
+    /// machine address, see [`super::LegacyHvmCr3`]), legacy vCPUs online (the format
+    /// predates `VGCF_online`), and no FS/GS bases where Xen did not fill them (HVM
+    /// guests before Xen 4.2, and every legacy HVM guest).
+    pub fn expected_states_for(&self, opts: &DumpOptions) -> Vec<VcpuState> {
+        let layout = self.context_layout();
+        let bases = match (&opts.format, self.kind) {
+            (_, GuestKind::Pv) => true,
+            (Layout::Legacy(_), GuestKind::Hvm) => false,
+            (Layout::Elf(_), GuestKind::Hvm) => (self.xen.major, self.xen.minor) >= (4, 2),
+        };
+        self.vcpus
+            .iter()
+            .enumerate()
+            .map(|(slot, v)| {
+                let mut st = match &opts.format {
+                    Layout::Legacy(l) => {
+                        let mut st =
+                            legacy::stored_context(self, l, v).to_state(slot, layout, self.kind);
+                        st.flags |= crate::vcpu::VGCF_ONLINE;
+                        st
+                    }
+                    Layout::Elf(_) => v.to_state(slot, layout, self.kind),
+                };
+                if !bases {
+                    st.fs_base = None;
+                    st.gs_base_kernel = None;
+                    st.gs_base_user = None;
+                }
+                st
+            })
+            .collect()
+    }
+
+    /// The guest page whose bytes slot `slot` of a dump written with `opts` holds
+    /// (`None`: a zero page). ELF dumps and legacy ones list pages in ascending pfn
+    /// order unless [`super::LegacyOptions::page_order`] or
+    /// [`super::LegacyOptions::contents_by_index`] say otherwise.
+    pub fn slot_page(
+        &self,
+        opts: &DumpOptions,
+        slot: u64,
+    ) -> Result<Option<GuestFrame>, BuildError> {
+        match &opts.format {
+            Layout::Legacy(l) => legacy::slot_page(self, l, slot),
+            Layout::Elf(_) => Ok(self.populated_pfns().nth(slot as usize)),
+        }
     }
 
     /// Where each part of the dump will go, without writing it.

@@ -9,12 +9,12 @@
 
 use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
-use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
+use crate::memory::{PageSize, PagingMode, Root};
 use crate::vcpu::VGCF_IN_KERNEL;
 
-use super::image::{pv64_cr3, FrameRun};
+use super::image::FrameRun;
 use super::pagetable::{EntryFlags, PageTableBuilder, PageTableError};
-use super::{BuildError, GuestImage, VcpuImage};
+use super::{x86, BuildError, GuestImage, VcpuImage};
 
 /// Virtual address of the first mapped page (a vmalloc-style kernel address).
 pub const MAPPED_VA: u64 = 0xffff_c900_0000_0000;
@@ -255,10 +255,11 @@ impl LargeGuest {
             let (cr3, cs, ss) = match self.kind {
                 GuestKind::Pv => {
                     v.flags |= VGCF_IN_KERNEL;
-                    (pv64_cr3(MachineFrame(root.frame)), 0xe033, 0xe02b)
+                    (x86::xen_cr3_64(root.frame), 0xe033, 0xe02b)
                 }
                 GuestKind::Hvm => {
-                    let cr3 = Cr3Decode::HvmLong.encode(*root).unwrap_or_default();
+                    let cr3 = x86::architectural_cr3(mode, root.frame * PAGE_SIZE)
+                        .expect("table pool frames fit CR3");
                     (cr3, 0x10, 0x18)
                 }
             };

@@ -6,10 +6,60 @@ use std::io::{Seek, Write};
 
 use super::error::BuildError;
 use super::image::{DumpLayout, GuestImage, Region};
-use super::options::LegacyOptions;
+use super::options::{LegacyHvmCr3, LegacyOptions, PHYS_TABLE_MFN};
 use super::sparse::SparseWriter;
+use super::vcpu::VcpuImage;
 use crate::addr::{GuestFrame, MachineFrame, PAGE_SIZE};
 use crate::dump::{ContextLayout, GuestKind, Width, XC_CORE_MAGIC, XC_CORE_MAGIC_HVM};
+use crate::vcpu::VGCF_HVM_GUEST;
+
+/// Pages `xc_core.c` copied per batch through one buffer (`DUMP_INCREMENT`).
+const DUMP_INCREMENT: u64 = 4096;
+/// CR0.PG.
+const CR0_PG: u64 = 1 << 31;
+/// Bits of an architectural CR3 that hold the top table's address (any paging mode).
+const CR3_ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
+
+/// The magic a legacy dump of `image` gets with `opts`.
+fn legacy_magic(image: &GuestImage, opts: &LegacyOptions) -> u32 {
+    opts.magic.unwrap_or(match image.kind {
+        GuestKind::Pv => XC_CORE_MAGIC,
+        GuestKind::Hvm => XC_CORE_MAGIC_HVM,
+    })
+}
+
+/// A vCPU's context as Xen 3.0.x stored it: for HVM guests, `ctrlreg[3]` replaced by
+/// the top table's machine address (see [`LegacyHvmCr3`]) and, before 3.0.4,
+/// `VGCF_HVM_GUEST` set.
+pub(super) fn stored_context(
+    image: &GuestImage,
+    opts: &LegacyOptions,
+    vcpu: &VcpuImage,
+) -> VcpuImage {
+    let mut v = vcpu.clone();
+    if image.kind != GuestKind::Hvm {
+        return v;
+    }
+    if opts
+        .hvm_flag
+        .unwrap_or(legacy_magic(image, opts) == XC_CORE_MAGIC)
+    {
+        v.flags |= VGCF_HVM_GUEST;
+    }
+    if opts.hvm_cr3 == LegacyHvmCr3::MachineOfTopTable {
+        let mfn = if v.ctrlreg[0] & CR0_PG == 0 {
+            Some(PHYS_TABLE_MFN)
+        } else {
+            image
+                .pfn_to_mfn(GuestFrame((v.ctrlreg[3] & CR3_ADDRESS) >> 12))
+                .map(|m| m.0)
+        };
+        if let Some(mfn) = mfn {
+            v.ctrlreg[3] = super::x86::legacy_hvm_cr3(image.hypervisor, mfn);
+        }
+    }
+    v
+}
 
 /// `sizeof(struct xc_core_header)`: six `unsigned int`s.
 const HEADER_SIZE: u64 = 24;
@@ -95,10 +145,7 @@ pub(super) fn plan(
     let index_offset = HEADER_SIZE + nr_vcpus * context_size;
     let index_size = nr_pages * u64::from(index_width);
     let pages_offset = (index_offset + index_size).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-    let magic = opts.magic.unwrap_or(match image.kind {
-        GuestKind::Pv => XC_CORE_MAGIC,
-        GuestKind::Hvm => XC_CORE_MAGIC_HVM,
-    });
+    let magic = legacy_magic(image, opts);
     let region = |name, offset, size| Region { name, offset, size };
     Ok(LegacyPlan {
         layout: DumpLayout {
@@ -143,7 +190,7 @@ pub(super) fn write<W: Write + Seek>(
     }
     out.put(&header)?;
     for vcpu in &image.vcpus {
-        let ctx = vcpu.encode(plan.context_layout);
+        let ctx = stored_context(image, opts, vcpu).encode(plan.context_layout);
         out.put(&ctx)?;
         out.zeros(plan.layout.context_slot - ctx.len() as u64);
     }
@@ -156,6 +203,13 @@ pub(super) fn write<W: Write + Seek>(
     }
     out.zeros(u64::from(plan.pages_offset) - out.position());
     match &opts.page_order {
+        _ if opts.contents_by_index => {
+            let mfns = indexed_mfns(image, opts)?;
+            for slot in 0..mfns.len() {
+                let pfn = slot_contents_by_index(image, &mfns, slot as u64);
+                out.page(pfn.and_then(|p| image.page(p)).map(|p| &p[..]), PAGE_SIZE)?;
+            }
+        }
         None => image.write_pages_ascending(&mut out)?,
         Some(_) => for_each_indexed_page(image, opts, |pfn, _| {
             out.page(image.page(pfn).map(|p| &p[..]), PAGE_SIZE)
@@ -165,4 +219,46 @@ pub(super) fn write<W: Write + Seek>(
     debug_assert_eq!(out.position(), plan.layout.file_size);
     out.finish()?;
     Ok(plan.layout)
+}
+
+/// The index entries (mfns) in list order.
+fn indexed_mfns(image: &GuestImage, opts: &LegacyOptions) -> Result<Vec<u64>, BuildError> {
+    let mut mfns = Vec::new();
+    for_each_indexed_page(image, opts, |_, mfn| {
+        mfns.push(mfn.0);
+        Ok(())
+    })?;
+    Ok(mfns)
+}
+
+/// Xen 3.0.4's writer: the guest page slot `slot` holds (the one whose pfn equals its
+/// index entry), or the one the copy buffer held from an earlier batch; `None`: zeros.
+fn slot_contents_by_index(image: &GuestImage, mfns: &[u64], slot: u64) -> Option<GuestFrame> {
+    let as_pfn = GuestFrame(*mfns.get(slot as usize)?);
+    if image.pfn_to_mfn(as_pfn).is_some() {
+        return Some(as_pfn);
+    }
+    // The mapping failed and its return value was ignored: the buffer still held the
+    // page copied into the same place one batch earlier (freshly allocated: zeros).
+    slot.checked_sub(DUMP_INCREMENT)
+        .and_then(|earlier| slot_contents_by_index(image, mfns, earlier))
+}
+
+/// The guest page whose bytes slot `slot` of a legacy dump of `image` holds (`None`:
+/// zeros or padding), as the writer selected by `opts` filled it.
+pub(super) fn slot_page(
+    image: &GuestImage,
+    opts: &LegacyOptions,
+    slot: u64,
+) -> Result<Option<GuestFrame>, BuildError> {
+    let mut order = Vec::new();
+    for_each_indexed_page(image, opts, |pfn, _| {
+        order.push(pfn);
+        Ok(())
+    })?;
+    if opts.contents_by_index {
+        let mfns = indexed_mfns(image, opts)?;
+        return Ok(slot_contents_by_index(image, &mfns, slot));
+    }
+    Ok(order.get(slot as usize).copied())
 }

@@ -17,19 +17,24 @@ mod error;
 mod image;
 pub mod large;
 mod legacy;
+pub mod legacy_hvm;
+pub mod linux;
 mod options;
 pub mod pagetable;
 pub mod scenario;
 mod sparse;
 pub mod tiny;
 mod vcpu;
+pub mod x86;
 
 pub use error::BuildError;
 pub use image::{
     pv32_cr3, pv64_cr3, DumpLayout, FrameRun, GuestImage, Page, Region, XenVersionImage,
     CAPABILITIES_32, CAPABILITIES_64,
 };
-pub use options::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+pub use options::{
+    all_variants, DumpOptions, ElfOptions, Layout, LegacyHvmCr3, LegacyOptions, PHYS_TABLE_MFN,
+};
 pub use vcpu::VcpuImage;
 
 #[cfg(test)]

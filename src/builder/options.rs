@@ -138,6 +138,54 @@ pub struct LegacyOptions {
     /// Number of `~0` index entries appended, each with a zero page (crash treats `~0`
     /// as an invalid mfn; no known writer emits them).
     pub invalid_tail: u64,
+    /// HVM guests: what the contexts' `ctrlreg[3]` holds. Xen 3.0.x overwrote it with
+    /// the machine frame of the vCPU's top-level table (its `guest_table`), and with its
+    /// own 1:1 table (not in the dump) while the guest had paging off.
+    pub hvm_cr3: LegacyHvmCr3,
+    /// HVM guests: set `VGCF_HVM_GUEST` in the contexts' flags. `None`: as Xen did, iff
+    /// the magic is 0xF00FEBED (3.0.0–3.0.3; the flag went away with 0xF00FEBEE).
+    pub hvm_flag: Option<bool>,
+    /// HVM guests, Xen 3.0.4's writer: slot *k* holds the guest page whose pfn equals
+    /// index entry *k* (it passed mfns to a mapping call that by then took pfns), or,
+    /// when no guest page has that number, whatever the copy buffer held: the page
+    /// written 4096 slots earlier, zeros in the first batch.
+    pub contents_by_index: bool,
+}
+
+/// What a legacy dump stores in an HVM vCPU's `ctrlreg[3]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LegacyHvmCr3 {
+    /// As Xen 3.0.x: `xen_pfn_to_cr3(mfn)` of the top-level table the guest's CR3 names
+    /// (the in-page offset of a PAE PDPT is lost); with paging off, the machine frame
+    /// [`PHYS_TABLE_MFN`] of Xen's own table, which no dump holds.
+    #[default]
+    MachineOfTopTable,
+    /// The vCPU image's value, untouched.
+    AsGiven,
+}
+
+/// Machine frame the builder gives Xen's 1:1 table (`d->arch.phys_table`), stored as the
+/// CR3 of legacy HVM vCPUs with paging off. Above every frame the builders populate.
+pub const PHYS_TABLE_MFN: u64 = 0xF_F0F0_0000;
+
+impl LegacyOptions {
+    /// Xen 3.0.0–3.0.3: magic 0xF00FEBED for every guest, `VGCF_HVM_GUEST` marking HVM
+    /// vCPUs.
+    pub fn xen_3_0_3() -> LegacyOptions {
+        LegacyOptions {
+            magic: Some(crate::dump::XC_CORE_MAGIC),
+            ..LegacyOptions::default()
+        }
+    }
+
+    /// Xen 3.0.4: magic 0xF00FEBEE for HVM guests and slots holding pages by their
+    /// index entry (see [`LegacyOptions::contents_by_index`]).
+    pub fn xen_3_0_4_by_index() -> LegacyOptions {
+        LegacyOptions {
+            contents_by_index: true,
+            ..LegacyOptions::default()
+        }
+    }
 }
 
 /// Every format × tools-width combination a real writer could have produced for a
@@ -145,7 +193,8 @@ pub struct LegacyOptions {
 /// with a short name.
 ///
 /// Covered: current ELF (p2m for PV, pfn for HVM) from 64- and 32-bit tools, the 3.1
-/// order, and legacy (0xF00FEBED PV / 0xF00FEBEE HVM) with the tools-native index width.
+/// order, and legacy (0xF00FEBED PV / 0xF00FEBEE HVM, and for HVM also the 3.0.3 style
+/// 0xF00FEBED + `VGCF_HVM_GUEST`) with the tools-native index width.
 /// Not included (use the knobs): ELFCLASS32, 8-byte legacy index on 32-bit tools,
 /// invalid tails, odd slot sizes.
 pub fn all_variants(kind: GuestKind, width: Width) -> Vec<(String, DumpOptions)> {
@@ -195,5 +244,15 @@ pub fn all_variants(kind: GuestKind, width: Width) -> Vec<(String, DumpOptions)>
         format!("legacy-{magic}-{guest}-{}", tools_name(legacy_tools)),
         DumpOptions::legacy(legacy_tools),
     ));
+    if kind == GuestKind::Hvm {
+        // Xen 3.0.3 and before: the PV magic, HVM vCPUs flagged in their contexts.
+        out.push((
+            format!("legacy-ed-{guest}-{}", tools_name(legacy_tools)),
+            DumpOptions {
+                format: Layout::Legacy(LegacyOptions::xen_3_0_3()),
+                tools: legacy_tools,
+            },
+        ));
+    }
     out
 }

@@ -7,6 +7,10 @@
 //! those bytes, [`lookup`](PageTableBuilder::lookup) answers from the mapping list
 //! itself, so tests can compare the walker against it.
 //!
+//! The tables are encoded with the builder's own statement of the architecture
+//! ([`super::x86`]), never with the walker's code: index bits, entry sizes and entry
+//! formats written twice, once for each side, so that a mistake in one shows.
+//!
 //! Frames here are raw `u64` frame numbers in the guest's table-frame space, as in
 //! [`mod@crate::memory::walk`].
 
@@ -14,12 +18,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use thiserror::Error;
 
-use crate::addr::{VirtAddr, PAGE_SHIFT, PAGE_SIZE};
-use crate::memory::paging::{
-    PageSize, PagingMode, ENTRY_GLOBAL, ENTRY_LARGE_PAGE, ENTRY_NO_EXECUTE, ENTRY_PAT_4K,
-    ENTRY_PAT_LARGE, ENTRY_PRESENT, ENTRY_USER, ENTRY_WRITABLE,
-};
-use crate::memory::{Cr3Decode, Root};
+use super::x86;
+use crate::addr::{VirtAddr, PAGE_SIZE};
+use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
 
 /// One 4 KiB table page.
 pub type TablePage = Box<[u8; PAGE_SIZE as usize]>;
@@ -37,7 +38,8 @@ pub struct EntryFlags {
     pub no_execute: bool,
     /// PAT: bit 7 of a 4 KiB PTE, bit 12 of a large-page entry (leaf entries only).
     pub pat: bool,
-    /// Extra bits OR-ed in; must be within [`PagingMode::software_bits`].
+    /// Extra bits OR-ed in; must be bits the processor ignores in every entry of the
+    /// mode (11:9, and 62:52 in long mode).
     pub software: u64,
 }
 
@@ -55,13 +57,13 @@ impl EntryFlags {
     fn access_bits(&self) -> u64 {
         let mut bits = self.software;
         if self.writable {
-            bits |= ENTRY_WRITABLE;
+            bits |= x86::WRITABLE;
         }
         if self.user {
-            bits |= ENTRY_USER;
+            bits |= x86::USER;
         }
         if self.no_execute {
-            bits |= ENTRY_NO_EXECUTE;
+            bits |= x86::EXECUTE_DISABLE;
         }
         bits
     }
@@ -86,7 +88,7 @@ impl Mapping {
     /// Last virtual address covered (inclusive, so a run may end at 2^64 − 1).
     pub fn last(&self) -> u64 {
         // Wrapping: the fields are public, and a hand-made run must not panic here.
-        let len = self.count.wrapping_mul(self.page_size.bytes());
+        let len = self.count.wrapping_mul(x86::page_bytes(self.page_size));
         self.va.0.wrapping_add(len.wrapping_sub(1))
     }
 
@@ -207,11 +209,48 @@ pub struct BuiltTables {
     pub pages: Vec<(u64, TablePage)>,
 }
 
+/// How a CR3 value names the root table, for [`BuiltTables::cr3`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cr3Encoding {
+    /// Xen's x86_64 `xen_pfn_to_cr3` of the root frame: a 64-bit PV vCPU.
+    XenPv64,
+    /// Xen's x86_32 `xen_pfn_to_cr3` (frame folded into 32 bits): a 32-bit PV vCPU.
+    XenPv32,
+    /// The architectural CR3 of the tables' mode (the root frame being guest-physical):
+    /// an HVM/PVH vCPU.
+    Architectural,
+}
+
+/// The reader's names for the encodings, for callers that speak them. Only the name
+/// is taken: the builder encodes on its own.
+impl From<Cr3Decode> for Cr3Encoding {
+    fn from(d: Cr3Decode) -> Self {
+        match d {
+            Cr3Decode::Pv64 => Cr3Encoding::XenPv64,
+            Cr3Decode::Pv32 => Cr3Encoding::XenPv32,
+            Cr3Decode::HvmLong | Cr3Decode::HvmPae | Cr3Decode::HvmTwoLevel => {
+                Cr3Encoding::Architectural
+            }
+        }
+    }
+}
+
 impl BuiltTables {
-    /// CR3 value for the root in the given encoding (`None` if not representable,
-    /// e.g. an HVM PAE PDPT above 4 GiB).
-    pub fn cr3(&self, encoding: Cr3Decode) -> Option<u64> {
-        encoding.encode(self.root)
+    /// CR3 value for the root in the given encoding (`None` if not representable:
+    /// an architectural CR3 of a PDPT above 4 GiB, a PV root that is not page aligned,
+    /// a 32-bit PV root above 2^32 frames).
+    pub fn cr3(&self, encoding: impl Into<Cr3Encoding>) -> Option<u64> {
+        let aligned = self.root.offset == 0;
+        match encoding.into() {
+            Cr3Encoding::XenPv64 => aligned.then(|| x86::xen_cr3_64(self.root.frame)),
+            Cr3Encoding::XenPv32 => {
+                (aligned && self.root.frame >> 32 == 0).then(|| x86::xen_cr3_32(self.root.frame))
+            }
+            Cr3Encoding::Architectural => {
+                let address = self.root.frame.checked_mul(PAGE_SIZE)? + u64::from(self.root.offset);
+                x86::architectural_cr3(self.mode, address)
+            }
+        }
     }
 
     /// The table pages keyed by frame, usable as a [`crate::memory::TableSource`].
@@ -279,13 +318,14 @@ impl PageTableBuilder {
         flags: EntryFlags,
     ) -> Result<&mut Self, PageTableError> {
         let mode = self.mode;
-        if mode.levels().is_empty() {
+        let levels = x86::levels(mode);
+        if levels.is_empty() {
             return Err(PageTableError::NoPageTables { mode });
         }
-        if !mode.levels().iter().any(|l| l.leaf == Some(size)) {
+        if !levels.iter().any(|l| l.leaf == Some(size)) {
             return Err(PageTableError::PageSizeNotSupported { mode, size });
         }
-        if va.0 % size.bytes() != 0 || target_frame % size.frames() != 0 {
+        if va.0 % x86::page_bytes(size) != 0 || target_frame % x86::page_frames(size) != 0 {
             return Err(PageTableError::Misaligned {
                 va,
                 target_frame,
@@ -302,15 +342,18 @@ impl PageTableBuilder {
             mode,
         };
         let last = count
-            .checked_mul(size.bytes())
+            .checked_mul(x86::page_bytes(size))
             .and_then(|len| va.0.checked_add(len - 1))
             .ok_or(out_of_space.clone())?;
         // Both ends valid and on the same side of bit 63 ⇒ no canonical hole inside.
-        if !mode.is_canonical(va.0) || !mode.is_canonical(last) || (va.0 ^ last) >> 63 != 0 {
+        if !x86::is_linear_address(mode, va.0)
+            || !x86::is_linear_address(mode, last)
+            || (va.0 ^ last) >> 63 != 0
+        {
             return Err(out_of_space);
         }
-        let last_frame = target_frame + (count - 1) * size.frames();
-        if last_frame > max_leaf_frame(mode, size) {
+        let last_frame = target_frame + (count - 1) * x86::page_frames(size);
+        if last_frame > x86::max_frame(mode, Some(size)) {
             return Err(PageTableError::FrameTooLarge {
                 frame: last_frame,
                 what: size.to_string(),
@@ -358,8 +401,8 @@ impl PageTableBuilder {
     pub fn lookup(&self, va: VirtAddr) -> Option<(u64, u64)> {
         self.mapping_at(va).map(|m| {
             (
-                m.target_frame + ((va.0 - m.va.0) >> PAGE_SHIFT),
-                va.0 & (PAGE_SIZE - 1),
+                m.target_frame + (va.0 - m.va.0) / PAGE_SIZE,
+                va.0 % PAGE_SIZE,
             )
         })
     }
@@ -367,7 +410,7 @@ impl PageTableBuilder {
     /// Builds the tables, taking each new table frame from `alloc`.
     pub fn build(&self, alloc: impl FnMut() -> u64) -> Result<BuiltTables, PageTableError> {
         let mode = self.mode;
-        if mode.levels().is_empty() {
+        if x86::levels(mode).is_empty() {
             return Err(PageTableError::NoPageTables { mode });
         }
         let mut tables = Tables {
@@ -376,6 +419,7 @@ impl PageTableBuilder {
             pages: Vec::new(),
             slot_of: HashMap::new(),
             seen: HashSet::new(),
+            children: HashMap::new(),
         };
         let root = Root {
             frame: tables.new_table()?,
@@ -383,8 +427,8 @@ impl PageTableBuilder {
         };
         for m in self.mappings.values() {
             for i in 0..m.count {
-                let va = m.va.0 + i * m.page_size.bytes();
-                let frame = m.target_frame + i * m.page_size.frames();
+                let va = m.va.0 + i * x86::page_bytes(m.page_size);
+                let frame = m.target_frame + i * x86::page_frames(m.page_size);
                 self.install(&mut tables, root, va, frame, m)?;
             }
         }
@@ -406,19 +450,28 @@ impl PageTableBuilder {
         let mode = self.mode;
         let mut table = root.frame;
         let mut base = u64::from(root.offset);
-        for spec in mode.levels() {
-            let at = base + spec.index(va) * mode.entry_size();
-            if spec.leaf == Some(m.page_size) {
-                tables.write(table, at, leaf_entry(m.page_size, frame, &m.flags));
+        for (depth, level) in x86::levels(mode).iter().enumerate() {
+            let at = base + level.index(va) * x86::entry_bytes(mode);
+            if level.leaf == Some(m.page_size) {
+                let entry = leaf_entry(mode, m.page_size, frame, &m.flags).ok_or_else(|| {
+                    PageTableError::FrameTooLarge {
+                        frame,
+                        what: m.page_size.to_string(),
+                        mode,
+                    }
+                })?;
+                tables.write(table, at, entry);
                 return Ok(());
             }
-            let existing = tables.read(table, at);
-            table = if existing & ENTRY_PRESENT != 0 {
-                mode.table_frame(existing)
-            } else {
-                let next = tables.new_table()?;
-                tables.write(table, at, self.table_entry(spec.level, next));
-                next
+            // The builder remembers the tables it linked rather than decoding entries.
+            table = match tables.children.get(&(table, at)) {
+                Some(&next) => next,
+                None => {
+                    let next = tables.new_table()?;
+                    tables.write(table, at, self.table_entry(depth == 0, next)?);
+                    tables.children.insert((table, at), next);
+                    next
+                }
             };
             base = 0;
         }
@@ -428,13 +481,20 @@ impl PageTableBuilder {
         })
     }
 
-    fn table_entry(&self, level: u8, frame: u64) -> u64 {
-        let pointer = (frame << PAGE_SHIFT) | ENTRY_PRESENT;
-        if self.mode == PagingMode::Pae && level == 3 {
+    /// The entry pointing to table `frame`; `root_level` for the entries of the top
+    /// table (a PAE PDPTE has only P and ignored bits: R/W, U/S, XD are reserved there).
+    fn table_entry(&self, root_level: bool, frame: u64) -> Result<u64, PageTableError> {
+        let pointer =
+            x86::table_pointer(self.mode, frame).ok_or_else(|| PageTableError::FrameTooLarge {
+                frame,
+                what: "table".to_owned(),
+                mode: self.mode,
+            })?;
+        Ok(if self.mode == PagingMode::Pae && root_level {
             pointer | self.table_flags.software
         } else {
             pointer | self.table_flags.access_bits()
-        }
+        })
     }
 
     fn check_common_flags(
@@ -443,14 +503,14 @@ impl PageTableBuilder {
         kind: &'static str,
     ) -> Result<(), PageTableError> {
         let mode = self.mode;
-        if flags.no_execute && !mode.has_no_execute() {
+        if flags.no_execute && !x86::has_execute_disable(mode) {
             return Err(PageTableError::FlagNotAllowed {
                 what: "NX",
                 kind,
                 mode,
             });
         }
-        if flags.software & !mode.software_bits() != 0 {
+        if flags.software & !x86::ignored_bits(mode) != 0 {
             return Err(PageTableError::FlagNotAllowed {
                 what: "those software bits",
                 kind,
@@ -461,45 +521,17 @@ impl PageTableBuilder {
     }
 }
 
-/// Largest frame a leaf of `size` can map in `mode` (first frame of the page).
-fn max_leaf_frame(mode: PagingMode, size: PageSize) -> u64 {
-    match (mode, size) {
-        (PagingMode::TwoLevel { .. }, PageSize::Size4K) => (1 << 20) - 1,
-        // PSE-36/40: physical bits 39:32 in PDE bits 20:13.
-        (PagingMode::TwoLevel { .. }, _) => (1 << 28) - 1,
-        _ => (1 << 40) - 1,
-    }
-}
-
-/// Largest frame a table pointer can hold in `mode`.
-fn max_table_frame(mode: PagingMode) -> u64 {
-    match mode {
-        PagingMode::TwoLevel { .. } => (1 << 20) - 1,
-        _ => (1 << 40) - 1,
-    }
-}
-
-fn leaf_entry(size: PageSize, frame: u64, flags: &EntryFlags) -> u64 {
-    let pa = frame << PAGE_SHIFT;
-    let mut entry = ENTRY_PRESENT | flags.access_bits();
-    entry |= match size {
-        PageSize::Size4M => (pa & 0xFFC0_0000) | (((pa >> 32) & 0xFF) << 13),
-        _ => pa,
-    };
-    if size != PageSize::Size4K {
-        entry |= ENTRY_LARGE_PAGE;
-    }
+/// The entry mapping a page of `size` at `frame` with `flags` (`None`: the frame does
+/// not fit the entry).
+fn leaf_entry(mode: PagingMode, size: PageSize, frame: u64, flags: &EntryFlags) -> Option<u64> {
+    let mut entry = x86::page_pointer(mode, size, frame)? | flags.access_bits();
     if flags.pat {
-        entry |= if size == PageSize::Size4K {
-            ENTRY_PAT_4K
-        } else {
-            ENTRY_PAT_LARGE
-        };
+        entry |= x86::pat_bit(size);
     }
     if flags.global {
-        entry |= ENTRY_GLOBAL;
+        entry |= x86::GLOBAL;
     }
-    entry
+    Some(entry)
 }
 
 /// Table pages under construction.
@@ -509,12 +541,14 @@ struct Tables<A> {
     pages: Vec<(u64, TablePage)>,
     slot_of: HashMap<u64, usize>,
     seen: HashSet<u64>,
+    /// (table frame, entry offset) → the table that entry points to.
+    children: HashMap<(u64, u64), u64>,
 }
 
 impl<A: FnMut() -> u64> Tables<A> {
     fn new_table(&mut self) -> Result<u64, PageTableError> {
         let frame = (self.alloc)();
-        if frame > max_table_frame(self.mode) {
+        if frame > x86::max_frame(self.mode, None) {
             return Err(PageTableError::FrameTooLarge {
                 frame,
                 what: "table".to_owned(),
@@ -534,18 +568,8 @@ impl<A: FnMut() -> u64> Tables<A> {
         self.pages.get_mut(slot).map(|(_, page)| page)
     }
 
-    fn read(&mut self, frame: u64, at: u64) -> u64 {
-        let size = self.mode.entry_size() as usize;
-        let at = at as usize;
-        let mut buf = [0u8; 8];
-        if let Some(bytes) = self.page(frame).and_then(|p| p.get(at..at + size)) {
-            buf[..size].copy_from_slice(bytes);
-        }
-        u64::from_le_bytes(buf)
-    }
-
     fn write(&mut self, frame: u64, at: u64, entry: u64) {
-        let size = self.mode.entry_size() as usize;
+        let size = x86::entry_bytes(self.mode) as usize;
         let at = at as usize;
         if let Some(bytes) = self.page(frame).and_then(|p| p.get_mut(at..at + size)) {
             bytes.copy_from_slice(&entry.to_le_bytes()[..size]);
@@ -593,7 +617,13 @@ mod tests {
         let t = b.build(counter(0x100)).unwrap();
         let frames: Vec<u64> = t.pages.iter().map(|(f, _)| *f).collect();
         assert_eq!(frames, [0x100, 0x101, 0x102, 0x103]);
-        assert_eq!(t.root, Root::new(0x100));
+        assert_eq!(
+            t.root,
+            Root {
+                frame: 0x100,
+                offset: 0
+            }
+        );
         // PML4[0x111] → 0x101, PDPT[0] → 0x102, PD[0x91] → 0x103 (P | RW | US).
         assert_eq!(entry_at(&t.pages[0].1[..], 0x111 * 8, 8), 0x10_1007);
         assert_eq!(entry_at(&t.pages[1].1[..], 0, 8), 0x10_2007);
@@ -603,7 +633,7 @@ mod tests {
             entry_at(&t.pages[3].1[..], 0x145 * 8, 8),
             0x8010_0000_ABCD_E183
         );
-        assert_eq!(t.cr3(Cr3Decode::Pv64), Some(0x10_0000));
+        assert_eq!(t.cr3(Cr3Encoding::XenPv64), Some(0x10_0000));
     }
 
     #[test]
@@ -641,8 +671,12 @@ mod tests {
         // PD[0], PD[1]: 2 MiB pages at 0x40_0000 and 0x60_0000 with PS and PAT (bit 12).
         assert_eq!(entry_at(&t.pages[1].1[..], 0, 8), 0x40_1081);
         assert_eq!(entry_at(&t.pages[1].1[..], 8, 8), 0x60_1081);
-        assert_eq!(t.cr3(Cr3Decode::HvmPae), Some(0x2_0040));
-        assert_eq!(t.cr3(Cr3Decode::Pv32), None, "PV roots are page aligned");
+        assert_eq!(t.cr3(Cr3Encoding::Architectural), Some(0x2_0040));
+        assert_eq!(
+            t.cr3(Cr3Encoding::XenPv32),
+            None,
+            "PV roots are page aligned"
+        );
     }
 
     #[test]
@@ -673,7 +707,7 @@ mod tests {
         );
         assert_eq!(entry_at(pd, 0, 4), 0x6007);
         assert_eq!(entry_at(&t.pages[1].1[..], 4, 4), 0xFFFF_F007);
-        assert_eq!(t.cr3(Cr3Decode::HvmTwoLevel), Some(0x5000));
+        assert_eq!(t.cr3(Cr3Encoding::Architectural), Some(0x5000));
     }
 
     #[test]

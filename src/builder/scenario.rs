@@ -7,13 +7,15 @@
 //! its own page tables, one offline). [`Facts`] lists the addresses and values a test
 //! can check; they are computed here from the description, never read back.
 
+use std::borrow::Cow;
+
 use crate::addr::{GuestFrame, MachineFrame, PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
-use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
+use crate::memory::{PageSize, PagingMode, Root};
 use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
 
 use super::pagetable::{EntryFlags, PageTableBuilder, PageTableError};
-use super::{BuildError, GuestImage, VcpuImage};
+use super::{x86, BuildError, DumpOptions, GuestImage, Layout, VcpuImage};
 
 /// Guest frames of RAM in a scenario (8 MiB).
 pub const RAM_PAGES: u64 = 0x800;
@@ -129,7 +131,7 @@ impl Scenario {
     ///
     /// PV guests: 4-level (64-bit) or PAE (32-bit). HVM: every mode with tables.
     pub fn new(kind: GuestKind, mode: PagingMode) -> Result<Scenario, ScenarioError> {
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
@@ -249,7 +251,7 @@ impl Scenario {
 
         // Memory contents.
         let banner = "Linux version 6.1.0-xendump-demo (builder@xendump-gdbserver) #1 SMP";
-        let banner_off = 0x10_0000u64.min(large.bytes() - 0x1000);
+        let banner_off = 0x10_0000u64.min(x86::page_bytes(large) - 0x1000);
         let banner_pa = TEXT_PFN * PAGE_SIZE + banner_off;
         image.write_bytes(
             GuestFrame(banner_pa / PAGE_SIZE),
@@ -268,14 +270,7 @@ impl Scenario {
         image.write_u64(GuestFrame(USER_PFN), 0, user_value)?;
 
         // vCPUs.
-        let encode = |root: Root| -> u64 {
-            let enc = match (kind, width) {
-                (GuestKind::Pv, Width::Bits64) => Cr3Decode::Pv64,
-                (GuestKind::Pv, Width::Bits32) => Cr3Decode::Pv32,
-                _ => Cr3Decode::for_guest(kind, mode).expect("paging mode"),
-            };
-            enc.encode(root).expect("root encodable")
-        };
+        let encode = |root: Root| -> u64 { dumped_cr3(kind, width, mode, root) };
         let (cr0, cr4) = match mode {
             PagingMode::TwoLevel { .. } => (0x8005_0033u64, 0x0000_0690u64),
             PagingMode::Pae => (0x8005_0033, 0x0000_06b0),
@@ -331,7 +326,7 @@ impl Scenario {
                 v.ctrlreg[3] = encode(roots[0]);
                 v.ctrlreg[1] = encode(root);
             }
-            if kind == GuestKind::Hvm && !mode.is_32bit() {
+            if kind == GuestKind::Hvm && !x86::is_32bit(mode) {
                 v.fs_base = 0x7f00_0000_0000 + slot * 0x1000;
                 v.gs_base_kernel = 0xffff_8880_7fc0_0000 + slot * 0x10_0000;
                 v.gs_base_user = 0x7f00_1000_0000;
@@ -379,7 +374,7 @@ impl Scenario {
             user_value,
             roots: vec![roots[0], roots[1], roots[0]],
             text_pa: TEXT_PFN * PAGE_SIZE,
-            text_size: large.bytes(),
+            text_size: x86::page_bytes(large),
             vmcoreinfo: None,
         };
         Ok(Scenario {
@@ -396,7 +391,7 @@ impl Scenario {
     pub fn vmcoreinfo_text(&self, kernel_offset: u64) -> String {
         let f = &self.facts;
         let release = "6.1.0-xendump-demo";
-        if self.mode.is_32bit() {
+        if x86::is_32bit(self.mode) {
             let mut t = format!(
                 "OSRELEASE={release}\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\nSYMBOL(swapper_pg_dir)={:x}\n",
                 f.data_va + 0x100,
@@ -449,7 +444,7 @@ impl Scenario {
         let pointer_pa = if pointer {
             let at = self.facts.text_pa + VMCOREINFO_POINTER_OFFSET;
             let target = self.facts.direct_map_va + pa;
-            if self.mode.is_32bit() {
+            if x86::is_32bit(self.mode) {
                 self.image
                     .write_phys(PhysAddr(at), &(target as u32).to_le_bytes())?;
             } else {
@@ -465,6 +460,20 @@ impl Scenario {
             pointer_pa,
         });
         Ok(self)
+    }
+
+    /// The guest as a dump written with `opts` records it: the image itself, except in
+    /// the legacy format for HVM guests, where every vCPU's context is what Xen 3.0.x
+    /// stored ([`legacy_hvm_image`]: CR3 the top table's machine address). Take the
+    /// stored registers from it; write dumps from the image itself ([`Scenario::write`]),
+    /// whose legacy writer makes the same change.
+    pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
+        legacy_hvm_image(&self.image, opts)
+    }
+
+    /// The guest as a dump in `opts` format.
+    pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
+        self.image.write(opts)
     }
 
     /// The oracle translation for vCPU `slot`: (table-space frame, offset).
@@ -493,4 +502,40 @@ impl Scenario {
         let pfn = self.pfn_of_table_frame(frame)?;
         Some(self.image.page(pfn).map_or(0, |p| p[off as usize]))
     }
+}
+
+/// The CR3 a current Xen stores for a vCPU of this guest whose top-level table is
+/// `root` (in the tables' frame space): `xen_pfn_to_cr3` of the machine frame for PV
+/// (x86_64 or the folded x86_32 form by guest width), the architectural CR3 for HVM.
+pub(crate) fn dumped_cr3(kind: GuestKind, width: Width, mode: PagingMode, root: Root) -> u64 {
+    match (kind, width) {
+        (GuestKind::Pv, Width::Bits64) => x86::xen_cr3_64(root.frame),
+        (GuestKind::Pv, Width::Bits32) => x86::xen_cr3_32(root.frame),
+        (GuestKind::Hvm, _) => {
+            let table = root.frame * PAGE_SIZE + u64::from(root.offset);
+            x86::architectural_cr3(mode, table).expect("root fits the mode's CR3")
+        }
+    }
+}
+
+/// `image` as a dump in `opts` format records it. Xen 3.0.x replaced an HVM vCPU's
+/// CR3 with its own `xen_pfn_to_cr3` of the *machine* frame of the top-level table
+/// (xen-dump-format.md §4.7), and before 3.0.4 flagged the vCPU `VGCF_HVM_GUEST`: in
+/// the legacy format each HVM vCPU gets what the legacy writer stores for it
+/// ([`super::LegacyHvmCr3`]); anything else is the image unchanged.
+pub(crate) fn legacy_hvm_image<'a>(
+    image: &'a GuestImage,
+    opts: &DumpOptions,
+) -> Cow<'a, GuestImage> {
+    let Layout::Legacy(legacy_opts) = &opts.format else {
+        return Cow::Borrowed(image);
+    };
+    if image.kind != GuestKind::Hvm {
+        return Cow::Borrowed(image);
+    }
+    let mut stored = image.clone();
+    for v in &mut stored.vcpus {
+        *v = super::legacy::stored_context(image, legacy_opts, v);
+    }
+    Cow::Owned(stored)
 }

@@ -1053,16 +1053,27 @@ fn all_variants_cover_the_formats() {
                 }
                 Layout::Legacy(_) => {
                     legacy += 1;
-                    let magic = if kind == GuestKind::Pv {
+                    // HVM: 0xF00FEBEE from Xen 3.0.4, 0xF00FEBED + VGCF_HVM_GUEST before.
+                    let magic = if kind == GuestKind::Pv || name.starts_with("legacy-ed") {
                         0xF00F_EBED
                     } else {
                         0xF00F_EBEE
                     };
                     assert_eq!(u32_at(&data, 0), magic, "{name}");
+                    let flags = u32_at(&data, 24 + 512);
+                    assert_eq!(
+                        flags & 2 != 0,
+                        kind == GuestKind::Hvm && magic == 0xF00F_EBED,
+                        "{name}: VGCF_HVM_GUEST"
+                    );
                 }
             }
         }
-        assert!(elf >= 3 && legacy == 1, "{kind:?}/{width:?}: {names:?}");
+        let legacy_want = if kind == GuestKind::Hvm { 2 } else { 1 };
+        assert!(
+            elf >= 3 && legacy == legacy_want,
+            "{kind:?}/{width:?}: {names:?}"
+        );
     }
     assert_eq!(all_variants(GuestKind::Pv, Width::Bits32).len(), 5);
 }
@@ -1128,7 +1139,7 @@ fn large_guest_is_written_sparse() {
 
 #[test]
 #[ignore = "writes a 64 GiB sparse file (~256 MiB allocated); run by hand"]
-fn huge_guest_64gib_is_written_quickly() {
+fn huge_guest_64gib_is_written_sparse() {
     use std::os::unix::fs::MetadataExt;
     let mut img = GuestImage::new(GuestKind::Pv, Width::Bits64);
     img.add_run(GuestFrame(0), MachineFrame(0x40_0000), 16 << 20)
@@ -1141,7 +1152,8 @@ fn huge_guest_64gib_is_written_quickly() {
     let layout = img
         .write_file(&path, &DumpOptions::default())
         .expect("write");
-    let elapsed = start.elapsed();
+    // How long it took is for reading, not asserting: speed is the benchmarks' business.
+    eprintln!("64 GiB guest written in {:?}", start.elapsed());
     let meta = std::fs::metadata(&path).expect("stat");
     assert_eq!(meta.len(), layout.file_size);
     assert!(meta.len() > 64 << 30);
@@ -1150,5 +1162,4 @@ fn huge_guest_64gib_is_written_quickly() {
         "allocated {}",
         meta.blocks() * 512
     );
-    assert!(elapsed.as_secs() < 30, "took {elapsed:?}");
 }

@@ -6,14 +6,16 @@
 //! an address mapped to a frame the dump does not hold, and two vCPUs.
 //! [`TinyFacts`] are computed from this description, never read back from a dump.
 
+use std::borrow::Cow;
+
 use crate::addr::{GuestFrame, MachineFrame, VirtAddr, PAGE_SIZE};
 use crate::dump::{GuestKind, Width};
-use crate::memory::{Cr3Decode, PageSize, PagingMode, Root};
+use crate::memory::{PageSize, PagingMode, Root};
 use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
 
 use super::pagetable::{EntryFlags, PageTableBuilder};
-use super::scenario::ScenarioError;
-use super::{GuestImage, VcpuImage};
+use super::scenario::{dumped_cr3, legacy_hvm_image, ScenarioError};
+use super::{x86, BuildError, DumpOptions, GuestImage, VcpuImage};
 
 /// Guest frames of RAM in a tiny guest.
 pub const TINY_PAGES: u64 = 32;
@@ -87,7 +89,7 @@ impl TinyGuest {
             (GuestKind::Pv, _) => return Err(unsupported),
             (GuestKind::Hvm, _) => {}
         }
-        let width = if mode.is_32bit() {
+        let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
             Width::Bits64
@@ -166,13 +168,7 @@ impl TinyGuest {
             image.write_u64(GuestFrame(DATA_PFN + p), 8, 0xda7a_0000 + p)?;
         }
 
-        let cr3 = match (kind, width) {
-            (GuestKind::Pv, Width::Bits64) => Cr3Decode::Pv64,
-            (GuestKind::Pv, Width::Bits32) => Cr3Decode::Pv32,
-            _ => Cr3Decode::for_guest(kind, mode).expect("paging mode"),
-        }
-        .encode(root)
-        .expect("root encodable");
+        let cr3 = dumped_cr3(kind, width, mode, root);
         let (cr0, cr4) = match mode {
             PagingMode::TwoLevel { .. } => (0x8005_0033u64, 0x0000_0690u64),
             PagingMode::Pae => (0x8005_0033, 0x0000_06b0),
@@ -229,6 +225,132 @@ impl TinyGuest {
             tables,
         })
     }
+
+    /// The guest as a dump written with `opts` records it: the image itself, except
+    /// that a legacy HVM dump holds the CR3 values Xen 3.0.x stored (the machine frame
+    /// of the top-level table; see [`super::scenario::Scenario::image_for`]).
+    pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
+        legacy_hvm_image(&self.image, opts)
+    }
+
+    /// The guest as a dump in `opts` format (the legacy writer stores CR3 as Xen 3.0.x
+    /// did, see [`TinyGuest::image_for`]).
+    pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
+        self.image.write(opts)
+    }
+}
+
+/// Machine frame of a [`MicroGuest`]'s first page: above 2^20, so a 32-bit Xen's
+/// folded CR3 encoding has bits in both halves.
+pub const MICRO_MFN: u64 = 0x12_3456;
+
+/// What a [`MicroGuest`] holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MicroFacts {
+    /// Virtual address of the banner.
+    pub banner_va: u64,
+    /// The banner's bytes.
+    pub banner: &'static str,
+    /// Guest-physical address of the banner.
+    pub banner_pa: u64,
+    /// Machine address of the banner.
+    pub banner_ma: u64,
+    /// A kernel address with no mapping.
+    pub unmapped_va: u64,
+    /// Root table (guest frame).
+    pub root: Root,
+    /// The vCPU's rax.
+    pub rax: u64,
+}
+
+/// A guest about as small as a reader can still do everything with: two pages, a page
+/// of kernel memory holding a banner (pfn 0) and the page directory of 2-level (PSE)
+/// paging (pfn 1), both mapped by one 4 MiB page at `0xC000_0000`. A 32-bit HVM guest
+/// of a 32-bit Xen, one vCPU. Its dumps take 12 KiB (legacy) and 16 KiB (ELF): small
+/// enough to keep as fuzz regression inputs. (The root is not frame 0, so a reader that
+/// falls back to frame 0 for a root it cannot decode does not read the right bytes by
+/// chance.)
+#[derive(Clone, Debug)]
+pub struct MicroGuest {
+    pub image: GuestImage,
+    pub mode: PagingMode,
+    pub facts: MicroFacts,
+    /// The mappings: the translation oracle.
+    pub tables: PageTableBuilder,
+}
+
+impl MicroGuest {
+    /// Build it.
+    pub fn new() -> Result<MicroGuest, ScenarioError> {
+        let mode = PagingMode::TwoLevel { pse: true };
+        let mut image = GuestImage::new(GuestKind::Hvm, Width::Bits32);
+        image.set_hypervisor(Width::Bits32);
+        image.add_run(GuestFrame(0), MachineFrame(MICRO_MFN), 2)?;
+        let kernel_va = 0xC000_0000u64;
+        let mut tables = PageTableBuilder::new(mode);
+        tables.map(
+            VirtAddr(kernel_va),
+            0,
+            PageSize::Size4M,
+            1,
+            EntryFlags::default(),
+        )?;
+        // The page directory goes in frame 1, inside the 4 MiB page.
+        let built = tables.build(|| 1)?;
+        let root = built.root;
+        for (frame, page) in built.pages {
+            image.set_page(GuestFrame(frame), &page)?;
+        }
+        let banner = "Linux version 2.6.18-micro (xendump-gdbserver fuzz seed)";
+        let banner_off = 0x100;
+        image.write_bytes(GuestFrame(0), banner_off, banner.as_bytes())?;
+        let mut v = VcpuImage::online();
+        let rax = 0x1000;
+        v.gprs.rax = rax;
+        v.gprs.rsp = kernel_va + 0xF00;
+        v.rip = kernel_va + 0x80;
+        v.rflags = 0x246;
+        v.selectors.cs = 0x60;
+        v.selectors.ss = 0x68;
+        // CR0.PG; CR4.PSE without PAE.
+        v.ctrlreg = [
+            0x8005_0033,
+            0,
+            0,
+            dumped_cr3(GuestKind::Hvm, Width::Bits32, mode, root),
+            0x690,
+            0,
+            0,
+            0,
+        ];
+        image.push_vcpu(v);
+        let facts = MicroFacts {
+            banner_va: kernel_va + banner_off,
+            banner,
+            banner_pa: banner_off,
+            banner_ma: MICRO_MFN * PAGE_SIZE + banner_off,
+            unmapped_va: 0xD000_0000,
+            root,
+            rax,
+        };
+        Ok(MicroGuest {
+            image,
+            mode,
+            facts,
+            tables,
+        })
+    }
+
+    /// The guest as a dump written with `opts` records it (legacy HVM: the CR3 a
+    /// 32-bit Xen 3.0.x stored, see [`TinyGuest::image_for`]).
+    pub fn image_for(&self, opts: &DumpOptions) -> Cow<'_, GuestImage> {
+        legacy_hvm_image(&self.image, opts)
+    }
+
+    /// The guest as a dump in `opts` format.
+    pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
+        self.image.write(opts)
+    }
 }
 
 #[cfg(test)]
@@ -248,16 +370,14 @@ mod tests {
             (GuestKind::Hvm, PagingMode::TwoLevel { pse: true }),
         ] {
             let t = TinyGuest::new(kind, mode).unwrap();
-            let width = if mode.is_32bit() {
+            let width = if x86::is_32bit(mode) {
                 Width::Bits32
             } else {
                 Width::Bits64
             };
             for (name, opts) in all_variants(kind, width) {
-                if name.starts_with("legacy") && kind == GuestKind::Hvm {
-                    continue; // legacy HVM CR3 holds an mfn; covered elsewhere
-                }
-                let bytes = t.image.write(&opts).unwrap();
+                // Legacy HVM: CR3 holds the root's machine frame (image_for).
+                let bytes = t.write(&opts).unwrap();
                 assert!(bytes.len() < 256 * 1024, "{name}: {} bytes", bytes.len());
                 let g = Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default())
                     .unwrap();
@@ -289,6 +409,43 @@ mod tests {
                     )
                     .is_err());
             }
+        }
+    }
+
+    #[test]
+    fn the_micro_guest_reads_back_in_both_formats() {
+        let m = MicroGuest::new().unwrap();
+        for opts in [
+            DumpOptions::elf(Width::Bits32),
+            DumpOptions::legacy(Width::Bits32),
+        ] {
+            let bytes = m.write(&opts).unwrap();
+            assert!(
+                bytes.len() <= 4 * 4096 + 512,
+                "{opts:?}: {} bytes",
+                bytes.len()
+            );
+            let g =
+                Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default()).unwrap();
+            let mut c = TranslationCache::new(4);
+            let mut b = vec![0u8; m.facts.banner.len()];
+            for (via, addr) in [
+                (Via::Virtual(g.vcpu_space(0).unwrap()), m.facts.banner_va),
+                (Via::Physical, m.facts.banner_pa),
+            ] {
+                let view = via.view();
+                g.read_exact(&mut c, via, addr, &mut b)
+                    .unwrap_or_else(|e| panic!("{opts:?} {view:?}: {e}"));
+                assert_eq!(b, m.facts.banner.as_bytes(), "{opts:?} {view:?}");
+            }
+            assert!(g
+                .read_exact(
+                    &mut c,
+                    Via::Virtual(g.vcpu_space(0).unwrap()),
+                    m.facts.unmapped_va,
+                    &mut b
+                )
+                .is_err());
         }
     }
 }

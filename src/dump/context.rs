@@ -12,6 +12,10 @@ use crate::kinds::{ContextLayout, GuestKind};
 mod x64 {
     pub const FLAGS: u64 = 512;
     pub const REGS: u64 = 520;
+    pub const LDT_BASE: u64 = 4816;
+    pub const LDT_ENTS: u64 = 4824;
+    pub const GDT_FRAMES: u64 = 4832;
+    pub const GDT_ENTS: u64 = 4960;
     pub const CTRLREG: u64 = 4984;
     pub const DEBUGREG: u64 = 5048;
     pub const FS_BASE: u64 = 5144;
@@ -23,6 +27,10 @@ mod x64 {
 mod x32 {
     pub const FLAGS: u64 = 512;
     pub const REGS: u64 = 516;
+    pub const LDT_BASE: u64 = 2632;
+    pub const LDT_ENTS: u64 = 2636;
+    pub const GDT_FRAMES: u64 = 2640;
+    pub const GDT_ENTS: u64 = 2704;
     pub const CTRLREG: u64 = 2716;
     pub const DEBUGREG: u64 = 2748;
 }
@@ -134,6 +142,40 @@ pub fn decode(slot_bytes: &[u8], slot: usize, layout: ContextLayout, kind: Guest
         }
     }
     st
+}
+
+/// A PV vCPU's descriptor tables as its context records them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DescriptorTables {
+    /// `gdt_frames[]`: machine frames of the GDT's pages (16 slots; PV only).
+    pub gdt_frames: [u64; 16],
+    /// `gdt_ents`: descriptors in the GDT (0: none recorded).
+    pub gdt_ents: u64,
+    /// `ldt_base`: linear address of the LDT.
+    pub ldt_base: u64,
+    /// `ldt_ents`: descriptors in the LDT.
+    pub ldt_ents: u64,
+}
+
+/// Read the descriptor-table fields of one context slot.
+pub fn descriptor_tables(slot_bytes: &[u8], layout: ContextLayout) -> DescriptorTables {
+    let b = slot_bytes;
+    let q = |off: u64| b.u64_at(off).unwrap_or(0);
+    let d = |off: u64| u64::from(b.u32_at(off).unwrap_or(0));
+    match layout {
+        ContextLayout::X86_64 => DescriptorTables {
+            gdt_frames: std::array::from_fn(|i| q(x64::GDT_FRAMES + 8 * i as u64)),
+            gdt_ents: q(x64::GDT_ENTS),
+            ldt_base: q(x64::LDT_BASE),
+            ldt_ents: q(x64::LDT_ENTS),
+        },
+        ContextLayout::X86_32 => DescriptorTables {
+            gdt_frames: std::array::from_fn(|i| d(x32::GDT_FRAMES + 4 * i as u64)),
+            gdt_ents: d(x32::GDT_ENTS),
+            ldt_base: d(x32::LDT_BASE),
+            ldt_ents: d(x32::LDT_ENTS),
+        },
+    }
 }
 
 /// Xen's folded 32-bit CR3 encoding, undone: a 32-bit rotate right by 12.

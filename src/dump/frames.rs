@@ -14,7 +14,7 @@ use super::source::LeRead;
 /// Xen's "no frame" marker in p2m/pfn tables.
 pub const INVALID_FRAME: u64 = !0;
 
-/// Start of the VGA hole the Xen 3.0.4 HVM builder skipped.
+/// First frame of the VGA hole (0xA0000–0xBFFFF) that Xen 3.0.x HVM guests have no RAM in.
 const VGA_HOLE: u64 = 0xA0;
 /// Pages in that hole.
 const VGA_HOLE_PAGES: u64 = 0x20;
@@ -23,46 +23,231 @@ const MMIO_HOLE: u64 = 0xF_0000;
 /// Size of that hole, in pages.
 const MMIO_HOLE_PAGES: u64 = 0x1_0000;
 
-/// How a legacy (pre-ELF) HVM dump's page positions relate to pfns.
-///
-/// Legacy dumps store only mfns, in the hypervisor's allocation order. The HVM domain
-/// builder populated memory in pfn order, so position ≈ pfn, apart from the holes it
-/// skipped (derived from the Xen 3.0.3/3.0.4 builders; see docs/xen-dump-format.md §2.4).
+/// A stretch of a legacy HVM dump's page list: slots `slot .. slot + count` hold guest
+/// frames `pfn .. pfn + count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum LegacyHvmLayout {
-    /// Xen 3.0.0–3.0.3 (magic 0xF00FEBED + VGCF_HVM_GUEST): position = pfn, RAM
-    /// beyond the MMIO hole relocated above 4 GiB.
-    Contiguous,
-    /// Xen 3.0.4 (magic 0xF00FEBEE): the VGA hole 0xA0–0xBF skipped as well.
-    SkipsVgaHole,
+pub struct SlotRun {
+    /// First slot (page list position).
+    pub slot: u64,
+    /// Its guest frame.
+    pub pfn: u64,
+    /// Number of pages.
+    pub count: u64,
 }
 
-impl LegacyHvmLayout {
-    fn position_to_pfn(self, p: u64) -> u64 {
-        let mut q = p;
-        if self == LegacyHvmLayout::SkipsVgaHole && q >= VGA_HOLE {
-            q += VGA_HOLE_PAGES;
+impl SlotRun {
+    fn pfn_end(&self) -> u64 {
+        self.pfn + self.count
+    }
+    fn slot_end(&self) -> u64 {
+        self.slot + self.count
+    }
+}
+
+/// Which bytes a legacy HVM dump's slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum SlotContents {
+    /// Slot *k* holds the page at list position *k* (the writer's intent).
+    ByPosition,
+    /// Slot *k* holds the guest page whose *pfn* equals `index[k]`, or stale bytes when
+    /// no guest page has that number. Xen 3.0.4 (from b63e5446b8) translated foreign
+    /// mappings gmfn → mfn while its dump writer still passed mfns.
+    ByIndex,
+}
+
+/// One hypothesis of which guest frame each slot of a legacy (pre-ELF) HVM dump holds.
+///
+/// The format records only the machine frames of the domain's page list, in allocation
+/// order. Xen's HVM builders gave list position *k* the pfn *k*, but the VGA hole's 32
+/// pages were freed before the guest ran (3.0.3) or never allocated (3.0.4), so from
+/// position 0xA0 on the pfn is *k* + 0x20, and RAM that would reach 0xF0000000 was moved
+/// above 4 GiB. Anything else that changed the list (qemu's video RAM, pages given to
+/// `add_to_physmap`, ballooning) shifts later positions: the memory layer checks the
+/// hypotheses against the guest's page tables and picks one (docs/xen-dump-format.md §2.4).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LegacyHvmRule {
+    /// What the hypothesis says, for people.
+    pub name: String,
+    /// List position ↔ pfn: sorted by pfn, disjoint in pfns and in slots.
+    runs: Vec<SlotRun>,
+    /// Indices into `runs`, sorted by slot.
+    #[serde(skip)]
+    by_slot: Vec<usize>,
+    /// Which bytes each slot holds.
+    pub contents: SlotContents,
+}
+
+impl LegacyHvmRule {
+    /// Runs for list positions `0 .. slots`, the list being pfns from 0 up with the
+    /// pfns in `skip` left out and the MMIO hole jumped.
+    fn from_list(name: &str, slots: u64, skip: Option<(u64, u64)>) -> LegacyHvmRule {
+        let mut runs = Vec::new();
+        // Pfn segments the builder populated, in list order.
+        let mut segments = vec![(0u64, MMIO_HOLE), (MMIO_HOLE + MMIO_HOLE_PAGES, u64::MAX)];
+        if let Some((start, len)) = skip {
+            segments = vec![
+                (0, start),
+                (start + len, MMIO_HOLE),
+                (MMIO_HOLE + MMIO_HOLE_PAGES, u64::MAX),
+            ];
         }
-        if q >= MMIO_HOLE {
-            q += MMIO_HOLE_PAGES;
+        let mut slot = 0u64;
+        for (lo, hi) in segments {
+            if slot >= slots {
+                break;
+            }
+            let count = (hi - lo).min(slots - slot);
+            if count > 0 {
+                runs.push(SlotRun {
+                    slot,
+                    pfn: lo,
+                    count,
+                });
+            }
+            slot += count;
         }
-        q
+        LegacyHvmRule::from_runs(name, runs, SlotContents::ByPosition)
     }
 
-    fn pfn_to_position(self, pfn: u64) -> Option<u64> {
-        let mut q = pfn;
-        if q >= MMIO_HOLE + MMIO_HOLE_PAGES {
-            q -= MMIO_HOLE_PAGES;
-        } else if q >= MMIO_HOLE {
-            return None;
-        }
-        if self == LegacyHvmLayout::SkipsVgaHole && q >= VGA_HOLE {
-            if q < VGA_HOLE + VGA_HOLE_PAGES {
-                return None;
+    /// Xen's 3.0.3/3.0.4 HVM builders: pfn = slot below 0xA0, slot + 0x20 from there
+    /// (the VGA hole), RAM from 0xF0000000 on moved above 4 GiB.
+    pub fn xen_builder(slots: u64) -> LegacyHvmRule {
+        LegacyHvmRule::from_list(
+            "Xen 3.0.3/3.0.4 HVM builder: pfn = slot, + 0x20 from slot 0xa0 (VGA hole freed)",
+            slots,
+            Some((VGA_HOLE, VGA_HOLE_PAGES)),
+        )
+    }
+
+    /// Slot = pfn (what crash and Xen's own `xc_ptrace_core` assumed), RAM from
+    /// 0xF0000000 on moved above 4 GiB.
+    pub fn identity(slots: u64) -> LegacyHvmRule {
+        LegacyHvmRule::from_list("pfn = slot (the VGA hole still in the list)", slots, None)
+    }
+
+    /// A rule from explicit runs. Where runs overlap (in pfns or in slots) the one with
+    /// the higher pfns wins and the other loses the overlapping part, so every slot
+    /// holds at most one pfn and back.
+    pub fn from_runs(name: &str, mut runs: Vec<SlotRun>, contents: SlotContents) -> LegacyHvmRule {
+        runs.retain(|r| r.count > 0);
+        runs.sort_by_key(|r| std::cmp::Reverse(r.pfn));
+        let mut kept: Vec<SlotRun> = Vec::with_capacity(runs.len());
+        for mut r in runs {
+            // Pfn overlap with the run above (sorted by descending pfn): cut the end.
+            if let Some(above) = kept.last() {
+                r.count = r.count.min(above.pfn.saturating_sub(r.pfn));
             }
-            q -= VGA_HOLE_PAGES;
+            for k in &kept {
+                if r.count == 0 {
+                    break;
+                }
+                if r.slot < k.slot_end() && k.slot < r.slot_end() {
+                    if r.slot < k.slot {
+                        r.count = k.slot - r.slot;
+                    } else {
+                        let cut = (k.slot_end() - r.slot).min(r.count);
+                        r = SlotRun {
+                            slot: r.slot + cut,
+                            pfn: r.pfn + cut,
+                            count: r.count - cut,
+                        };
+                    }
+                }
+            }
+            if r.count > 0 {
+                kept.push(r);
+            }
         }
-        Some(q)
+        kept.reverse();
+        let mut by_slot: Vec<usize> = (0..kept.len()).collect();
+        by_slot.sort_by_key(|&i| kept[i].slot);
+        LegacyHvmRule {
+            name: name.to_string(),
+            runs: kept,
+            by_slot,
+            contents,
+        }
+    }
+
+    /// The same list positions, with the bytes of a slot taken as [`SlotContents`] says.
+    pub fn with_contents(mut self, contents: SlotContents, name: &str) -> LegacyHvmRule {
+        self.contents = contents;
+        self.name = name.to_string();
+        self
+    }
+
+    /// This rule with corrections: from each `(pfn, delta)` on (sorted by pfn), up to
+    /// the next, the slot of a pfn is this rule's slot plus `delta`.
+    pub fn shifted(&self, name: &str, shifts: &[(u64, i64)]) -> LegacyHvmRule {
+        let mut shifts = shifts.to_vec();
+        shifts.sort_by_key(|s| s.0);
+        if shifts.first().is_none_or(|s| s.0 > 0) {
+            shifts.insert(0, (0, 0));
+        }
+        let mut out = Vec::new();
+        for run in &self.runs {
+            for (i, &(from, delta)) in shifts.iter().enumerate() {
+                let to = shifts.get(i + 1).map_or(u64::MAX, |s| s.0);
+                let lo = run.pfn.max(from);
+                let hi = run.pfn_end().min(to);
+                if lo >= hi {
+                    continue;
+                }
+                let slot = run.slot + (lo - run.pfn);
+                let Some(slot) = slot.checked_add_signed(delta) else {
+                    // Slots below 0: keep the part that starts at slot 0.
+                    let skip = delta.unsigned_abs() - slot;
+                    if lo + skip < hi {
+                        out.push(SlotRun {
+                            slot: 0,
+                            pfn: lo + skip,
+                            count: hi - lo - skip,
+                        });
+                    }
+                    continue;
+                };
+                out.push(SlotRun {
+                    slot,
+                    pfn: lo,
+                    count: hi - lo,
+                });
+            }
+        }
+        // Slots past the end of the list hold nothing.
+        let slots = self.runs.iter().map(SlotRun::slot_end).max().unwrap_or(0);
+        for r in &mut out {
+            r.count = r.count.min(slots.saturating_sub(r.slot));
+        }
+        LegacyHvmRule::from_runs(name, out, self.contents)
+    }
+
+    /// The runs, sorted by pfn.
+    pub fn runs(&self) -> &[SlotRun] {
+        &self.runs
+    }
+
+    /// The list position of guest frame `pfn`, if the rule places it.
+    pub fn slot_of(&self, pfn: u64) -> Option<u64> {
+        let i = self.runs.partition_point(|r| r.pfn <= pfn);
+        let r = self.runs.get(i.checked_sub(1)?)?;
+        (pfn < r.pfn_end()).then(|| r.slot + (pfn - r.pfn))
+    }
+
+    /// The guest frame at list position `slot`, if the rule names one.
+    pub fn pfn_at(&self, slot: u64) -> Option<u64> {
+        let i = self.by_slot.partition_point(|&i| self.runs[i].slot <= slot);
+        let r = &self.runs[*self.by_slot.get(i.checked_sub(1)?)?];
+        (slot < r.slot_end()).then(|| r.pfn + (slot - r.slot))
+    }
+
+    /// Lowest and highest pfn the rule places.
+    pub fn pfn_bounds(&self) -> Option<(u64, u64)> {
+        Some((self.runs.first()?.pfn, self.runs.last()?.pfn_end() - 1))
+    }
+
+    /// Number of slots the rule gives a pfn.
+    pub fn placed(&self) -> u64 {
+        self.runs.iter().map(|r| r.count).sum()
     }
 }
 
@@ -73,11 +258,9 @@ pub enum FrameTableKind {
     P2m,
     /// `.xen_pfn`: 8-byte pfn entries (HVM/PVH). No machine frames.
     Pfn,
-    /// Legacy index: mfns, 4 or 8 bytes each, in allocation order.
-    LegacyMfns {
-        width: u8,
-        hvm: Option<LegacyHvmLayout>,
-    },
+    /// Legacy index: mfns, 4 or 8 bytes each, in allocation order. For an HVM guest
+    /// the pfns come from a [`LegacyHvmRule`].
+    LegacyMfns { width: u8, hvm: bool },
 }
 
 /// Frame numbers of the dump's pages, read in place from the mapped table.
@@ -92,6 +275,8 @@ pub struct FrameTable {
     by_mfn: OnceLock<MfnIndex>,
     /// First entry whose pfn is not above the one before it (a damaged table).
     unsorted_at: Option<u64>,
+    /// Legacy HVM dumps: which pfn each slot holds.
+    legacy_hvm: Option<LegacyHvmRule>,
 }
 
 /// Machine frame → page position.
@@ -284,6 +469,12 @@ impl FrameTable {
             valid: entries,
             by_mfn: OnceLock::new(),
             unsorted_at: None,
+            legacy_hvm: match kind {
+                FrameTableKind::LegacyMfns { hvm: true, .. } => {
+                    Some(LegacyHvmRule::xen_builder(entries))
+                }
+                _ => None,
+            },
         };
         // Only a tail of `~0` entries may be invalid (padding to tot_pages); trim it so
         // the searches below see only real pages.
@@ -356,16 +547,40 @@ impl FrameTable {
         }
     }
 
-    /// The guest frame of page `idx`, if the dump says (legacy PV dumps never do).
+    /// The rule that places a legacy HVM dump's pfns.
+    pub fn legacy_hvm_rule(&self) -> Option<&LegacyHvmRule> {
+        self.legacy_hvm.as_ref()
+    }
+
+    /// Use `rule` for a legacy HVM dump's pfns (ignored for other tables).
+    pub fn set_legacy_hvm_rule(&mut self, rule: LegacyHvmRule) {
+        if self.legacy_hvm.is_some() {
+            self.legacy_hvm = Some(rule);
+        }
+    }
+
+    /// Is `v` a guest frame the legacy HVM rule places?
+    fn rule_places(&self, v: u64) -> bool {
+        self.legacy_hvm
+            .as_ref()
+            .is_some_and(|r| r.slot_of(v).is_some_and(|s| s < self.valid))
+    }
+
+    /// The guest frame whose bytes page `idx` holds, if the dump says (legacy PV dumps
+    /// never do).
     pub fn pfn_of(&self, file: &[u8], idx: PageIndex) -> Option<GuestFrame> {
         if idx.0 >= self.valid {
             return None;
         }
-        match self.kind {
-            FrameTableKind::LegacyMfns { hvm: Some(l), .. } => {
-                Some(GuestFrame(l.position_to_pfn(idx.0)))
-            }
-            FrameTableKind::LegacyMfns { hvm: None, .. } => None,
+        match (&self.kind, &self.legacy_hvm) {
+            (FrameTableKind::LegacyMfns { .. }, None) => None,
+            (_, Some(rule)) => match rule.contents {
+                SlotContents::ByPosition => rule.pfn_at(idx.0).map(GuestFrame),
+                SlotContents::ByIndex => self
+                    .raw_mfn(file, idx.0)
+                    .filter(|&v| self.rule_places(v))
+                    .map(GuestFrame),
+            },
             _ => self
                 .raw_pfn(file, idx.0)
                 .filter(|&v| v != INVALID_FRAME)
@@ -373,19 +588,44 @@ impl FrameTable {
         }
     }
 
-    /// The machine frame of page `idx`, if the dump says (ELF HVM dumps never do).
+    /// The machine frame whose bytes page `idx` holds, if the dump says (ELF HVM dumps
+    /// never do).
     pub fn mfn_of(&self, file: &[u8], idx: PageIndex) -> Option<MachineFrame> {
         if idx.0 >= self.valid {
             return None;
+        }
+        if let Some(SlotContents::ByIndex) = self.legacy_hvm.as_ref().map(|r| r.contents) {
+            return self.pfn_to_mfn(file, self.pfn_of(file, idx)?);
         }
         self.raw_mfn(file, idx.0)
             .filter(|&v| v != INVALID_FRAME)
             .map(MachineFrame)
     }
 
+    /// pfn → mfn. Legacy HVM: the mfn listed at the pfn's list position.
+    pub fn pfn_to_mfn(&self, file: &[u8], pfn: GuestFrame) -> Option<MachineFrame> {
+        match &self.legacy_hvm {
+            Some(rule) => self
+                .raw_mfn(file, rule.slot_of(pfn.0).filter(|&s| s < self.valid)?)
+                .filter(|&v| v != INVALID_FRAME)
+                .map(MachineFrame),
+            None => self.mfn_of(file, self.page_of_pfn(file, pfn)?),
+        }
+    }
+
+    /// mfn → pfn. Legacy HVM: the pfn of the mfn's list position.
+    pub fn mfn_to_pfn(&self, file: &[u8], mfn: MachineFrame) -> Option<GuestFrame> {
+        match &self.legacy_hvm {
+            Some(rule) => rule
+                .pfn_at(self.list_position_of_mfn(file, mfn)?.0)
+                .map(GuestFrame),
+            None => self.pfn_of(file, self.page_of_mfn(file, mfn)?),
+        }
+    }
+
     /// Can this table answer pfn lookups at all?
     pub fn knows_pfns(&self) -> bool {
-        !matches!(self.kind, FrameTableKind::LegacyMfns { hvm: None, .. })
+        !matches!(self.kind, FrameTableKind::LegacyMfns { hvm: false, .. })
     }
 
     /// Can this table answer mfn lookups at all?
@@ -395,12 +635,16 @@ impl FrameTable {
 
     /// The page holding guest frame `pfn`.
     pub fn page_of_pfn(&self, file: &[u8], pfn: GuestFrame) -> Option<PageIndex> {
+        if let Some(rule) = &self.legacy_hvm {
+            let slot = rule.slot_of(pfn.0).filter(|&s| s < self.valid)?;
+            return match rule.contents {
+                SlotContents::ByPosition => Some(PageIndex(slot)),
+                // The slot whose index entry names this pfn holds its bytes.
+                SlotContents::ByIndex => self.list_position_of_mfn(file, MachineFrame(pfn.0)),
+            };
+        }
         match self.kind {
-            FrameTableKind::LegacyMfns { hvm: None, .. } => None,
-            FrameTableKind::LegacyMfns { hvm: Some(l), .. } => l
-                .pfn_to_position(pfn.0)
-                .filter(|&p| p < self.valid)
-                .map(PageIndex),
+            FrameTableKind::LegacyMfns { .. } => None,
             FrameTableKind::P2m | FrameTableKind::Pfn => {
                 // Ascending by pfn (guaranteed by every released writer). A hit is
                 // self-verifying; an unsorted (corrupt) table can only cause misses.
@@ -657,6 +901,14 @@ impl FrameTable {
 
     /// The page holding machine frame `mfn`.
     pub fn page_of_mfn(&self, file: &[u8], mfn: MachineFrame) -> Option<PageIndex> {
+        if let Some(SlotContents::ByIndex) = self.legacy_hvm.as_ref().map(|r| r.contents) {
+            return self.page_of_pfn(file, self.mfn_to_pfn(file, mfn)?);
+        }
+        self.list_position_of_mfn(file, mfn)
+    }
+
+    /// The slot whose index entry (or p2m entry) is `mfn`.
+    fn list_position_of_mfn(&self, file: &[u8], mfn: MachineFrame) -> Option<PageIndex> {
         if !self.knows_mfns() {
             return None;
         }
@@ -682,6 +934,10 @@ impl FrameTable {
     pub fn pfn_range(&self, file: &[u8]) -> Option<(GuestFrame, GuestFrame)> {
         if self.valid == 0 {
             return None;
+        }
+        if let Some(rule) = &self.legacy_hvm {
+            let (lo, hi) = rule.pfn_bounds()?;
+            return Some((GuestFrame(lo), GuestFrame(hi)));
         }
         Some((
             self.pfn_of(file, PageIndex(0))?,
@@ -748,7 +1004,7 @@ mod tests {
         let kind = if legacy32 {
             FrameTableKind::LegacyMfns {
                 width: 4,
-                hvm: None,
+                hvm: false,
             }
         } else {
             FrameTableKind::P2m
@@ -936,20 +1192,113 @@ mod tests {
 
     #[test]
     fn legacy_hvm_positions_skip_the_holes() {
-        let l = LegacyHvmLayout::SkipsVgaHole;
-        assert_eq!(l.position_to_pfn(0x9F), 0x9F);
-        assert_eq!(l.position_to_pfn(0xA0), 0xC0);
-        assert_eq!(l.pfn_to_position(0xB0), None);
-        assert_eq!(l.pfn_to_position(0xC0), Some(0xA0));
-        // Position whose pfn would fall in the MMIO hole is relocated above 4 GiB.
-        assert_eq!(l.position_to_pfn(0xEFFE0), 0x10_0000);
-        assert_eq!(l.pfn_to_position(0x10_0000), Some(0xEFFE0));
-        assert_eq!(l.pfn_to_position(0xF_8000), None);
-        let c = LegacyHvmLayout::Contiguous;
-        assert_eq!(c.position_to_pfn(0xA0), 0xA0);
+        let l = LegacyHvmRule::xen_builder(0x20_0000);
+        assert_eq!(l.pfn_at(0x9F), Some(0x9F));
+        assert_eq!(l.pfn_at(0xA0), Some(0xC0));
+        assert_eq!(l.slot_of(0xB0), None);
+        assert_eq!(l.slot_of(0xC0), Some(0xA0));
+        // A position whose pfn would fall in the MMIO hole is relocated above 4 GiB.
+        assert_eq!(l.pfn_at(0xEFFE0), Some(0x10_0000));
+        assert_eq!(l.slot_of(0x10_0000), Some(0xEFFE0));
+        assert_eq!(l.slot_of(0xF_8000), None);
+        let c = LegacyHvmRule::identity(0x20_0000);
+        assert_eq!(c.pfn_at(0xA0), Some(0xA0));
         for p in [0u64, 0x9F, 0xA0, 0xC0, 0x1234, 0xEFFFF, 0xF0000, 0x123456] {
-            assert_eq!(c.pfn_to_position(c.position_to_pfn(p)), Some(p));
-            assert_eq!(l.pfn_to_position(l.position_to_pfn(p)), Some(p));
+            assert_eq!(c.slot_of(c.pfn_at(p).unwrap()), Some(p));
+            assert_eq!(l.slot_of(l.pfn_at(p).unwrap()), Some(p));
         }
+        // The list ends where the dump does.
+        let short = LegacyHvmRule::xen_builder(0x100);
+        assert_eq!(short.pfn_at(0xFF), Some(0x11F));
+        assert_eq!(short.pfn_at(0x100), None);
+        assert_eq!(short.slot_of(0x120), None);
+        assert_eq!(short.pfn_bounds(), Some((0, 0x11F)));
+    }
+
+    #[test]
+    fn shifted_rules_move_slots_and_never_share_one() {
+        let base = LegacyHvmRule::xen_builder(0x400);
+        // Page 0x250 left the list: later pfns sit one slot lower.
+        let r = base.shifted("one page gone", &[(0x251, -1)]);
+        assert_eq!(r.slot_of(0x24F), Some(0x22F));
+        assert_eq!(r.slot_of(0x251), Some(0x230));
+        assert_eq!(r.slot_of(0x250), None, "its slot belongs to 0x251 now");
+        assert_eq!(r.pfn_at(0x230), Some(0x251));
+        // Pages inserted: slots nobody claims.
+        let r = base.shifted("two pages more", &[(0x300, 2)]);
+        assert_eq!(r.slot_of(0x300), Some(0x2E2));
+        assert_eq!(r.pfn_at(0x2E0), None);
+        assert_eq!(r.pfn_at(0x2DF), Some(0x2FF));
+        // Every slot names at most one pfn and back.
+        for rule in [
+            base.shifted("a", &[(0x100, -3), (0x200, 5), (0x280, -40)]),
+            base.shifted("b", &[(0, -2)]),
+        ] {
+            for slot in 0..0x400 {
+                if let Some(p) = rule.pfn_at(slot) {
+                    assert_eq!(rule.slot_of(p), Some(slot), "{} slot {slot:#x}", rule.name);
+                }
+            }
+        }
+    }
+
+    /// A 4-byte legacy index naming `mfns`, read as an HVM dump under `rule`.
+    fn legacy_hvm(mfns: &[u64], rule: LegacyHvmRule) -> (FrameTable, Vec<u8>) {
+        let file: Vec<u8> = mfns
+            .iter()
+            .flat_map(|&m| (m as u32).to_le_bytes())
+            .collect();
+        let mut t = FrameTable::new(
+            FrameTableKind::LegacyMfns {
+                width: 4,
+                hvm: true,
+            },
+            0,
+            mfns.len() as u64,
+            &file,
+        );
+        t.set_legacy_hvm_rule(rule);
+        (t, file)
+    }
+
+    #[test]
+    fn contents_by_index_serve_only_pfns_an_entry_names() {
+        // Six pages: mfns 0x1005, 3, 0x1007, 1, 0x2000, 0 at positions 0..6.
+        let mfns = [0x1005u64, 3, 0x1007, 1, 0x2000, 0];
+        let rule = LegacyHvmRule::identity(6).with_contents(SlotContents::ByIndex, "by index");
+        let (t, file) = legacy_hvm(&mfns, rule);
+        // pfn 3's bytes are in slot 1 (index[1] == 3); pfn 2 is named by no entry.
+        assert_eq!(t.page_of_pfn(&file, GuestFrame(3)), Some(PageIndex(1)));
+        assert_eq!(t.page_of_pfn(&file, GuestFrame(1)), Some(PageIndex(3)));
+        assert_eq!(t.page_of_pfn(&file, GuestFrame(0)), Some(PageIndex(5)));
+        assert_eq!(t.page_of_pfn(&file, GuestFrame(2)), None);
+        assert_eq!(
+            t.page_of_pfn(&file, GuestFrame(0x1005)),
+            None,
+            "not a guest pfn"
+        );
+        // Slot 0 holds stale bytes: index[0] is no guest pfn.
+        assert_eq!(t.pfn_of(&file, PageIndex(0)), None);
+        assert_eq!(t.pfn_of(&file, PageIndex(1)), Some(GuestFrame(3)));
+        // The list itself still pairs mfns and pfns by position.
+        assert_eq!(
+            t.mfn_to_pfn(&file, MachineFrame(0x1007)),
+            Some(GuestFrame(2))
+        );
+        assert_eq!(
+            t.pfn_to_mfn(&file, GuestFrame(2)),
+            Some(MachineFrame(0x1007))
+        );
+        // mfn 0x1007 is pfn 2, whose bytes are nowhere; mfn 3 is pfn 1, in slot 3.
+        assert_eq!(t.page_of_mfn(&file, MachineFrame(0x1007)), None);
+        assert_eq!(t.page_of_mfn(&file, MachineFrame(3)), Some(PageIndex(3)));
+        assert_eq!(t.mfn_of(&file, PageIndex(3)), Some(MachineFrame(3)));
+        // By position, the same table pairs slot k with pfn k.
+        let (t, file) = legacy_hvm(&mfns, LegacyHvmRule::identity(6));
+        assert_eq!(t.page_of_pfn(&file, GuestFrame(3)), Some(PageIndex(3)));
+        assert_eq!(
+            t.page_of_mfn(&file, MachineFrame(0x1007)),
+            Some(PageIndex(2))
+        );
     }
 }

@@ -14,9 +14,9 @@ mod source;
 
 use std::path::Path;
 
-pub use context::{cr3_offset, unfold_pv32_cr3};
+pub use context::{cr3_offset, unfold_pv32_cr3, DescriptorTables};
 pub use error::{DumpError, Result};
-pub use frames::{FrameTable, FrameTableKind, LegacyHvmLayout, INVALID_FRAME};
+pub use frames::{FrameTable, FrameTableKind, LegacyHvmRule, SlotContents, SlotRun, INVALID_FRAME};
 pub use kinds::*;
 // The dump's vocabulary, defined in the leaf module so the register model can share it.
 pub use crate::kinds::{ContextLayout, FrameSpace, GuestKind, Width};
@@ -315,13 +315,52 @@ impl XenDump {
     pub fn mfn_of(&self, index: PageIndex) -> Option<MachineFrame> {
         self.meta.frames.mfn_of(self.file(), index)
     }
-    /// pfn → mfn through the dump's p2m.
+    /// pfn → mfn through the dump's p2m (legacy HVM: the page list and its rule).
     pub fn pfn_to_mfn(&self, pfn: GuestFrame) -> Option<MachineFrame> {
-        self.mfn_of(self.page_of_pfn(pfn)?)
+        self.meta.frames.pfn_to_mfn(self.file(), pfn)
     }
     /// mfn → pfn through the dump's p2m (the m2p direction).
     pub fn mfn_to_pfn(&self, mfn: MachineFrame) -> Option<GuestFrame> {
-        self.pfn_of(self.page_of_mfn(mfn)?)
+        self.meta.frames.mfn_to_pfn(self.file(), mfn)
+    }
+
+    /// Legacy HVM dumps: the rule that says which pfn each slot holds.
+    pub fn legacy_hvm_rule(&self) -> Option<&LegacyHvmRule> {
+        self.meta.frames.legacy_hvm_rule()
+    }
+
+    /// Legacy HVM dumps: the rules the writer's era makes plausible, most likely first
+    /// (none for other dumps). Which one holds is for the guest's page tables to say.
+    pub fn legacy_hvm_candidates(&self) -> Vec<LegacyHvmRule> {
+        if self.legacy_hvm_rule().is_none() {
+            return Vec::new();
+        }
+        let n = self.meta.nr_pages;
+        let xen = LegacyHvmRule::xen_builder(n);
+        let mut out = vec![xen.clone()];
+        if self.meta.magic == kinds::XC_CORE_MAGIC_HVM {
+            out.push(xen.with_contents(
+                SlotContents::ByIndex,
+                "Xen 3.0.4 writer: slot k holds the page whose pfn equals its index entry (mfns mapped as pfns)",
+            ));
+        }
+        out.push(LegacyHvmRule::identity(n));
+        out
+    }
+
+    /// Legacy HVM dumps: read pfns by `rule` from now on (see
+    /// [`XenDump::legacy_hvm_candidates`]); ignored for other dumps.
+    pub fn set_legacy_hvm_rule(&mut self, rule: LegacyHvmRule) {
+        self.meta.frames.set_legacy_hvm_rule(rule);
+    }
+
+    /// The descriptor-table fields of context slot `slot` (GDT frames and LDT; PV
+    /// guests fill them, HVM contexts leave them zero).
+    pub fn descriptor_tables(&self, slot: usize) -> Option<DescriptorTables> {
+        Some(context::descriptor_tables(
+            self.raw_context(slot)?,
+            self.meta.layout,
+        ))
     }
     /// Build the mfn index now rather than on first use.
     pub fn prepare(&self) {
@@ -429,6 +468,16 @@ fn decode_vcpus(
             st
         })
         .collect()
+}
+
+/// Forget the FS/GS bases of contexts whose fields Xen did not fill for this guest.
+fn without_segment_bases(mut vcpus: Vec<VcpuState>) -> Vec<VcpuState> {
+    for st in &mut vcpus {
+        st.fs_base = None;
+        st.gs_base_kernel = None;
+        st.gs_base_user = None;
+    }
+    vcpus
 }
 
 /// Frame number stored in a context's CR3, decoded for `layout` (PV encodings).
@@ -714,9 +763,16 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
             }
         }
     };
-    let vcpus = decode_vcpus(
+    // Xen fills an HVM vCPU's fs_base/gs_base_* from its segment registers only since
+    // 4.2 (arch_get_info_guest); before, they were copies of unused PV fields.
+    let bases_recorded =
+        guest_kind == GuestKind::Pv || version.as_ref().is_none_or(|v| v.at_least(4, 2));
+    let mut vcpus = decode_vcpus(
         data, pr.offset, stride, nr_vcpus, ctx_layout, guest_kind, false,
     );
+    if !bases_recorded {
+        vcpus = without_segment_bases(vcpus);
+    }
 
     Ok(Parsed {
         format: DumpFormat::Elf,
@@ -855,19 +911,9 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
             .map(u64::from),
     }
     .unwrap_or(0);
-    let hvm = if magic == kinds::XC_CORE_MAGIC_HVM {
-        Some(LegacyHvmLayout::SkipsVgaHole)
-    } else if first_flags & VGCF_HVM_GUEST != 0 {
-        Some(LegacyHvmLayout::Contiguous)
-    } else {
-        None
-    };
-    let guest_kind = if hvm.is_some() {
-        GuestKind::Hvm
-    } else {
-        GuestKind::Pv
-    };
-    if hvm.is_some() {
+    let hvm = magic == kinds::XC_CORE_MAGIC_HVM || first_flags & VGCF_HVM_GUEST != 0;
+    let guest_kind = if hvm { GuestKind::Hvm } else { GuestKind::Pv };
+    if hvm {
         warnings.push(
             "legacy HVM dump: pfns are inferred from page positions (the format stores none)"
                 .to_string(),
@@ -896,6 +942,12 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
         guest_kind,
         true,
     );
+    // 3.0.x filled only user_regs and ctrlreg from an HVM vCPU's hardware state.
+    let vcpus = if guest_kind == GuestKind::Hvm {
+        without_segment_bases(vcpus)
+    } else {
+        vcpus
+    };
     Ok(Parsed {
         format: DumpFormat::Legacy,
         guest_kind,

@@ -7,7 +7,7 @@ use crate::builder::{
     VcpuImage,
 };
 use crate::dump::{ContextLayout, DumpError, DumpFormat, GuestKind, Width, XenDump};
-use crate::vcpu::{VcpuState, VGCF_HVM_GUEST, VGCF_IN_KERNEL, VGCF_ONLINE};
+use crate::vcpu::{VGCF_HVM_GUEST, VGCF_IN_KERNEL, VGCF_ONLINE};
 
 /// A vCPU with a distinct value in every field, so a field read from the wrong offset
 /// cannot match by accident.
@@ -91,16 +91,6 @@ fn open(img: &GuestImage, opts: &DumpOptions) -> XenDump {
     XenDump::from_bytes(bytes).expect("reader opens builder output")
 }
 
-fn expected(img: &GuestImage, legacy: bool) -> Vec<VcpuState> {
-    let mut e = img.expected_states();
-    if legacy {
-        for v in &mut e {
-            v.flags |= VGCF_ONLINE;
-        }
-    }
-    e
-}
-
 /// Every builder variant of every guest kind and width, read back field by field.
 #[test]
 fn every_variant_reads_back() {
@@ -126,7 +116,11 @@ fn every_variant_reads_back() {
                     assert_eq!(d.pv_guest_width(), Some(width), "{name}");
                 }
                 assert_eq!(d.valid_page_count(), img.page_count(), "{name}");
-                assert_eq!(d.vcpus(), expected(&img, legacy).as_slice(), "{name}");
+                assert_eq!(
+                    d.vcpus(),
+                    img.expected_states_for(&opts).as_slice(),
+                    "{name}"
+                );
                 check_frames(&img, &d, &name);
                 if !legacy {
                     let v = d.xen_version().expect("version note");
@@ -232,8 +226,11 @@ fn legacy_pages_in_allocation_order_are_found_by_mfn() {
 
 #[test]
 fn legacy_hvm_before_3_0_4_is_recognised_by_the_context_flag() {
+    // A guest as Xen's HVM builder left it: no RAM in the VGA hole 0xA0–0xBF.
     let mut img = GuestImage::new(GuestKind::Hvm, Width::Bits64);
-    img.add_run(GuestFrame(0), MachineFrame(0x3000), 0x100)
+    img.add_run(GuestFrame(0), MachineFrame(0x3000), 0xA0)
+        .unwrap();
+    img.add_run(GuestFrame(0xC0), MachineFrame(0x30C0), 0x40)
         .unwrap();
     img.stamp_pages();
     let mut v = busy_vcpu(1, 0x3005 << 12);
@@ -242,16 +239,74 @@ fn legacy_hvm_before_3_0_4_is_recognised_by_the_context_flag() {
     let opts = DumpOptions {
         format: Layout::Legacy(LegacyOptions {
             magic: Some(0xF00F_EBED),
+            hvm_cr3: crate::builder::LegacyHvmCr3::AsGiven,
             ..LegacyOptions::default()
         }),
         tools: Width::Bits64,
     };
     let d = open(&img, &opts);
     assert_eq!(d.guest_kind(), GuestKind::Hvm);
-    // No VGA hole skipped by the 3.0.0–3.0.3 builder: position = pfn.
-    let p = d.page_of_pfn(GuestFrame(0xB0)).unwrap();
-    assert_eq!(p, PageIndex(0xB0));
-    assert_eq!(d.mfn_of(p), Some(MachineFrame(0x30B0)));
+    // 3.0.3 freed the VGA hole's pages before the guest ran, as 3.0.4 never allocated
+    // them: from slot 0xA0 on, the pfn is the slot + 0x20.
+    assert_eq!(d.page_of_pfn(GuestFrame(0xB0)), None);
+    let p = d.page_of_pfn(GuestFrame(0xC0)).unwrap();
+    assert_eq!(p, PageIndex(0xA0));
+    assert_eq!(d.mfn_of(p), Some(MachineFrame(0x30C0)));
+    assert_eq!(d.mfn_to_pfn(MachineFrame(0x30C5)), Some(GuestFrame(0xC5)));
+    let page = d.page(p).unwrap();
+    assert_eq!(page[..8], 0xC0u64.to_le_bytes());
+    // Two hypotheses for a 3.0.3 dump; the 3.0.4 writer adds its by-index defect.
+    assert_eq!(d.legacy_hvm_candidates().len(), 2);
+    let mut opts304 = opts.clone();
+    if let Layout::Legacy(l) = &mut opts304.format {
+        l.magic = None;
+    }
+    let d = open(&img, &opts304);
+    let c = d.legacy_hvm_candidates();
+    assert_eq!(c.len(), 3);
+    assert_eq!(c[1].contents, crate::dump::SlotContents::ByIndex);
+}
+
+#[test]
+fn legacy_hvm_contexts_hold_no_segment_bases_and_old_elf_hvm_neither() {
+    let img = sample(GuestKind::Hvm, Width::Bits64);
+    let d = open(&img, &DumpOptions::legacy(Width::Bits64));
+    assert!(d
+        .vcpus()
+        .iter()
+        .all(|v| v.fs_base.is_none() && v.gs_base_kernel.is_none()));
+    let d = open(&img, &DumpOptions::elf(Width::Bits64));
+    assert!(d.vcpus().iter().all(|v| v.fs_base.is_some()));
+    let mut old = img.clone();
+    old.xen.major = 4;
+    old.xen.minor = 1;
+    let d = open(&old, &DumpOptions::elf(Width::Bits64));
+    assert!(d
+        .vcpus()
+        .iter()
+        .all(|v| v.fs_base.is_none() && v.gs_base_user.is_none()));
+    // PV guests always had them.
+    let pv = sample(GuestKind::Pv, Width::Bits64);
+    let d = open(&pv, &DumpOptions::legacy(Width::Bits64));
+    assert!(d.vcpus().iter().all(|v| v.fs_base.is_some()));
+}
+
+#[test]
+fn descriptor_tables_are_read_from_both_layouts() {
+    for width in [Width::Bits64, Width::Bits32] {
+        let mut img = sample(GuestKind::Pv, width);
+        for v in &mut img.vcpus {
+            v.gdt_frames[0] = 0x1234;
+            v.gdt_frames[1] = 0x1235;
+            v.gdt_ents = 32 * 8;
+            v.ldt_base = 0xc100_0000;
+            v.ldt_ents = 5;
+        }
+        let d = open(&img, &DumpOptions::elf(width));
+        let t = d.descriptor_tables(0).unwrap();
+        assert_eq!(t.gdt_frames[..3], [0x1234, 0x1235, 0], "{width:?}");
+        assert_eq!((t.gdt_ents, t.ldt_base, t.ldt_ents), (256, 0xc100_0000, 5));
+    }
 }
 
 #[test]

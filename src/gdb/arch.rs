@@ -10,10 +10,10 @@
 //! |---|---|---|---|---|---|
 //! | 0–56 | 0–535 | core + sse | 0–40 | 0–307 | core + sse |
 //! | 57 | 536 | `orig_rax` (`i386.linux`) | 41 | 308 | `orig_eax` (`i386.linux`) |
-//! | 58, 59 | 544, 552 | `fs_base`, `gs_base` (`i386.segments`) | — | | |
-//! | 60–69 | 560–632 | cr0 cr2 cr3 cr4 dr0–dr3 dr6 dr7 | 42–51 | 312–348 | same, 32-bit |
+//! | 58, 59 | 544, 552 | `fs_base`, `gs_base` (`i386.segments`) | 42, 43 | 312, 316 | `fs_base`, `gs_base` (`org.xendump.i386.segments`) |
+//! | 60–69 | 560–632 | cr0 cr2 cr3 cr4 dr0–dr3 dr6 dr7 | 44–53 | 320–356 | same, 32-bit |
 //!
-//! for 640 resp. 352 bytes. The last block is this project's feature
+//! for 640 resp. 360 bytes. The last block is this project's feature
 //! `org.xendump.x86.sys`. Its registers are marked `group="system"`, but gdb 13.1's i386
 //! register-group hook ignores the XML group for registers it does not know, so they
 //! show in plain `info registers` (not in `info registers system`); `p $cr3` works.
@@ -32,10 +32,16 @@
 //! * **dr0–dr3, dr6, dr7 are included**: Xen saves them for every vCPU, and they show
 //!   the guest's hardware breakpoints/watchpoints at the time of the dump. dr4/dr5 are
 //!   aliases of dr6/dr7 and are left out.
-//! * **cr3 is raw** (`ctrlreg[3]` as stored): for PV guests that is Xen's encoding of the
-//!   top page-table frame; decoding it is the memory layer's business.
-//! * **No segment bases for i386**: a 32-bit context holds none (gdb's 32-bit
-//!   `i386.segments` feature would need GDT/LDT decoding).
+//! * **cr3 is the guest's**: as stored, except that a legacy (Xen 3.0.x) HVM dump stored
+//!   the top table's *machine* address, so the thread layer gives the guest-physical one
+//!   (unavailable when the stored table is not the guest's). For PV guests it is Xen's
+//!   encoding of the top page-table frame, as the guest handed it to Xen.
+//! * **i386 segment bases** come from the thread layer: the context's fields where Xen
+//!   filled them (HVM on 64-bit Xen ≥ 4.2), else the descriptor the selector names in a
+//!   PV vCPU's GDT or LDT, else unavailable. They are in a feature of this project's,
+//!   not gdb's `org.gnu.gdb.i386.segments`: gdb 13's i386 GNU/Linux ABI numbers
+//!   `orig_eax` where that feature's `fs_base` goes and aborts on a description with
+//!   both. `p $fs_base` works the same.
 //! * **FPU state absent** ⇒ the reset values of [`FpuRegs::RESET`], which is what a vCPU
 //!   that never used the FPU would have.
 
@@ -56,7 +62,7 @@ use gdbstub_arch::x86::reg::X87FpuInternalRegs;
 
 use crate::kinds::ContextLayout;
 use crate::kinds::Width;
-use crate::threads::ThreadRegisters;
+use crate::threads::{ThreadRegisters, VcpuRegisters};
 use crate::vcpu::FpuRegs;
 use crate::vcpu::VcpuState;
 
@@ -68,7 +74,7 @@ pub const I386_TARGET_XML: &str = include_str!("xml/i386-xen.xml");
 /// Bytes of the amd64 `g` packet.
 pub const X86_64_G_PACKET_LEN: usize = 640;
 /// Bytes of the i386 `g` packet.
-pub const I386_G_PACKET_LEN: usize = 352;
+pub const I386_G_PACKET_LEN: usize = 360;
 
 /// Bytes of gdbstub_arch's `X86_64CoreRegs` (core + sse).
 const X86_64_CORE_LEN: usize = 536;
@@ -89,13 +95,13 @@ pub const X86_64_REGISTER_NAMES: [&str; 70] = [
 ];
 
 /// Register names of [`I386Xen`], indexed by raw (remote) register number.
-pub const I386_REGISTER_NAMES: [&str; 52] = [
+pub const I386_REGISTER_NAMES: [&str; 54] = [
     "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", //
     "eip", "eflags", "cs", "ss", "ds", "es", "fs", "gs", //
     "st0", "st1", "st2", "st3", "st4", "st5", "st6", "st7", //
     "fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop", //
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", //
-    "mxcsr", "orig_eax", //
+    "mxcsr", "orig_eax", "fs_base", "gs_base", //
     "cr0", "cr2", "cr3", "cr4", "dr0", "dr1", "dr2", "dr3", "dr6", "dr7",
 ];
 
@@ -103,8 +109,8 @@ pub const I386_REGISTER_NAMES: [&str; 52] = [
 /// segments and `org.xendump.x86.sys`.
 pub enum X86_64Xen {}
 
-/// gdb target for a vCPU of a 32-bit guest: `i386`, features core, sse, linux and
-/// `org.xendump.x86.sys`.
+/// gdb target for a vCPU of a 32-bit guest: `i386`, features core, sse, linux,
+/// `org.xendump.i386.segments` and `org.xendump.x86.sys`.
 pub enum I386Xen {}
 
 impl Arch for X86_64Xen {
@@ -139,10 +145,14 @@ pub trait XenArch: Arch {
     /// the contexts, which decides the FXSAVE format when the image does not say.
     fn registers_from_state(state: &VcpuState, hypervisor: Width) -> Self::Registers;
 
+    /// The registers of a dumped vCPU as the guest saw them: the context, with the
+    /// values the thread layer worked out (CR3, segment bases) in place of Xen's.
+    fn registers_from_vcpu(regs: &VcpuRegisters<'_>, hypervisor: Width) -> Self::Registers;
+
     /// The registers of a thread, from whatever its source holds.
     fn registers_of(regs: ThreadRegisters<'_>, hypervisor: Width) -> Self::Registers {
         match regs {
-            ThreadRegisters::Vcpu(state) => Self::registers_from_state(state, hypervisor),
+            ThreadRegisters::Vcpu(vcpu) => Self::registers_from_vcpu(&vcpu, hypervisor),
         }
     }
 
@@ -161,6 +171,14 @@ impl XenArch for X86_64Xen {
         X86_64Regs::from_state_with_hypervisor(state, hypervisor)
     }
 
+    fn registers_from_vcpu(regs: &VcpuRegisters<'_>, hypervisor: Width) -> X86_64Regs {
+        let mut out = X86_64Regs::from_state_with_hypervisor(regs.state, hypervisor);
+        out.fs_base = regs.fs_base;
+        out.gs_base = regs.gs_base;
+        out.sys.cr3 = regs.cr3;
+        out
+    }
+
     fn addr_to_u64(addr: u64) -> u64 {
         addr
     }
@@ -175,6 +193,15 @@ impl XenArch for I386Xen {
 
     fn registers_from_state(state: &VcpuState, hypervisor: Width) -> I386Regs {
         I386Regs::from_state_with_hypervisor(state, hypervisor)
+    }
+
+    fn registers_from_vcpu(regs: &VcpuRegisters<'_>, hypervisor: Width) -> I386Regs {
+        let low = |v: Option<u64>| v.map(|v| v as u32);
+        let mut out = I386Regs::from_state_with_hypervisor(regs.state, hypervisor);
+        out.fs_base = low(regs.fs_base);
+        out.gs_base = low(regs.gs_base);
+        out.sys.cr3 = low(regs.cr3);
+        out
     }
 
     fn addr_to_u64(addr: u32) -> u64 {
@@ -266,7 +293,7 @@ pub enum SysRegId {
     Cr0,
     /// `ctrlreg[2]` (page-fault address).
     Cr2,
-    /// `ctrlreg[3]`, raw.
+    /// `ctrlreg[3]` as the guest had it.
     Cr3,
     /// `ctrlreg[4]`.
     Cr4,
@@ -333,8 +360,9 @@ pub struct SysRegs<W> {
     pub cr0: W,
     /// `ctrlreg[2]`.
     pub cr2: W,
-    /// Raw `ctrlreg[3]`; Xen-encoded for PV guests.
-    pub cr3: W,
+    /// `ctrlreg[3]` as the guest had it (Xen-encoded for PV guests); `None` when the
+    /// dump cannot tell (sent as unavailable).
+    pub cr3: Option<W>,
     /// `ctrlreg[4]`.
     pub cr4: W,
     /// `debugreg[0]`.
@@ -359,7 +387,7 @@ impl<W: RegWord> SysRegs<W> {
         SysRegs {
             cr0: cr(0),
             cr2: cr(2),
-            cr3: cr(3),
+            cr3: Some(cr(3)),
             cr4: cr(4),
             dr0: dr(0),
             dr1: dr(1),
@@ -370,12 +398,12 @@ impl<W: RegWord> SysRegs<W> {
         }
     }
 
-    /// The value of one register.
-    pub fn get(&self, id: SysRegId) -> W {
-        match id {
+    /// The value of one register; `None` when unavailable.
+    pub fn get(&self, id: SysRegId) -> Option<W> {
+        Some(match id {
             SysRegId::Cr0 => self.cr0,
             SysRegId::Cr2 => self.cr2,
-            SysRegId::Cr3 => self.cr3,
+            SysRegId::Cr3 => return self.cr3,
             SysRegId::Cr4 => self.cr4,
             SysRegId::Dr0 => self.dr0,
             SysRegId::Dr1 => self.dr1,
@@ -383,14 +411,17 @@ impl<W: RegWord> SysRegs<W> {
             SysRegId::Dr3 => self.dr3,
             SysRegId::Dr6 => self.dr6,
             SysRegId::Dr7 => self.dr7,
-        }
+        })
     }
 
-    fn get_mut(&mut self, id: SysRegId) -> &mut W {
-        match id {
+    fn set(&mut self, id: SysRegId, value: W) {
+        let slot = match id {
             SysRegId::Cr0 => &mut self.cr0,
             SysRegId::Cr2 => &mut self.cr2,
-            SysRegId::Cr3 => &mut self.cr3,
+            SysRegId::Cr3 => {
+                self.cr3 = Some(value);
+                return;
+            }
             SysRegId::Cr4 => &mut self.cr4,
             SysRegId::Dr0 => &mut self.dr0,
             SysRegId::Dr1 => &mut self.dr1,
@@ -398,12 +429,13 @@ impl<W: RegWord> SysRegs<W> {
             SysRegId::Dr3 => &mut self.dr3,
             SysRegId::Dr6 => &mut self.dr6,
             SysRegId::Dr7 => &mut self.dr7,
-        }
+        };
+        *slot = value;
     }
 
     fn serialize(&self, write_byte: &mut impl FnMut(Option<u8>)) {
         for id in SysRegId::ALL {
-            write_word(self.get(id), write_byte);
+            write_optional(self.get(id), write_byte);
         }
     }
 
@@ -414,7 +446,7 @@ impl<W: RegWord> SysRegs<W> {
         }
         let mut regs = SysRegs::default();
         for (id, chunk) in SysRegId::ALL.into_iter().zip(bytes.chunks_exact(W::BYTES)) {
-            *regs.get_mut(id) = W::from_le_slice(chunk)?;
+            regs.set(id, W::from_le_slice(chunk)?);
         }
         Some(regs)
     }
@@ -609,6 +641,10 @@ pub struct I386Regs {
     pub core: X86CoreRegs,
     /// Never in a Xen context; `None` is sent as unavailable.
     pub orig_eax: Option<u32>,
+    /// FS base as the guest had it; `None` when the dump cannot tell.
+    pub fs_base: Option<u32>,
+    /// GS base as the guest had it; `None` when the dump cannot tell.
+    pub gs_base: Option<u32>,
     /// cr0 … dr7, 32 bits each.
     pub sys: SysRegs<u32>,
 }
@@ -647,6 +683,10 @@ impl I386Regs {
                 mxcsr: fpu.mxcsr,
             },
             orig_eax: None,
+            // The low halves of the context's bases, where it has them (the thread
+            // layer also decodes them from descriptor tables).
+            fs_base: state.fs_base.map(|v| v as u32),
+            gs_base: state.active_gs_base().map(|v| v as u32),
             sys: SysRegs::from_state(state),
         }
     }
@@ -667,6 +707,8 @@ impl Registers for I386Regs {
     fn gdb_serialize(&self, mut write_byte: impl FnMut(Option<u8>)) {
         self.core.gdb_serialize(&mut write_byte);
         write_optional(self.orig_eax, &mut write_byte);
+        write_optional(self.fs_base, &mut write_byte);
+        write_optional(self.gs_base, &mut write_byte);
         self.sys.serialize(&mut write_byte);
     }
 
@@ -679,12 +721,17 @@ impl Registers for I386Regs {
         let (core_bytes, rest) = bytes.split_at(I386_CORE_LEN);
         let mut core = X86CoreRegs::default();
         core.gdb_deserialize(core_bytes)?;
-        let (orig_bytes, sys_bytes) = rest.split_at(u32::BYTES);
-        let orig_eax = u32::from_le_slice(orig_bytes).ok_or(())?;
+        let (extras, sys_bytes) = rest.split_at(3 * u32::BYTES);
+        let mut words = extras.chunks_exact(u32::BYTES).map(u32::from_le_slice);
+        let orig_eax = words.next().flatten().ok_or(())?;
+        let fs_base = words.next().flatten().ok_or(())?;
+        let gs_base = words.next().flatten().ok_or(())?;
         let sys = SysRegs::deserialize(sys_bytes).ok_or(())?;
         *self = I386Regs {
             core,
             orig_eax: Some(orig_eax),
+            fs_base: Some(fs_base),
+            gs_base: Some(gs_base),
             sys,
         };
         Ok(())
@@ -706,14 +753,18 @@ pub enum X86_64XenRegId {
     Sys(SysRegId),
 }
 
-/// Register id of [`I386Xen`] (raw ids 0–51).
+/// Register id of [`I386Xen`] (raw ids 0–53).
 #[derive(Debug, Clone, Copy)]
 pub enum I386XenRegId {
     /// Raw ids 0–40, as gdbstub_arch numbers them.
     Core(X86CoreRegId),
     /// 41.
     OrigEax,
-    /// 42–51.
+    /// 42.
+    FsBase,
+    /// 43.
+    GsBase,
+    /// 44–53.
     Sys(SysRegId),
 }
 
@@ -722,7 +773,9 @@ const X86_64_FS_BASE: usize = 58;
 const X86_64_GS_BASE: usize = 59;
 const X86_64_SYS_FIRST: usize = 60;
 const I386_ORIG_EAX: usize = 41;
-const I386_SYS_FIRST: usize = 42;
+const I386_FS_BASE: usize = 42;
+const I386_GS_BASE: usize = 43;
+const I386_SYS_FIRST: usize = 44;
 
 fn segment_index(id: X86SegmentRegId) -> usize {
     match id {
@@ -815,6 +868,8 @@ impl RegId for I386XenRegId {
                 return Some((I386XenRegId::Core(core), size));
             }
             I386_ORIG_EAX => (I386XenRegId::OrigEax, 4),
+            I386_FS_BASE => (I386XenRegId::FsBase, 4),
+            I386_GS_BASE => (I386XenRegId::GsBase, 4),
             _ => {
                 let sys = SysRegId::from_index(id.checked_sub(I386_SYS_FIRST)?)?;
                 (I386XenRegId::Sys(sys), 4)
@@ -845,6 +900,8 @@ impl RegId for I386XenRegId {
                 _ => return None,
             },
             I386XenRegId::OrigEax => I386_ORIG_EAX,
+            I386XenRegId::FsBase => I386_FS_BASE,
+            I386XenRegId::GsBase => I386_GS_BASE,
             I386XenRegId::Sys(sys) => I386_SYS_FIRST + sys.index(),
         };
         Some(raw)

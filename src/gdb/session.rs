@@ -20,8 +20,8 @@ use crate::threads::Debuggee;
 
 use super::arch::{I386Xen, X86_64Xen, XenArch};
 use super::no_run::{immediate_stop, NO_RUN_MESSAGE};
-use super::packets::{dispatch, Dispatch};
-use super::rsp::{body_of, put_console_output, Framed, Framer};
+use super::packets::{amend, dispatch, forwarded_body, Dispatch};
+use super::rsp::{body_of, packet, put_console_output, rewrite_reply, Framed, Framer};
 use super::target::DumpTarget;
 
 /// gdb sizes each memory read at half the packet size (hex doubles it): 64 KiB packets
@@ -120,6 +120,15 @@ fn settle<A: XenArch>(
     }
 }
 
+/// Bytes waiting in gdbstub's outbox (0 in the states that have none to look at).
+fn outbox_len<A: XenArch>(sm: &mut Machine<A>) -> usize {
+    match sm {
+        GdbStubStateMachine::Idle(g) => g.borrow_conn().0.len(),
+        GdbStubStateMachine::Running(g) => g.borrow_conn().0.len(),
+        _ => 0,
+    }
+}
+
 /// One gdb session over the dump, driven by the bytes the client sends.
 pub struct Session<A: XenArch> {
     target: DumpTarget<A>,
@@ -182,6 +191,10 @@ impl<A: XenArch> Session<A> {
             }
             let byte = input[used];
             used += 1;
+            // Set when the packet layer edits the reply gdbstub gives to this packet.
+            let mut amendment = None;
+            // The packet gdbstub is given instead of the client's, if any.
+            let mut replacement = None;
             let bytes: &[u8] = match self.framer.push(byte) {
                 Framed::Pending => continue,
                 Framed::Byte(_) => std::slice::from_ref(&byte),
@@ -190,19 +203,29 @@ impl<A: XenArch> Session<A> {
                     if matches!(sm, GdbStubStateMachine::Idle(_)) {
                         // The reply goes after anything gdbstub already wrote.
                         let mut reply = Vec::new();
-                        if dispatch(target, body, &mut reply) == Dispatch::Answered {
-                            if self.acks {
-                                out.push(b'+');
+                        match dispatch(target, body, &mut reply) {
+                            Dispatch::Answered => {
+                                if self.acks {
+                                    out.push(b'+');
+                                }
+                                out.append(&mut reply);
+                                continue;
                             }
-                            out.append(&mut reply);
-                            continue;
+                            Dispatch::Amend(a) => {
+                                amendment = Some(a);
+                                replacement = forwarded_body(a, body).map(|b| packet(&b));
+                            }
+                            Dispatch::Forward => {}
                         }
                     }
                     if body == b"QStartNoAckMode" {
                         // gdbstub agrees (it always does) and stops acking; so do we.
                         self.acks = false;
                     }
-                    p
+                    match &replacement {
+                        Some(r) => r.as_slice(),
+                        None => p,
+                    }
                 }
                 Framed::BadChecksum => {
                     // As gdbserver does: ask for it again, keep the session.
@@ -216,6 +239,8 @@ impl<A: XenArch> Session<A> {
                     )))
                 }
             };
+            // gdbstub's reply to this packet starts after what its outbox holds now.
+            let mark = outbox_len(&mut sm);
             for &b in bytes {
                 sm = match sm {
                     GdbStubStateMachine::Idle(g) => g.incoming_data(target, b).map_err(protocol)?,
@@ -224,6 +249,11 @@ impl<A: XenArch> Session<A> {
                     }
                     other => other,
                 };
+            }
+            if let (Some(a), GdbStubStateMachine::Idle(g)) = (amendment, &mut sm) {
+                if !rewrite_reply(&mut g.borrow_conn().0, mark, |body| amend(a, body)) {
+                    debug!("no reply of gdbstub's to amend ({a:?})");
+                }
             }
         };
         self.machine = Some(sm);

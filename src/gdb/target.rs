@@ -24,6 +24,7 @@ use crate::memory::{TranslationCache, Via, View, CACHE_SLOTS};
 use crate::threads::{Debuggee, ThreadId};
 
 use super::arch::XenArch;
+use super::packets::memory::BinaryDialect;
 
 /// EROFS: writes to a dump are refused.
 pub const EROFS: u8 = 30;
@@ -87,6 +88,11 @@ pub struct DumpTarget<A: XenArch> {
     pub(crate) step_tid: Option<ThreadId>,
     /// The thread a continue named explicitly, if any.
     pub(crate) continue_tid: Option<ThreadId>,
+    /// The `x` reply dialect this client speaks (gdb's, or LLDB's older one).
+    pub(crate) binary_dialect: BinaryDialect,
+    /// QEMU's single-step flags as a QEMU-aware front end last set them (`Qqemu.sstep`);
+    /// kept only to be read back, since nothing runs.
+    pub(crate) sstep_flags: u64,
     /// Reused buffer for memory replies.
     read_buf: Vec<u8>,
     _arch: std::marker::PhantomData<A>,
@@ -110,6 +116,8 @@ impl<A: XenArch> DumpTarget<A> {
             selected: first,
             step_tid: None,
             continue_tid: None,
+            binary_dialect: BinaryDialect::default(),
+            sstep_flags: super::packets::qemu::SSTEP_DEFAULT,
             debuggee,
             read_buf: Vec::new(),
             _arch: std::marker::PhantomData,

@@ -7,13 +7,17 @@
 use serde::Serialize;
 
 use crate::addr::{GuestFrame, MachineFrame, PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
-use crate::dump::{ContextLayout, DumpError, DumpFormat, FrameSpace, GuestKind, Width, XenDump};
+use crate::dump::{
+    ContextLayout, DumpError, DumpFormat, FrameSpace, GuestKind, LegacyHvmRule, Width, XenDump,
+};
 use crate::vcpu::VcpuState;
 
 use super::cache::TranslationCache;
 use super::cr3::{Cr3Decode, Root};
+use super::legacy_layout::{self, LegacyLayout, RootHint};
 use super::paging::{infer_long_mode, LongModeHints, PagingMode};
-use super::walk::{walk, TableSource, Translation, WalkError};
+use super::plausible::{looks_like_table, root_table, table_quality};
+use super::walk::{mapped_ranges, walk, MappedRanges, TableSource, Translation, WalkError};
 
 /// Linux's KPTI user PGD is the kernel PGD + 4 KiB: CR3 bit 12 tells them apart.
 const KPTI_USER_PGD_BIT: u64 = 1 << 12;
@@ -111,11 +115,15 @@ pub struct AddressSpace {
 
 impl AddressSpace {
     /// The table that translates `va`: the user table for lower-half addresses of a
-    /// PV vCPU in user mode, the CR3 table otherwise.
-    pub fn root_for(&self, va: VirtAddr) -> Root {
-        match self.user_root {
-            Some(u) if va.0 >> 63 == 0 => u,
-            _ => self.root.unwrap_or(Root::new(0)),
+    /// PV vCPU in user mode, the CR3 table otherwise. `None` when paging is on but no
+    /// table could be found (a walk from frame 0 would read some unrelated page).
+    pub fn root_for(&self, va: VirtAddr) -> Option<Root> {
+        match (self.user_root, self.root) {
+            (Some(u), _) if va.0 >> 63 == 0 => Some(u),
+            (_, Some(r)) => Some(r),
+            // Without paging the walker ignores the root.
+            (_, None) if self.mode == PagingMode::None => Some(Root::new(0)),
+            (_, None) => None,
         }
     }
 }
@@ -123,6 +131,9 @@ impl AddressSpace {
 /// Memory-layer errors: why bytes at an address cannot be read.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum MemoryError {
+    /// The address space has no page-table root to walk.
+    #[error("{addr:#x} cannot be translated: no page-table root is known for this address space (its CR3 names no table in the dump)")]
+    NoRoot { addr: u64 },
     /// The page-table walk failed.
     #[error(transparent)]
     Walk(#[from] WalkError),
@@ -171,41 +182,179 @@ impl TableSource for DumpTables<'_> {
     }
 }
 
+/// Why a vCPU's stored CR3 cannot serve as the root of its page tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RootProblem {
+    /// Paging was off and CR3 names a table that is not the guest's (Xen 3.0.x stored
+    /// its own 1:1 table, `d->arch.phys_table`, which no dump holds).
+    XenTable,
+    /// CR3 names a frame that is not in the dump.
+    Absent,
+    /// CR3 names a page that does not look like a top-level page table.
+    NotATable,
+}
+
+impl RootProblem {
+    /// In words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RootProblem::XenTable => {
+                "paging was off and its CR3 names Xen's own table, which is not in the dump"
+            }
+            RootProblem::Absent => "its page-table root is not in the dump",
+            RootProblem::NotATable => "its CR3 names a page that is not a page table",
+        }
+    }
+}
+
+/// Where a vCPU's page-table root comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RootSource {
+    /// Its own CR3.
+    Cr3,
+    /// The kernel's own top-level table, because the vCPU's CR3 could not be used.
+    Kernel {
+        /// Which table, and how it was found and checked.
+        how: String,
+    },
+}
+
+/// How a vCPU's root was decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RootInfo {
+    /// What is wrong with its stored CR3, if anything.
+    pub problem: Option<RootProblem>,
+    /// Where the root in use comes from.
+    pub source: RootSource,
+    /// A PAE PDPT whose offset in its page the dump lost (legacy HVM): the offset used.
+    pub guessed_offset: Option<u16>,
+}
+
 /// The guest: dump + per-vCPU address spaces.
 #[derive(Debug)]
 pub struct Guest {
     dump: XenDump,
+    options: GuestOptions,
     spaces: Vec<AddressSpace>,
+    roots: Vec<RootInfo>,
     width: Width,
     long_mode_inferred: bool,
+    legacy_layout: Option<LegacyLayout>,
     warnings: Vec<String>,
 }
 
 impl Guest {
-    /// Work out each vCPU's paging from the dump (and the user's overrides).
-    pub fn new(dump: XenDump, options: GuestOptions) -> Result<Self, MemoryError> {
+    /// Work out each vCPU's paging from the dump (and the user's overrides). A legacy
+    /// HVM dump's slot → pfn rule is chosen here, by checking the guest's page tables.
+    pub fn new(mut dump: XenDump, options: GuestOptions) -> Result<Self, MemoryError> {
         // PV guests translate through machine frames: build that index now, not on
         // the first gdb request.
         dump.prepare();
-        let kind = dump.guest_kind();
-        // EFER is not dumped: one vCPU that is visibly in long mode means the guest
-        // kernel is 64-bit, so all its paging vCPUs with PAE are in long mode too.
-        let long_mode = dump.vcpus().iter().any(|v| {
+        let legacy_layout = if dump.legacy_hvm_rule().is_some() {
+            let hints = Self::legacy_root_hints(&dump, options.paging);
+            legacy_layout::choose(&mut dump, &hints)
+        } else {
+            None
+        };
+        let mut guest = Guest {
+            dump,
+            options,
+            spaces: Vec::new(),
+            roots: Vec::new(),
+            width: Width::Bits64,
+            long_mode_inferred: false,
+            legacy_layout,
+            warnings: Vec::new(),
+        };
+        guest.rebuild();
+        Ok(guest)
+    }
+
+    /// Read a legacy HVM dump's slots by `rule` from now on (the OS layer may know
+    /// better than the page tables), and work the address spaces out again.
+    pub fn set_legacy_hvm_rule(&mut self, rule: LegacyHvmRule) {
+        if self.dump.legacy_hvm_rule().is_none() {
+            return;
+        }
+        if let Some(l) = &mut self.legacy_layout {
+            l.rule = rule.name.clone();
+            l.contents = rule.contents;
+            l.fits = l.checks.iter().any(|c| {
+                c.rule == rule.name
+                    && c.tables_checked > 0
+                    && c.tables_ok * 10 >= c.tables_checked * 9
+            });
+        }
+        self.dump.set_legacy_hvm_rule(rule);
+        if let Some(l) = &mut self.legacy_layout {
+            l.named_by_index = legacy_layout::named_by_index(&self.dump);
+        }
+        self.rebuild();
+    }
+
+    /// The EFER.LMA guess from every vCPU; `cr3` gives each one's guest-physical CR3
+    /// (never a machine address: those say nothing of the guest's mode).
+    fn infer_long_mode(dump: &XenDump, cr3: impl Fn(&VcpuState) -> u64) -> bool {
+        dump.vcpus().iter().any(|v| {
             infer_long_mode(&LongModeHints {
                 rip: v.rip,
                 rsp: v.gprs.rsp,
                 fs_base: v.fs_base.unwrap_or(0),
                 gs_base_kernel: v.gs_base_kernel.unwrap_or(0),
                 gs_base_user: v.gs_base_user.unwrap_or(0),
-                cr3: v.cr3(),
+                cr3: cr3(v),
                 cr4: v.cr4(),
             })
+        })
+    }
+
+    /// The roots a legacy HVM dump's layout is checked from: every vCPU with paging on.
+    fn legacy_root_hints(dump: &XenDump, choice: Option<PagingOverride>) -> Vec<RootHint> {
+        let long_mode = Self::infer_long_mode(dump, |_| 0);
+        dump.vcpus()
+            .iter()
+            .filter_map(|v| {
+                let mode = Self::mode_for(dump, v, choice, long_mode).0;
+                (mode != PagingMode::None).then(|| RootHint {
+                    mode,
+                    mfn: MachineFrame(Self::legacy_cr3_mfn(dump, v.cr3())),
+                })
+            })
+            .collect()
+    }
+
+    /// The machine frame a legacy HVM context's CR3 names (`xen_pfn_to_cr3`).
+    fn legacy_cr3_mfn(dump: &XenDump, cr3: u64) -> u64 {
+        match dump.context_layout() {
+            ContextLayout::X86_64 => cr3 >> PAGE_SHIFT,
+            ContextLayout::X86_32 => crate::dump::unfold_pv32_cr3(cr3),
+        }
+    }
+
+    /// Spaces, width, roots and warnings, from the dump as it is now read.
+    fn rebuild(&mut self) {
+        let dump = &self.dump;
+        let kind = dump.guest_kind();
+        // EFER is not dumped: one vCPU that is visibly in long mode means the guest
+        // kernel is 64-bit, so all its paging vCPUs with PAE are in long mode too.
+        let legacy_hvm = dump.legacy_hvm_rule().is_some();
+        let long_mode = Self::infer_long_mode(dump, |v| {
+            if legacy_hvm {
+                dump.mfn_to_pfn(MachineFrame(Self::legacy_cr3_mfn(dump, v.cr3())))
+                    .map_or(0, |p| p.0 << PAGE_SHIFT)
+            } else {
+                v.cr3()
+            }
         });
         let mut spaces = Vec::with_capacity(dump.vcpus().len());
+        let mut roots = Vec::with_capacity(dump.vcpus().len());
         for v in dump.vcpus() {
-            spaces.push(Self::space_for(&dump, v, options.paging, long_mode));
+            let (space, info) = Self::space_for(dump, v, self.options.paging, long_mode);
+            spaces.push(space);
+            roots.push(info);
         }
-        let width = options
+        let width = self
+            .options
             .width
             .unwrap_or(match (kind, dump.context_layout()) {
                 (GuestKind::Pv, ContextLayout::X86_64) => Width::Bits64,
@@ -222,25 +371,32 @@ impl Guest {
                     }
                 }
             });
-        let mut guest = Guest {
-            dump,
-            spaces,
-            width,
-            long_mode_inferred: long_mode,
-            warnings: Vec::new(),
-        };
-        guest.warnings = guest.check_roots();
-        Ok(guest)
+        self.spaces = spaces;
+        self.roots = roots;
+        self.width = width;
+        self.long_mode_inferred = long_mode;
+        self.refresh_warnings();
     }
 
-    fn space_for(
+    fn refresh_warnings(&mut self) {
+        let mut w = self
+            .legacy_layout
+            .as_ref()
+            .map(LegacyLayout::warnings)
+            .unwrap_or_default();
+        w.extend(self.check_roots());
+        self.warnings = w;
+    }
+
+    /// The paging mode of vCPU `v`, and where it came from.
+    fn mode_for(
         dump: &XenDump,
         v: &VcpuState,
         choice: Option<PagingOverride>,
         long_mode: bool,
-    ) -> AddressSpace {
+    ) -> (PagingMode, &'static str) {
         let kind = dump.guest_kind();
-        let (mode, mode_source) = match choice {
+        match choice {
             None => match dump.pv_guest_width() {
                 Some(Width::Bits32) => Self::pv32_mode(dump, v),
                 Some(w) => (PagingMode::for_pv(w), "PV guest width"),
@@ -263,25 +419,161 @@ impl Guest {
             Some(PagingOverride::Pae) => (PagingMode::Pae, "--paging"),
             Some(PagingOverride::FourLevel) => (PagingMode::FourLevel, "--paging"),
             Some(PagingOverride::FiveLevel) => (PagingMode::FiveLevel, "--paging"),
-        };
-        let root = Self::root_for(dump, v.cr3(), mode);
+        }
+    }
+
+    fn space_for(
+        dump: &XenDump,
+        v: &VcpuState,
+        choice: Option<PagingOverride>,
+        long_mode: bool,
+    ) -> (AddressSpace, RootInfo) {
+        let kind = dump.guest_kind();
+        let (mode, mode_source) = Self::mode_for(dump, v, choice, long_mode);
+        let mut root = Self::root_for(dump, v.cr3(), mode);
+        let mut guessed_offset = None;
+        let legacy_hvm = dump.legacy_hvm_rule().is_some();
+        if legacy_hvm && mode == PagingMode::Pae {
+            // The PDPT's offset in its page is lost: take the first 32-byte slot that
+            // holds one (Linux keeps several processes' PDPTs in one page; they share
+            // the kernel's entries).
+            if let Some(r) = &mut root {
+                let offset = Self::table_page(dump, r.frame).and_then(|page| {
+                    (0..PAGE_SIZE as u16).step_by(32).find(|&o| {
+                        root_table(mode, page, o)
+                            .is_some_and(|t| looks_like_table(mode, 0, t, u64::MAX))
+                    })
+                });
+                r.offset = offset.unwrap_or(0);
+                guessed_offset = Some(r.offset);
+            }
+        }
+        let problem = Self::root_problem(dump, v, mode, root);
         let user_root = (kind == GuestKind::Pv
             && mode == PagingMode::FourLevel
             && !v.kernel_mode()
             && v.ctrlreg[1] != 0)
             .then(|| Cr3Decode::Pv64.decode(v.ctrlreg[1]));
         let kpti_kernel_root = (kind == GuestKind::Hvm
+            && !legacy_hvm
             && matches!(mode, PagingMode::FourLevel | PagingMode::FiveLevel)
             && !v.kernel_mode()
             && v.cr3() & KPTI_USER_PGD_BIT != 0)
             .then(|| Cr3Decode::HvmLong.decode(v.cr3() & !KPTI_USER_PGD_BIT));
-        AddressSpace {
-            mode,
-            root,
-            user_root,
-            kpti_kernel_root,
-            mode_source,
+        (
+            AddressSpace {
+                mode,
+                root,
+                user_root,
+                kpti_kernel_root,
+                mode_source,
+            },
+            RootInfo {
+                problem,
+                source: RootSource::Cr3,
+                guessed_offset,
+            },
+        )
+    }
+
+    /// The page holding table-space frame `frame`, from `dump`.
+    fn table_page(dump: &XenDump, frame: u64) -> Option<&[u8]> {
+        let idx = match dump.table_frame_space() {
+            FrameSpace::Guest => dump.page_of_pfn(GuestFrame(frame))?,
+            FrameSpace::Machine => dump.page_of_mfn(MachineFrame(frame))?,
+        };
+        dump.page(idx).ok()
+    }
+
+    /// What is wrong with vCPU `v`'s root, if anything.
+    fn root_problem(
+        dump: &XenDump,
+        v: &VcpuState,
+        mode: PagingMode,
+        root: Option<Root>,
+    ) -> Option<RootProblem> {
+        if mode == PagingMode::None {
+            // Xen 3.0.x stored its own 1:1 table as the CR3 of an HVM vCPU without paging.
+            let legacy_mfn = MachineFrame(Self::legacy_cr3_mfn(dump, v.cr3()));
+            return (dump.legacy_hvm_rule().is_some() && dump.page_of_mfn(legacy_mfn).is_none())
+                .then_some(RootProblem::XenTable);
         }
+        let Some(root) = root else {
+            return Some(RootProblem::Absent);
+        };
+        let Some(page) = Self::table_page(dump, root.frame) else {
+            return Some(RootProblem::Absent);
+        };
+        // Lenient: a damaged entry or two do not make a table useless, no entry or a
+        // page of mostly malformed ones does.
+        let table = root_table(mode, page, root.offset)?;
+        // HVM tables point into the guest's memory only; PV ones also to Xen's frames.
+        let limit = match dump.table_frame_space() {
+            FrameSpace::Guest => dump.pfn_range().map_or(u64::MAX, |(_, hi)| hi.0 + 1),
+            FrameSpace::Machine => u64::MAX,
+        };
+        let (present, bad) = table_quality(mode, table, limit);
+        (present == 0 || bad * 4 > present).then_some(RootProblem::NotATable)
+    }
+
+    /// Read vCPU `slot`'s virtual addresses through the kernel's own top-level table
+    /// (its stored CR3 being useless, see [`Guest::root_info`]); `how` says which
+    /// table and how it was checked.
+    pub fn use_kernel_root(&mut self, slot: usize, mode: PagingMode, root: Root, how: String) {
+        let (Some(space), Some(info)) = (self.spaces.get_mut(slot), self.roots.get_mut(slot))
+        else {
+            return;
+        };
+        *space = AddressSpace {
+            mode,
+            root: Some(root),
+            user_root: None,
+            kpti_kernel_root: None,
+            mode_source: "the kernel's own table",
+        };
+        info.source = RootSource::Kernel { how };
+        info.guessed_offset = None;
+        if self.options.width.is_none() && !mode.is_32bit() {
+            self.width = Width::Bits64;
+        }
+        self.refresh_warnings();
+    }
+
+    /// How vCPU `slot`'s root was decided.
+    pub fn root_info(&self, slot: usize) -> Option<&RootInfo> {
+        self.roots.get(slot)
+    }
+
+    /// Legacy HVM dumps: the slot → pfn rule in use and how it was chosen.
+    pub fn legacy_layout(&self) -> Option<&LegacyLayout> {
+        self.legacy_layout.as_ref()
+    }
+
+    /// Record what the guest kernel's own data said of the legacy HVM layout.
+    pub fn note_layout_check(&mut self, what: String) {
+        if let Some(l) = &mut self.legacy_layout {
+            l.kernel_check = Some(what);
+        }
+    }
+
+    /// vCPU `slot`'s CR3 as the guest had it: the stored value, except that a legacy
+    /// HVM dump stored the top table's machine address, so its guest-physical address
+    /// is given instead (the PDPT offset of PAE is lost: the one used is added). `None`
+    /// when the dump cannot tell (the stored table is Xen's own, or its machine frame is
+    /// not in the page list).
+    pub fn guest_cr3(&self, slot: usize) -> Option<u64> {
+        let v = self.vcpus().get(slot)?;
+        if self.dump.legacy_hvm_rule().is_none() {
+            return Some(v.cr3());
+        }
+        let info = self.roots.get(slot)?;
+        if info.problem == Some(RootProblem::XenTable) {
+            return None;
+        }
+        let pfn = self
+            .dump
+            .mfn_to_pfn(MachineFrame(Self::legacy_cr3_mfn(&self.dump, v.cr3())))?;
+        Some((pfn.0 << PAGE_SHIFT) | u64::from(info.guessed_offset.unwrap_or(0)))
     }
 
     /// 32-bit PV guests use PAE, except on the old non-PAE 32-bit Xen (3.0.x), whose
@@ -324,10 +616,7 @@ impl Guest {
                 if mode == PagingMode::None {
                     return None;
                 }
-                let mfn = match dump.context_layout() {
-                    ContextLayout::X86_64 => cr3 >> PAGE_SHIFT,
-                    ContextLayout::X86_32 => crate::dump::unfold_pv32_cr3(cr3),
-                };
+                let mfn = Self::legacy_cr3_mfn(dump, cr3);
                 let pfn = dump.mfn_to_pfn(MachineFrame(mfn))?;
                 Some(Root::new(pfn.0))
             }
@@ -339,28 +628,47 @@ impl Guest {
         }
     }
 
-    /// Online vCPUs whose page-table root is not in the dump: their virtual addresses
-    /// cannot be read (a damaged context, or a root the dump does not hold).
+    /// Online vCPUs whose stored root cannot be used, and what is read instead.
     fn check_roots(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (v, space) in self.dump.vcpus().iter().zip(&self.spaces) {
-            if !v.online() || space.mode == PagingMode::None {
+        for ((v, space), info) in self.dump.vcpus().iter().zip(&self.spaces).zip(&self.roots) {
+            let Some(problem) = info.problem else {
+                continue;
+            };
+            if !v.online() {
                 continue;
             }
-            let absent = match space.root {
-                Some(r) => self.page_of_table_frame(r.frame).is_none(),
-                None => true,
-            };
-            if absent {
-                out.push(format!(
-                    "vCPU {}: its page-table root (CR3 {:#x}{}) is not in the dump: its virtual addresses cannot be read",
-                    v.slot,
-                    v.cr3(),
-                    space
+            let stored = format!(
+                "CR3 {:#x}{}",
+                v.cr3(),
+                match (problem, self.dump.legacy_hvm_rule().is_some()) {
+                    (RootProblem::XenTable, _) => String::new(),
+                    (_, true) => format!(
+                        ", machine frame {:#x}",
+                        Self::legacy_cr3_mfn(&self.dump, v.cr3())
+                    ),
+                    (_, false) => space
                         .root
-                        .map_or(String::new(), |r| format!(", table frame {:#x}", r.frame))
-                ));
-            }
+                        .map_or(String::new(), |r| format!(", table frame {:#x}", r.frame)),
+                }
+            );
+            out.push(match &info.source {
+                RootSource::Kernel { how } => format!(
+                    "vCPU {}: {} ({stored}): its virtual addresses are read through {how}",
+                    v.slot,
+                    problem.describe()
+                ),
+                RootSource::Cr3 if problem == RootProblem::XenTable => format!(
+                    "vCPU {}: {} ({stored}): its addresses are read as physical ones, and no kernel table was found to read them through instead",
+                    v.slot,
+                    problem.describe()
+                ),
+                RootSource::Cr3 => format!(
+                    "vCPU {}: {} ({stored}): its virtual addresses cannot be read, and no kernel table was found to read them through instead",
+                    v.slot,
+                    problem.describe()
+                ),
+            });
         }
         out
     }
@@ -419,10 +727,11 @@ impl Guest {
         space: &AddressSpace,
         va: VirtAddr,
     ) -> Result<Translation, MemoryError> {
-        match (
-            self.translate_in(space.mode, space.root_for(va), va),
-            space.kpti_kernel_root,
-        ) {
+        let own = match space.root_for(va) {
+            Some(root) => self.translate_in(space.mode, root, va),
+            None => Err(MemoryError::NoRoot { addr: va.0 }),
+        };
+        match (own, space.kpti_kernel_root) {
             (Err(_), Some(k)) if va.0 >> 63 == 1 => self.translate_in(space.mode, k, va),
             (r, _) => r,
         }
@@ -436,6 +745,39 @@ impl Guest {
         va: VirtAddr,
     ) -> Result<Translation, MemoryError> {
         Ok(walk(&self.tables(), mode, root, va)?)
+    }
+
+    /// Everything `space` maps, as runs of addresses with their rights (reading at most
+    /// `max_tables` tables). Lower-half addresses come from the table that translates
+    /// them ([`AddressSpace::root_for`]); with KPTI, the upper half from the kernel PGD.
+    /// Empty without paging or without a root.
+    pub fn mapped_ranges(&self, space: &AddressSpace, max_tables: usize) -> MappedRanges {
+        let Some(root) = space.root else {
+            return MappedRanges::default();
+        };
+        let tables = self.tables();
+        let long = matches!(space.mode, PagingMode::FourLevel | PagingMode::FiveLevel);
+        if !long || (space.user_root.is_none() && space.kpti_kernel_root.is_none()) {
+            return mapped_ranges(&tables, space.mode, root, 0..u64::MAX, max_tables);
+        }
+        let mut lower = mapped_ranges(
+            &tables,
+            space.mode,
+            space.user_root.unwrap_or(root),
+            0..256,
+            max_tables,
+        );
+        let upper = mapped_ranges(
+            &tables,
+            space.mode,
+            space.kpti_kernel_root.unwrap_or(root),
+            256..512,
+            max_tables.saturating_sub(lower.tables),
+        );
+        lower.ranges.extend(upper.ranges);
+        lower.tables += upper.tables;
+        lower.truncated |= upper.truncated;
+        lower
     }
 
     /// The page holding table-space frame `frame` (mfn for PV, pfn for HVM).
@@ -457,10 +799,13 @@ impl Guest {
             Via::Virtual(space) => {
                 let va = VirtAddr(addr);
                 let tables = self.tables();
-                let tr = match (
-                    cache.translate(&tables, space.mode, space.root_for(va), va),
-                    space.kpti_kernel_root,
-                ) {
+                let own = match space.root_for(va) {
+                    Some(root) => cache
+                        .translate(&tables, space.mode, root, va)
+                        .map_err(MemoryError::from),
+                    None => Err(MemoryError::NoRoot { addr }),
+                };
+                let tr = match (own, space.kpti_kernel_root) {
                     (Err(_), Some(k)) if addr >> 63 == 1 => {
                         cache.translate(&tables, space.mode, k, va)?
                     }
@@ -547,13 +892,20 @@ impl Guest {
     }
 
     /// The address space a CR3 value would give a vCPU running in `mode`: to read
-    /// another process's memory through its page tables. `cr3` is encoded as the
-    /// dump stores the vCPUs' own (Xen's PV encodings, machine addresses in legacy
-    /// HVM dumps).
+    /// another process's memory through its page tables. `cr3` is the value as the
+    /// guest has it, which is what gdb's `$cr3` shows: Xen's encoding for PV guests,
+    /// guest-physical for HVM guests (legacy ones included, whose contexts store a
+    /// machine address instead; see [`Guest::guest_cr3`]).
     pub fn space_from_cr3(&self, mode: PagingMode, cr3: u64) -> AddressSpace {
+        let root = match (self.dump.format(), self.dump.guest_kind()) {
+            (DumpFormat::Legacy, GuestKind::Hvm) => {
+                Cr3Decode::for_guest(GuestKind::Hvm, mode).map(|d| d.decode(cr3))
+            }
+            _ => Self::root_for(&self.dump, cr3, mode),
+        };
         AddressSpace {
             mode,
-            root: Self::root_for(&self.dump, cr3, mode),
+            root,
             user_root: None,
             kpti_kernel_root: None,
             mode_source: "monitor cr3",

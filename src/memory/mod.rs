@@ -17,7 +17,9 @@
 pub mod cache;
 pub mod cr3;
 mod guest;
+mod legacy_layout;
 pub mod paging;
+pub mod plausible;
 pub mod walk;
 
 #[cfg(test)]
@@ -26,7 +28,12 @@ mod oracle_tests;
 pub use cache::{CacheStats, CachedTranslation, TranslationCache};
 pub use cr3::{Cr3Decode, Root};
 pub use guest::{
-    AddressSpace, Guest, GuestOptions, MemoryError, PagingOverride, Via, View, CACHE_SLOTS,
+    AddressSpace, Guest, GuestOptions, MemoryError, PagingOverride, RootInfo, RootProblem,
+    RootSource, Via, View, CACHE_SLOTS,
 };
+pub use legacy_layout::{LegacyLayout, RuleCheck};
 pub use paging::{infer_long_mode, level_name, LevelSpec, LongModeHints, PageSize, PagingMode};
-pub use walk::{walk, PageRights, TableSource, Translation, WalkError, WalkStep};
+pub use walk::{
+    mapped_ranges, walk, MappedRange, MappedRanges, PageRights, TableSource, Translation,
+    WalkError, WalkStep,
+};

@@ -1,15 +1,18 @@
 //! Property tests: the walker against the page-table builder's own mapping list, and
-//! against hostile tables made of arbitrary bytes.
+//! against hostile tables made of arbitrary bytes. Expected values come from the
+//! builder's own statement of the architecture (`builder::x86`), never from the
+//! walker's: every step a walk reports is re-read and re-decoded that way.
 
 use std::collections::HashMap;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use super::paging::{PageSize, PagingMode, ENTRY_PRESENT};
-use super::{walk, Root, TableSource, TranslationCache, WalkError};
+use super::paging::{PageSize, PagingMode};
+use super::{walk, Root, TableSource, Translation, TranslationCache, WalkError};
 use crate::addr::VirtAddr;
 use crate::builder::pagetable::{EntryFlags, PageTableBuilder};
+use crate::builder::x86;
 
 const ALL_MODES: [PagingMode; 5] = [
     PagingMode::TwoLevel { pse: false },
@@ -44,8 +47,8 @@ fn flags_strategy() -> impl Strategy<Value = EntryFlags> {
 /// Restricts arbitrary flags to what `mode` has (NX, software bits).
 fn fit_flags(mode: PagingMode, flags: EntryFlags) -> EntryFlags {
     EntryFlags {
-        no_execute: flags.no_execute && mode.has_no_execute(),
-        software: flags.software & mode.software_bits(),
+        no_execute: flags.no_execute && x86::has_execute_disable(mode),
+        software: flags.software & x86::ignored_bits(mode),
         ..flags
     }
 }
@@ -93,7 +96,7 @@ fn region_base(mode: PagingMode, pick: u64) -> u64 {
         _ => pick & 0xFFFF_FFFF,
     };
     // Align to the largest page size so that every size can start there.
-    let align = if mode.is_32bit() {
+    let align = if x86::is_32bit(mode) {
         0x40_0000
     } else {
         0x4000_0000
@@ -109,7 +112,7 @@ fn sign_extend(value: u64, top_bit: u32) -> u64 {
 /// Tries to add the request to the builder; refusals (overlaps, out of space) are fine.
 fn place(builder: &mut PageTableBuilder, req: &Request) {
     let mode = builder.mode();
-    let sizes: Vec<PageSize> = mode.levels().iter().filter_map(|l| l.leaf).collect();
+    let sizes: Vec<PageSize> = x86::levels(mode).iter().filter_map(|l| l.leaf).collect();
     let size = sizes[req.size_pick % sizes.len()];
     let va = region_base(mode, req.region).wrapping_add(req.slot * size.bytes());
     let frame_limit: u64 = match (mode, size) {
@@ -117,7 +120,7 @@ fn place(builder: &mut PageTableBuilder, req: &Request) {
         (PagingMode::TwoLevel { .. }, _) => 1 << 28,
         _ => 1 << 40,
     };
-    let target = (req.target % frame_limit) & !(size.frames() - 1);
+    let target = (req.target % frame_limit) & !(x86::page_frames(size) - 1);
     let _ = builder.map(
         VirtAddr(va),
         target,
@@ -149,7 +152,10 @@ fn queries(builder: &PageTableBuilder, picks: &[u64]) -> Vec<VirtAddr> {
             m.va.0.wrapping_sub(1),
             last.wrapping_add(1),
         ]);
-        out.extend([inside ^ 0xFFF, inside.wrapping_add(m.page_size.bytes())]);
+        out.extend([
+            inside ^ 0xFFF,
+            inside.wrapping_add(x86::page_bytes(m.page_size)),
+        ]);
     }
     out.extend(picks.iter().copied());
     out.extend(picks.iter().map(|p| p & 0xFFFF_FFFF));
@@ -205,9 +211,7 @@ fn check_against_oracle(
                 prop_assert_eq!(tr.rights.user, with_tables(m.flags.user, table_flags.user));
                 let nx = m.flags.no_execute || (uppers > 0 && table_flags.no_execute);
                 prop_assert_eq!(tr.rights.no_execute, nx);
-                for step in tr.steps() {
-                    prop_assert!(step.entry & ENTRY_PRESENT != 0);
-                }
+                check_steps(&tables, mode, root, tr)?;
                 let cached = cache
                     .translate(&tables, mode, root, va)
                     .expect("cached walk");
@@ -217,7 +221,7 @@ fn check_against_oracle(
                 );
             }
             (None, Err(err)) => {
-                let expected_kind = if !mode.is_canonical(va.0) {
+                let expected_kind = if !x86::is_linear_address(mode, va.0) {
                     matches!(
                         err,
                         WalkError::NonCanonical { .. } | WalkError::AddressTooWide { .. }
@@ -252,6 +256,63 @@ proptest! {
     ) {
         check_against_oracle(ALL_MODES[mode_pick], &requests, table_flags, first_table, pdpt_offset, &picks)?;
     }
+}
+
+/// Re-walks a translation the walker reported, with the builder's statement of the
+/// architecture: each step must be the entry at the index `va` selects in the table the
+/// previous step pointed to (the root first), present; the walk must end at the page
+/// level or at a large page where the mode has them; the frame must be the leaf's.
+fn check_steps<S: TableSource>(
+    src: &S,
+    mode: PagingMode,
+    root: Root,
+    tr: &Translation,
+) -> Result<(), TestCaseError> {
+    let va = tr.va.0;
+    let levels = x86::levels(mode);
+    let steps = tr.steps();
+    prop_assert!(steps.len() <= levels.len());
+    let Some(leaf) = steps.last() else {
+        prop_assert!(levels.is_empty(), "{} walked nothing", mode);
+        prop_assert_eq!((tr.frame, tr.offset), (va >> 12, va & 0xFFF));
+        return Ok(());
+    };
+    let bytes = x86::entry_bytes(mode);
+    let (mut table, mut base) = (root.frame, u64::from(root.offset));
+    for (step, level) in steps.iter().zip(levels) {
+        let index = level.index(va);
+        let at = (base + index * bytes) as usize;
+        let page = src.table_page(table).expect("the walker read this table");
+        let mut raw = [0u8; 8];
+        raw[..bytes as usize].copy_from_slice(&page[at..at + bytes as usize]);
+        prop_assert_eq!(
+            (step.table_frame, step.index, step.entry),
+            (table, index, u64::from_le_bytes(raw)),
+            "{} {} at {:#x}",
+            mode,
+            level.name,
+            va
+        );
+        prop_assert!(step.entry & x86::PRESENT != 0);
+        table = x86::pointer_frame(mode, step.entry);
+        base = 0;
+    }
+    let size = if steps.len() == levels.len() {
+        PageSize::Size4K
+    } else {
+        let level = &levels[steps.len() - 1];
+        prop_assert!(leaf.entry & x86::PAGE_SIZE_BIT != 0, "{} ended early", mode);
+        level
+            .leaf
+            .expect("a large page only where the mode has them")
+    };
+    prop_assert_eq!(tr.page_size, size);
+    let within = (va % x86::page_bytes(size)) >> 12;
+    prop_assert_eq!(
+        (tr.frame, tr.offset),
+        (x86::page_frame(mode, size, leaf.entry) + within, va & 0xFFF)
+    );
+    Ok(())
 }
 
 /// Table pages of arbitrary length and content.
@@ -303,17 +364,7 @@ proptest! {
         let mut cache = TranslationCache::new(4);
         for va in vas.into_iter().flat_map(|v| [v, v & 0xFFFF_FFFF, v & 0x7FFF_FFFF_FFFF]).map(VirtAddr) {
             match walk(&src, mode, root, va) {
-                Ok(tr) => {
-                    prop_assert!(tr.steps().len() <= mode.levels().len());
-                    prop_assert!(tr.offset < 4096);
-                    prop_assert_eq!(tr.offset, va.0 & 0xFFF);
-                    if let Some(leaf) = tr.leaf() {
-                        let base = mode.leaf_frame(tr.page_size, leaf.entry);
-                        let within = (va.0 & (tr.page_size.bytes() - 1)) >> 12;
-                        prop_assert_eq!(tr.frame, base + within);
-                    }
-                    prop_assert!(tr.steps().iter().all(|s| s.entry & ENTRY_PRESENT != 0));
-                }
+                Ok(tr) => check_steps(&src, mode, root, &tr)?,
                 Err(err) => prop_assert_eq!(err.va(), va),
             }
             // The cache must agree with the walker on hostile input too.

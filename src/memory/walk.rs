@@ -411,6 +411,159 @@ pub(crate) fn walk_last_level<S: TableSource + ?Sized>(
     Ok(mode.leaf_frame(PageSize::Size4K, step.entry))
 }
 
+/// A run of virtual addresses mapped with the same combined rights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappedRange {
+    /// First address (canonical).
+    pub start: u64,
+    /// Length in bytes; the run ends at `start + len`, which wraps to 0 at the very top
+    /// of a 64-bit space.
+    pub len: u64,
+    /// Rights combined over every level, as the CPU applies them.
+    pub rights: PageRights,
+}
+
+impl MappedRange {
+    /// One past the last address (wrapping to 0 at the top of the space).
+    pub const fn end(&self) -> u64 {
+        self.start.wrapping_add(self.len)
+    }
+}
+
+/// Everything a set of page tables maps, from [`mapped_ranges`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MappedRanges {
+    /// Mapped runs in address order, adjacent runs with equal rights merged.
+    pub ranges: Vec<MappedRange>,
+    /// Tables read.
+    pub tables: usize,
+    /// The walk stopped at the table limit: later ranges are missing.
+    pub truncated: bool,
+}
+
+impl MappedRanges {
+    fn push(&mut self, start: u64, len: u64, rights: PageRights) {
+        if let Some(last) = self.ranges.last_mut() {
+            if last.end() == start && last.rights == rights {
+                last.len = last.len.wrapping_add(len);
+                return;
+            }
+        }
+        self.ranges.push(MappedRange { start, len, rights });
+    }
+}
+
+/// Every present leaf of the tables of `mode` at `root`, as runs of addresses: the
+/// memory map a CPU with these tables sees (what QEMU's `info mem` lists).
+///
+/// Only root entries whose index is in `top` are followed (to take the lower and upper
+/// halves of a 64-bit space from different tables). Entries the walker would refuse
+/// (reserved bits, PS where there are no large pages) and tables missing from the
+/// source map nothing. At most `max_tables` tables are read, so hostile tables (loops,
+/// every entry pointing at one table) cannot make the walk run long; `truncated` tells.
+pub fn mapped_ranges<S: TableSource + ?Sized>(
+    src: &S,
+    mode: PagingMode,
+    root: Root,
+    top: std::ops::Range<u64>,
+    max_tables: usize,
+) -> MappedRanges {
+    let mut out = MappedRanges::default();
+    let levels = mode.levels();
+    if !levels.is_empty() {
+        let at = Table {
+            frame: root.frame,
+            offset: u64::from(root.offset),
+            va: 0,
+            rights: PageRights::ALL,
+        };
+        visit(src, mode, levels, at, Some(&top), max_tables, &mut out);
+    }
+    out
+}
+
+/// A table to visit, and what the walk knows on reaching it.
+#[derive(Clone, Copy)]
+struct Table {
+    frame: u64,
+    offset: u64,
+    /// Virtual address bits fixed by the levels above.
+    va: u64,
+    /// Rights restricted by the levels above.
+    rights: PageRights,
+}
+
+fn visit<S: TableSource + ?Sized>(
+    src: &S,
+    mode: PagingMode,
+    levels: &[LevelSpec],
+    at: Table,
+    top: Option<&std::ops::Range<u64>>,
+    max_tables: usize,
+    out: &mut MappedRanges,
+) {
+    let Some((spec, below)) = levels.split_first() else {
+        return;
+    };
+    if out.tables >= max_tables {
+        out.truncated = true;
+        return;
+    }
+    out.tables += 1;
+    let Some(page) = src.table_page(at.frame) else {
+        return;
+    };
+    let size = mode.entry_size();
+    let indexes = match top {
+        Some(r) => r.start..r.end.min(1 << spec.index_bits),
+        None => 0..1 << spec.index_bits,
+    };
+    for index in indexes {
+        let Some(entry) = read_entry(page, at.offset + index * size, size) else {
+            break;
+        };
+        if entry & ENTRY_PRESENT == 0 {
+            continue;
+        }
+        let large = entry & ENTRY_LARGE_PAGE != 0;
+        let leaf_size = match spec.leaf {
+            _ if below.is_empty() => Some(PageSize::Size4K),
+            Some(size) if large => Some(size),
+            None if large && !matches!(mode, PagingMode::TwoLevel { .. }) => continue,
+            _ => None,
+        };
+        if mode.reserved_bits(spec.level, large && leaf_size.is_some(), entry) != 0 {
+            continue;
+        }
+        let mut rights = at.rights;
+        rights.restrict(mode, spec.level, entry);
+        let va = at.va | (index << spec.shift);
+        match leaf_size {
+            Some(size) => out.push(canonical(mode, va), size.bytes(), rights),
+            None => {
+                let next = Table {
+                    frame: mode.table_frame(entry),
+                    offset: 0,
+                    va,
+                    rights,
+                };
+                visit(src, mode, below, next, None, max_tables, out);
+            }
+        }
+    }
+}
+
+/// Sign-extend a long-mode address from its top translated bit.
+const fn canonical(mode: PagingMode, va: u64) -> u64 {
+    let bits = match mode {
+        PagingMode::FourLevel => 48,
+        PagingMode::FiveLevel => 57,
+        _ => return va,
+    };
+    let shift = 64 - bits;
+    (((va << shift) as i64) >> shift) as u64
+}
+
 /// Reads the entry for `va` at one level and checks that it is present.
 fn read_step<S: TableSource + ?Sized>(
     src: &S,
@@ -505,6 +658,79 @@ mod tests {
             8,
         );
         t
+    }
+
+    #[test]
+    fn mapped_ranges_list_every_leaf_with_combined_rights() {
+        let mut t = four_level_tables();
+        // Next to the 4 KiB page: a read-only one (merges with nothing), then two
+        // writable ones (merge).
+        put(&mut t, 0x13, 0x146, (0x1 << 12) | ENTRY_PRESENT, 8);
+        put(&mut t, 0x13, 0x147, (0x2 << 12) | P_RW, 8);
+        put(&mut t, 0x13, 0x148, (0x3 << 12) | P_RW, 8);
+        // A 2 MiB page in the lower half, user-accessible.
+        put(&mut t, 0x10, 0x000, (0x20 << 12) | P_RW | ENTRY_USER, 8);
+        put(&mut t, 0x20, 0x001, (0x21 << 12) | P_RW | ENTRY_USER, 8);
+        put(
+            &mut t,
+            0x21,
+            0x002,
+            (0x40_0000) | P_RW | ENTRY_USER | ENTRY_LARGE_PAGE | ENTRY_NO_EXECUTE,
+            8,
+        );
+        // A not-present entry and one with reserved bits map nothing.
+        put(
+            &mut t,
+            0x21,
+            0x003,
+            0x60_0000 | P_RW | ENTRY_LARGE_PAGE | (1 << 13),
+            8,
+        );
+        let m = mapped_ranges(&t, PagingMode::FourLevel, Root::new(0x10), 0..512, 100);
+        let ranges: Vec<(u64, u64, bool, bool, bool)> = m
+            .ranges
+            .iter()
+            .map(|r| {
+                (
+                    r.start,
+                    r.len,
+                    r.rights.user,
+                    r.rights.writable,
+                    r.rights.no_execute,
+                )
+            })
+            .collect();
+        let lower = (1u64 << 30) | (2 << 21);
+        let upper = 0xFFFF_8880_1234_5000;
+        assert_eq!(
+            ranges,
+            [
+                (lower, 0x20_0000, true, true, true),
+                (upper, 0x1000, false, true, false),
+                (upper + 0x1000, 0x1000, false, false, false),
+                (upper + 0x2000, 0x2000, false, true, false),
+            ]
+        );
+        assert!(!m.truncated);
+        // Only the upper half.
+        let m = mapped_ranges(&t, PagingMode::FourLevel, Root::new(0x10), 256..512, 100);
+        assert_eq!(m.ranges.len(), 3);
+        assert!(m.ranges.iter().all(|r| r.start >= upper));
+    }
+
+    #[test]
+    fn mapped_ranges_of_looping_tables_stop_at_the_limit() {
+        // Every entry of every level points back at the root: 512^3 paths.
+        let mut t = Tables::new();
+        for i in 0..512 {
+            put(&mut t, 5, i, (5 << 12) | P_RW, 8);
+        }
+        let m = mapped_ranges(&t, PagingMode::FourLevel, Root::new(5), 0..512, 1000);
+        assert!(m.truncated);
+        assert_eq!(m.tables, 1000);
+        // Same in PAE with its 4-entry root at an offset.
+        let m = mapped_ranges(&t, PagingMode::Pae, Root::new(5), 0..4, 10);
+        assert!(m.truncated);
     }
 
     #[test]

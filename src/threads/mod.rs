@@ -10,7 +10,11 @@
 //! [`Debuggee`] joins the table with the guest model: it is what a debugger session
 //! reads, shared read-only by every session.
 
+mod guest_view;
+
 use std::num::NonZeroUsize;
+
+pub use guest_view::{descriptor_base, BaseSource, GuestView};
 
 use crate::memory::{AddressSpace, Guest};
 use crate::vcpu::VcpuState;
@@ -47,8 +51,22 @@ pub enum ThreadSource {
 /// A thread's registers, as the source holds them.
 #[derive(Clone, Copy, Debug)]
 pub enum ThreadRegisters<'a> {
-    /// A dumped vCPU context: every register Xen saved.
-    Vcpu(&'a VcpuState),
+    /// A dumped vCPU context: every register Xen saved, as the guest saw them.
+    Vcpu(VcpuRegisters<'a>),
+}
+
+/// A dumped vCPU's registers as the guest saw them: the stored context, and the values
+/// Xen stored differently or not at all, worked out from the dump ([`GuestView`]).
+#[derive(Clone, Copy, Debug)]
+pub struct VcpuRegisters<'a> {
+    /// The context as the dump stores it.
+    pub state: &'a VcpuState,
+    /// CR3 as the guest had it; `None` when the dump cannot tell.
+    pub cr3: Option<u64>,
+    /// FS base; `None` when the dump cannot tell.
+    pub fs_base: Option<u64>,
+    /// The GS base that was live; `None` when the dump cannot tell.
+    pub gs_base: Option<u64>,
 }
 
 /// Thread ids and their sources, in the order they are listed to debuggers.
@@ -108,13 +126,30 @@ impl ThreadTable {
 pub struct Debuggee {
     guest: Guest,
     threads: ThreadTable,
+    /// Each vCPU's registers as the guest saw them, by slot.
+    views: Vec<GuestView>,
 }
 
 impl Debuggee {
     /// The guest with one thread per vCPU.
     pub fn new(guest: Guest) -> Debuggee {
         let threads = ThreadTable::of_vcpus(guest.vcpus().len());
-        Debuggee { guest, threads }
+        let views = guest
+            .vcpus()
+            .iter()
+            .map(|v| GuestView::of(&guest, v))
+            .collect();
+        Debuggee {
+            guest,
+            threads,
+            views,
+        }
+    }
+
+    /// vCPU `slot`'s registers as the guest saw them, where they differ from the
+    /// stored context.
+    pub fn guest_view(&self, slot: usize) -> Option<&GuestView> {
+        self.views.get(slot)
     }
 
     /// The guest model.
@@ -130,7 +165,16 @@ impl Debuggee {
     /// Registers of thread `id`.
     pub fn registers(&self, id: ThreadId) -> Option<ThreadRegisters<'_>> {
         match self.threads.source(id)? {
-            ThreadSource::Vcpu(slot) => self.guest.vcpus().get(slot).map(ThreadRegisters::Vcpu),
+            ThreadSource::Vcpu(slot) => {
+                let state = self.guest.vcpus().get(slot)?;
+                let view = self.views.get(slot)?;
+                Some(ThreadRegisters::Vcpu(VcpuRegisters {
+                    state,
+                    cr3: view.cr3,
+                    fs_base: view.fs_base,
+                    gs_base: view.gs_base,
+                }))
+            }
         }
     }
 

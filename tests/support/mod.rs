@@ -5,7 +5,13 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// How long a test waits for something that must happen before calling it a hang. Only
+/// a hang ever takes this long: tests wait for events (a line logged, a reply read, a
+/// connection closed), never for time to pass, and assert nothing about durations.
+pub const HANG: Duration = Duration::from_secs(120);
 
 /// The gdb binary; the project's scripts install it. A missing gdb fails the test.
 pub fn gdb_path() -> PathBuf {
@@ -29,7 +35,14 @@ pub fn gdb_path() -> PathBuf {
 pub struct Server {
     child: Child,
     pub addr: String,
-    pub stderr_log: std::sync::Arc<std::sync::Mutex<String>>,
+    log: Arc<Log>,
+}
+
+/// The server's stderr so far, and a signal for each line added.
+#[derive(Default)]
+struct Log {
+    text: Mutex<String>,
+    grew: Condvar,
 }
 
 impl Server {
@@ -47,7 +60,7 @@ impl Server {
             .expect("start server");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log = Arc::new(Log::default());
         let log2 = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
@@ -59,18 +72,17 @@ impl Server {
                         sent = true;
                     }
                 }
-                log2.lock().unwrap().push_str(&line);
-                log2.lock().unwrap().push('\n');
+                let mut text = log2.text.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+                log2.grew.notify_all();
             }
         });
+        // The "serving … on ADDR" line: the server listens from then on.
         let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("server did not start; log:\n{}", log.lock().unwrap()));
-        Server {
-            child,
-            addr,
-            stderr_log: log,
-        }
+            .recv_timeout(HANG)
+            .unwrap_or_else(|_| panic!("server did not start; log:\n{}", log.text.lock().unwrap()));
+        Server { child, addr, log }
     }
 
     /// Is the server process still running?
@@ -84,7 +96,23 @@ impl Server {
     }
 
     pub fn log(&self) -> String {
-        self.stderr_log.lock().unwrap().clone()
+        self.log.text.lock().unwrap().clone()
+    }
+
+    /// Wait until the log shows `text` at least `n` times (false after [`HANG`]).
+    pub fn wait_for_log(&self, text: &str, n: usize) -> bool {
+        self.wait_for_log_where(|log| log.matches(text).count() >= n)
+    }
+
+    /// Wait until `cond` holds of the log (false after [`HANG`]).
+    pub fn wait_for_log_where(&self, cond: impl Fn(&str) -> bool) -> bool {
+        let guard = self.log.text.lock().unwrap();
+        let (guard, _) = self
+            .log
+            .grew
+            .wait_timeout_while(guard, HANG, |t| !cond(t))
+            .unwrap();
+        cond(&guard)
     }
 }
 
@@ -97,7 +125,7 @@ impl Drop for Server {
 
 /// Run gdb in batch mode: connect to `addr`, run `cmds`, return stdout+stderr.
 pub fn gdb(addr: &str, cmds: &[&str]) -> String {
-    gdb_with(addr, cmds, &[], Duration::from_secs(60))
+    gdb_with(addr, cmds, &[], HANG)
 }
 
 /// Like [`gdb`], with extra gdb arguments placed before the commands.
@@ -121,7 +149,8 @@ pub fn gdb_with(addr: &str, cmds: &[&str], pre: &[&str], timeout: Duration) -> S
     run_with_timeout(c, timeout)
 }
 
-/// Run a command to completion (killing it after `timeout`), returning its output.
+/// Run a command to completion, returning its output; after `timeout` it is taken for
+/// hung, killed, and the test fails.
 pub fn run_with_timeout(mut c: Command, timeout: Duration) -> String {
     let out_path = std::env::temp_dir().join(format!(
         "xd-gdb-{}-{:?}.out",
@@ -187,4 +216,50 @@ pub fn serve_scenario(
     let path = dump_file(&dir, "guest", &s.image.write(opts).unwrap());
     let server = Server::start(&path, &[]);
     (dir, s, server)
+}
+
+/// A tiny x86-64 ELF "vmlinux" for front ends that want an executable: `_start` at
+/// `text_va` (nop; nop; hlt; jmp _start, as the scenario's text) and an 8-byte
+/// `jiffies` at `jiffies_va`. Built with the C toolchain (`cc`, which
+/// scripts/install-deps.sh installs).
+pub fn mini_vmlinux(dir: &Path, text_va: u64, jiffies_va: u64) -> PathBuf {
+    let src = dir.join("mini-vmlinux.s");
+    std::fs::write(
+        &src,
+        "\t.text\n\t.globl _start\n_start:\n\tnop\n\tnop\n\thlt\n\tjmp _start\n\
+         \t.data\n\t.globl jiffies\njiffies:\t.quad 0\n",
+    )
+    .unwrap();
+    let out = dir.join("mini-vmlinux");
+    let status = Command::new("cc")
+        .args(["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none"])
+        .arg(format!("-Wl,-Ttext={text_va:#x}"))
+        .arg(format!("-Wl,-Tdata={jiffies_va:#x}"))
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc not found: run scripts/install-deps.sh");
+    assert!(status.success(), "cc failed to link the mini vmlinux");
+    out
+}
+
+/// `text` without ANSI colour sequences and readline's \x01/\x02 markers around them
+/// (front ends such as GEF colour their output).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if c != '\x01' && c != '\x02' {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -227,7 +227,7 @@ fn serialized_length_is_sum_of_register_sizes() {
         &X86_64Regs::from_state(&distinct_state()),
         X86_64_G_PACKET_LEN,
     );
-    assert_serialized_len_matches_reg_ids::<_, I386XenRegId>(&I386Regs::default(), 312 + 40);
+    assert_serialized_len_matches_reg_ids::<_, I386XenRegId>(&I386Regs::default(), 320 + 40);
     assert_serialized_len_matches_reg_ids::<_, I386XenRegId>(
         &I386Regs::from_state(&distinct_state_32()),
         I386_G_PACKET_LEN,
@@ -237,9 +237,9 @@ fn serialized_length_is_sum_of_register_sizes() {
 #[test]
 fn raw_id_counts_and_names() {
     assert_eq!(g_packet_layout::<X86_64XenRegId>().len(), 70);
-    assert_eq!(g_packet_layout::<I386XenRegId>().len(), 52);
+    assert_eq!(g_packet_layout::<I386XenRegId>().len(), 54);
     assert!(X86_64XenRegId::from_raw_id(70).is_none());
-    assert!(I386XenRegId::from_raw_id(52).is_none());
+    assert!(I386XenRegId::from_raw_id(54).is_none());
     for (raw, name) in X86_64_REGISTER_NAMES.iter().enumerate() {
         let (id, _) = X86_64XenRegId::from_raw_id(raw).unwrap();
         assert_eq!(id.to_raw_id(), Some(raw), "{id:?}");
@@ -272,7 +272,11 @@ fn raw_id_counts_and_names() {
         Some((X86_64XenRegId::Sys(SysRegId::Cr3), _))
     ));
     assert!(matches!(
-        I386XenRegId::from_raw_id(44),
+        I386XenRegId::from_raw_id(42),
+        Some((I386XenRegId::FsBase, _))
+    ));
+    assert!(matches!(
+        I386XenRegId::from_raw_id(46),
         Some((I386XenRegId::Sys(SysRegId::Cr3), _))
     ));
 }
@@ -336,9 +340,11 @@ fn i386_offsets_match_the_spec() {
         ("xmm7", 288),
         ("mxcsr", 304),
         ("orig_eax", 308),
-        ("cr0", 312),
-        ("cr3", 320),
-        ("dr7", 348),
+        ("fs_base", 312),
+        ("gs_base", 316),
+        ("cr0", 320),
+        ("cr3", 328),
+        ("dr7", 356),
     ] {
         assert_eq!(offset(name), expected, "{name}");
     }
@@ -458,22 +464,24 @@ fn i386_every_field_lands_in_its_slot() {
     }
     assert_eq!(u32_at(&blob, 304), 0x1F81, "mxcsr");
     assert!(is_unavailable(&blob, 308, 4), "orig_eax must be xx");
+    // An x86_32 context holds no bases: unavailable unless the thread layer finds them.
+    assert!(is_unavailable(&blob, 312, 8), "fs_base, gs_base");
     for (offset, value) in [
-        (312, 0x8005_003B),
-        (316, 0xC0DE_0000),
-        (320, 0x0012_3401),
-        (324, 0x0000_06F0),
-        (328, 0xD0),
-        (332, 0xD1),
-        (336, 0xD2),
-        (340, 0xD3),
-        (344, 0xFFFF_0FF0),
-        (348, 0x0000_0400),
+        (320, 0x8005_003B),
+        (324, 0xC0DE_0000),
+        (328, 0x0012_3401),
+        (332, 0x0000_06F0),
+        (336, 0xD0),
+        (340, 0xD1),
+        (344, 0xD2),
+        (348, 0xD3),
+        (352, 0xFFFF_0FF0),
+        (356, 0x0000_0400),
     ] {
         assert_eq!(u32_at(&blob, offset), value, "system register @{offset}");
     }
-    assert_eq!(blob.len(), 352);
-    assert_eq!(blob.iter().filter(|b| b.is_none()).count(), 4);
+    assert_eq!(blob.len(), 360);
+    assert_eq!(blob.iter().filter(|b| b.is_none()).count(), 12);
 }
 
 #[test]
@@ -488,8 +496,37 @@ fn i386_from_a_64_bit_layout_uses_the_low_halves() {
     assert_eq!(u32_at(&blob, 0), 0x0000_1111, "eax");
     assert_eq!(u32_at(&blob, 12), 0x0000_0002, "ebx");
     assert_eq!(u32_at(&blob, 32), 0xC000_0010, "eip");
-    assert_eq!(u32_at(&blob, 320), 0x0ABC_D000, "cr3");
+    assert_eq!(u32_at(&blob, 328), 0x0ABC_D000, "cr3");
     assert_eq!(u128_at(&blob, 288), xmm_value(7), "xmm7");
+    // The context's bases, where it has them: their low halves.
+    assert_eq!(u32_at(&blob, 312), 0x3456_7000, "fs_base");
+}
+
+#[test]
+fn values_worked_out_by_the_thread_layer_replace_the_stored_ones() {
+    let state = distinct_state_32();
+    let vcpu = crate::threads::VcpuRegisters {
+        state: &state,
+        cr3: None,
+        fs_base: Some(0x1f40_0000),
+        gs_base: None,
+    };
+    let blob = serialize(&I386Xen::registers_from_vcpu(&vcpu, Width::Bits32));
+    assert_eq!(u32_at(&blob, 312), 0x1f40_0000, "fs_base");
+    assert!(is_unavailable(&blob, 316, 4), "gs_base");
+    assert!(is_unavailable(&blob, 328, 4), "cr3 unknown");
+    assert_eq!(u32_at(&blob, 320), 0x8005_003B, "cr0 as stored");
+    let state = distinct_state();
+    let vcpu = crate::threads::VcpuRegisters {
+        state: &state,
+        cr3: Some(0x4e4c000),
+        fs_base: None,
+        gs_base: Some(7),
+    };
+    let blob = serialize(&X86_64Xen::registers_from_vcpu(&vcpu, Width::Bits64));
+    assert_eq!(u64_at(&blob, 576), 0x4e4c000, "cr3");
+    assert!(is_unavailable(&blob, 544, 8), "fs_base");
+    assert_eq!(u64_at(&blob, 552), 7, "gs_base");
 }
 
 #[test]
@@ -571,6 +608,8 @@ fn amd64_round_trip() {
 fn i386_round_trip() {
     let mut regs = I386Regs::from_state(&distinct_state_32());
     regs.orig_eax = Some(0x1234_5678);
+    regs.fs_base = Some(0x1f40_0000);
+    regs.gs_base = Some(0);
     let bytes: Vec<u8> = serialize(&regs).into_iter().map(Option::unwrap).collect();
     let mut parsed = I386Regs::default();
     parsed.gdb_deserialize(&bytes).unwrap();
@@ -589,7 +628,7 @@ fn deserialize_reads_each_slot() {
     assert_eq!(regs.fs_base, Some(le64(544)));
     assert_eq!(regs.gs_base, Some(le64(552)));
     assert_eq!(regs.sys.cr0, le64(560));
-    assert_eq!(regs.sys.cr3, le64(576));
+    assert_eq!(regs.sys.cr3, Some(le64(576)));
     assert_eq!(regs.sys.dr7, le64(632));
 
     let bytes: Vec<u8> = (0..I386_G_PACKET_LEN).map(|k| k as u8).collect();
@@ -598,8 +637,11 @@ fn deserialize_reads_each_slot() {
     let le32 = |off: usize| u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap());
     assert_eq!(regs.core.eip, le32(32));
     assert_eq!(regs.orig_eax, Some(le32(308)));
-    assert_eq!(regs.sys.cr0, le32(312));
-    assert_eq!(regs.sys.dr7, le32(348));
+    assert_eq!(regs.fs_base, Some(le32(312)));
+    assert_eq!(regs.gs_base, Some(le32(316)));
+    assert_eq!(regs.sys.cr0, le32(320));
+    assert_eq!(regs.sys.cr3, Some(le32(328)));
+    assert_eq!(regs.sys.dr7, le32(356));
 }
 
 #[test]
@@ -611,7 +653,7 @@ fn deserialize_rejects_wrong_lengths_and_leaves_registers_alone() {
         assert_eq!(regs, original);
     }
     let original = I386Regs::from_state(&distinct_state_32());
-    for len in [0, 308, 351, 353] {
+    for len in [0, 308, 359, 361] {
         let mut regs = original.clone();
         assert!(regs.gdb_deserialize(&vec![0; len]).is_err(), "len {len}");
         assert_eq!(regs, original);
@@ -873,6 +915,7 @@ fn i386_description_matches_the_serializer() {
             "org.gnu.gdb.i386.core",
             "org.gnu.gdb.i386.sse",
             "org.gnu.gdb.i386.linux",
+            "org.xendump.i386.segments",
             "org.xendump.x86.sys",
         ],
     );

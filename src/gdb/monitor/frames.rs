@@ -57,11 +57,15 @@ fn translate(ctx: &mut Context<'_>, args: &[&str]) -> String {
         return format!("no vCPU {slot}");
     };
     let mut out = String::new();
+    let cr3 = match guest.guest_cr3(slot) {
+        Some(c) if c == v.cr3() => format!("{c:#x}"),
+        Some(c) => format!("{c:#x} (stored {:#x})", v.cr3()),
+        None => format!("unknown (stored {:#x})", v.cr3()),
+    };
     let _ = writeln!(
         out,
-        "vCPU {slot}: {} paging, cr3 {:#x}, root {}",
+        "vCPU {slot}: {} paging, cr3 {cr3}, root {}",
         space.mode,
-        v.cr3(),
         space
             .root
             .map_or("-".to_string(), |r| frame_both(guest, r.frame))

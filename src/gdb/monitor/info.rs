@@ -5,15 +5,17 @@ use std::fmt::Write as _;
 use crate::os::linux::{find_vmcoreinfo, KernelMap, ScanDepth};
 use crate::summary::Summary;
 
-use super::{Command, Context};
+use super::{qemu, Command, Context};
 
 pub const INFO: Command = Command {
     name: "info",
-    summary: "what the dump holds, the kernel map and VMCOREINFO",
+    summary: "what the dump holds; QEMU's info mem, registers, version",
     aliases: &[],
-    args: "",
+    args: "[mem|registers|version]",
     help: "the dump: format, Xen version, guest, pages, vCPUs,\n\
-           the kernel's mappings and VMCOREINFO (KASLR offset)",
+           the kernel's mappings and VMCOREINFO (KASLR offset);\n\
+           mem: the current thread's page-table map, registers:\n\
+           its registers, version: the server's (QEMU's formats)",
     run: info,
 };
 
@@ -26,7 +28,16 @@ pub const VMCOREINFO: Command = Command {
     run: vmcoreinfo,
 };
 
-fn info(ctx: &mut Context<'_>, _args: &[&str]) -> String {
+fn info(ctx: &mut Context<'_>, args: &[&str]) -> String {
+    match args.first().copied() {
+        None => {}
+        Some("mem") => return qemu::info_mem(ctx),
+        Some("registers" | "reg" | "regs") => return qemu::info_registers(ctx),
+        Some("version") => return qemu::info_version(),
+        Some(other) => {
+            return format!("unknown command: info {other} (monitor info [mem|registers|version])")
+        }
+    }
     let guest = ctx.guest();
     let summary = Summary::of(guest).with_kernel(guest, ScanDepth::Quick);
     let mut out = format!("{summary}");

@@ -4,6 +4,7 @@
 
 mod frames;
 mod info;
+pub mod qemu;
 mod settings;
 mod vcpu;
 
@@ -13,7 +14,7 @@ use gdbstub::target::ext::monitor_cmd::{outputln, ConsoleOutput, MonitorCmd};
 
 use crate::addr::{GuestFrame, MachineFrame};
 use crate::kinds::FrameSpace;
-use crate::memory::Guest;
+use crate::memory::{AddressSpace, Guest};
 use crate::threads::{Debuggee, ThreadId};
 
 use super::arch::XenArch;
@@ -32,6 +33,16 @@ pub struct Context<'a> {
 impl Context<'_> {
     fn guest(&self) -> &Guest {
         self.debuggee.guest()
+    }
+
+    /// The address space virtual reads go through: the current thread's, or the one
+    /// `monitor cr3` chose.
+    fn read_space(&self) -> Option<AddressSpace> {
+        let own = self.debuggee.space(self.current)?;
+        Some(match self.settings.cr3 {
+            Some(cr3) => self.guest().space_from_cr3(own.mode, cr3),
+            None => *own,
+        })
     }
 }
 
@@ -69,6 +80,10 @@ pub const COMMANDS: &[Command] = &[
     frames::M2P,
     settings::VIEW,
     settings::CR3,
+    qemu::XP,
+    qemu::GVA2GPA,
+    qemu::HALT,
+    qemu::RESET,
 ];
 
 /// Find a command by name or alias.
@@ -110,10 +125,18 @@ pub fn help_text() -> String {
 
 /// Run one monitor command line and return its text.
 pub fn run_command(ctx: &mut Context<'_>, line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    // QEMU also takes a format glued to the command: `xp/8xg ADDR`.
+    if let Some((w, i)) = words.first().and_then(|w| Some((*w, w.find('/')?))) {
+        if i > 0 {
+            words.splice(0..1, [&w[..i], &w[i..]]);
+        }
+    }
     let name = words.first().copied().unwrap_or("help");
+    // A bare `monitor` has no words at all: help, with no arguments.
+    let args = words.get(1..).unwrap_or_default();
     match find(name) {
-        Some(c) => (c.run)(ctx, &words[1..]),
+        Some(c) => (c.run)(ctx, args),
         None => format!("unknown command {name:?}\n{}", help_text()),
     }
 }
@@ -183,6 +206,20 @@ mod tests {
             for w in std::iter::once(&c.name).chain(c.aliases) {
                 assert!(seen.insert(*w), "{w} twice");
             }
+        }
+    }
+
+    #[test]
+    fn an_empty_command_line_is_help() {
+        let guest = crate::harness::session_guests()[0].clone();
+        let mut settings = ReadSettings::default();
+        for line in ["", "   ", "\t"] {
+            let mut ctx = Context {
+                debuggee: &guest,
+                settings: &mut settings,
+                current: ThreadId::new(1).unwrap(),
+            };
+            assert_eq!(run_command(&mut ctx, line), help_text(), "{line:?}");
         }
     }
 

@@ -20,7 +20,7 @@ pub const CR3: Command = Command {
     aliases: &[],
     args: "[VALUE|off]",
     help: "read virtual addresses through page tables at VALUE (as\n\
-           the vCPU would store it), e.g. another process's; off:\n\
+           gdb's $cr3 shows it), e.g. another process's; off:\n\
            back to each thread's own",
     run: cr3,
 };

@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
+use crate::memory::{RootInfo, RootSource};
 use crate::summary::Summary;
+use crate::threads::BaseSource;
 
 use super::{frame_both, parse_num, Command, Context};
 
@@ -31,15 +33,23 @@ fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
         for v in &s.vcpus {
             let _ = writeln!(
                 out,
-                "vCPU {} (thread {}): {}, {} mode, rip {}, rsp {}, cr3 {}, {}",
+                "vCPU {} (thread {}): {}, {} mode, rip {}, rsp {}, cr3 {}{}, {}{}",
                 v.slot,
                 thread_of(ctx, v.slot),
                 if v.online { "online" } else { "offline" },
                 v.mode,
                 v.rip,
                 v.rsp,
-                v.cr3,
-                v.paging
+                v.cr3.as_deref().unwrap_or("unknown"),
+                v.cr3_stored
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" (stored {c})")),
+                v.paging,
+                if v.root_source == "kernel" {
+                    ", through the kernel's table"
+                } else {
+                    ""
+                }
             );
         }
         return out;
@@ -98,6 +108,17 @@ fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
     for (i, c) in v.ctrlreg.iter().enumerate().take(5) {
         let _ = writeln!(out, "  cr{i}    {c:#018x}");
     }
+    let view = ctx.debuggee.guest_view(v.slot);
+    if let Some(view) = view.filter(|w| w.cr3 != Some(v.cr3())) {
+        let _ = writeln!(
+            out,
+            "         cr3 as stored is the top table's machine address; gdb's $cr3 is the guest's: {}",
+            view.cr3.map_or(
+                "unknown (the stored table is not the guest's or not in the dump)".to_string(),
+                |c| format!("{c:#x}")
+            )
+        );
+    }
     let _ = writeln!(
         out,
         "  dr0-3  {:#x} {:#x} {:#x} {:#x}  dr6 {:#x}  dr7 {:#x}",
@@ -111,6 +132,20 @@ fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
         opt(v.gs_base_kernel),
         opt(v.gs_base_user)
     );
+    if let Some(view) = view {
+        let _ = writeln!(
+            out,
+            "  gdb's $fs_base {}  $gs_base {}  ({})",
+            opt(view.fs_base),
+            opt(view.gs_base),
+            match view.bases_from {
+                BaseSource::Context => "from the context",
+                BaseSource::Descriptors => "from the descriptors the selectors name",
+                BaseSource::Unavailable =>
+                    "unavailable: neither the context nor a descriptor table in the dump holds them",
+            }
+        );
+    }
     if let Some(sp) = guest.vcpu_space(v.slot) {
         let _ = write!(
             out,
@@ -120,6 +155,25 @@ fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
             sp.root
                 .map_or("-".to_string(), |r| frame_both(guest, r.frame))
         );
+        match guest.root_info(v.slot) {
+            Some(RootInfo {
+                source: RootSource::Kernel { how },
+                problem,
+                ..
+            }) => {
+                let _ = write!(
+                    out,
+                    "\n  {}: reads go through {how}",
+                    problem.map_or("its CR3 is not used", |p| p.describe())
+                );
+            }
+            Some(RootInfo {
+                problem: Some(p), ..
+            }) => {
+                let _ = write!(out, "\n  {}", p.describe());
+            }
+            _ => {}
+        }
         if let Some(u) = sp.user_root {
             let _ = write!(
                 out,

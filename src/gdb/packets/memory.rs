@@ -1,10 +1,24 @@
-//! Memory packets: `m addr,length` read through the session's general thread, `M`/`X`
-//! writes refused.
+//! Memory packets: `m addr,length` (hex) and `x addr,length` (binary) read through the
+//! session's general thread, `M`/`X` writes refused.
 //!
 //! Replies are the readable prefix (gdb then names the first byte that failed, and takes
 //! a short reply as a partial read), encoded in one pass by the codec: gdbstub's
 //! byte-at-a-time writer was 86% of the server's CPU time in bulk reads (README,
 //! "Performance"). Nothing readable at all is `E0e` (EFAULT).
+//!
+//! `x` comes in two dialects that differ only in one leading byte:
+//!
+//! * gdb ≥ 16 sends `x` once the stub advertised `binary-upload+` (the session adds it to
+//!   gdbstub's `qSupported` reply, see [`super::supported`]) and wants `b` before the
+//!   data. LLDB ≥ 20 does the same when it sees `binary-upload+`.
+//! * LLDB before 20 ignores `binary-upload+`, probes with `x0,0` and, on `OK`, sends `x`
+//!   and wants the bare data.
+//!
+//! gdb never sends a zero-length read, and `x0,0` → `OK` is the LLDB convention (an LLDB
+//! that got `b` or `E..` for its probe takes the gdb dialect, anything else means no `x`).
+//! So the session answers exactly `x0,0` with `OK` and from then on replies in the bare
+//! dialect; every other session gets `b`-prefixed replies. Both sides decide on the
+//! same exchange, so they cannot disagree.
 
 use super::super::arch::XenArch;
 use super::super::rsp::{parse_hex, PacketWriter};
@@ -16,11 +30,35 @@ use super::{split_pair, EINVAL};
 pub enum ReplyKind {
     /// Two hex digits per byte, run-length encoded (`m`).
     Hex,
+    /// Escaped binary, never run-length encoded (`x`); `prefixed`: after a `b` (gdb's
+    /// dialect) or bare (LLDB's older one).
+    Binary { prefixed: bool },
+}
+
+/// Which `x` dialect a session speaks (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BinaryDialect {
+    /// `b` + data: gdb ≥ 16, LLDB ≥ 20.
+    #[default]
+    Gdb,
+    /// Bare data, after the client's `x0,0` probe: LLDB < 20.
+    Lldb,
 }
 
 /// `m addr,length`.
 pub fn read_hex<A: XenArch>(t: &mut DumpTarget<A>, args: &[u8], w: &mut PacketWriter<'_>) {
     read(t, args, ReplyKind::Hex, w);
+}
+
+/// `x addr,length`.
+pub fn read_binary<A: XenArch>(t: &mut DumpTarget<A>, args: &[u8], w: &mut PacketWriter<'_>) {
+    if args == b"0,0" {
+        // LLDB's probe: from now on, bare replies.
+        t.binary_dialect = BinaryDialect::Lldb;
+        return w.raw(b"OK");
+    }
+    let prefixed = t.binary_dialect == BinaryDialect::Gdb;
+    read(t, args, ReplyKind::Binary { prefixed }, w);
 }
 
 /// Read `addr,length` through the general thread and reply in `kind`.
@@ -42,6 +80,12 @@ pub fn read<A: XenArch>(
         }
         match kind {
             ReplyKind::Hex => w.hex(data),
+            ReplyKind::Binary { prefixed } => {
+                if prefixed {
+                    w.raw(b"b");
+                }
+                w.binary(data);
+            }
         }
     });
 }
