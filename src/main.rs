@@ -9,13 +9,15 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use xendump_gdbserver::convert::{
-    convert_file, ConvertOptions, NoProgress, Progress, VmcoreinfoScan,
+    apply_vmlinux, convert_file, recover_pfns, ConvertOptions, NoProgress, PfnRecovery, Progress,
+    VmcoreinfoScan,
 };
 use xendump_gdbserver::dump::{Width, XenDump};
 use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
-use xendump_gdbserver::os::linux::{apply_kernel_view, ScanDepth};
+use xendump_gdbserver::os::linux::debuginfo::DebugInfo;
+use xendump_gdbserver::os::linux::{apply_kernel_view, P2mList, ScanDepth};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
 use xendump_gdbserver::threads::Debuggee;
@@ -90,8 +92,49 @@ struct ConvertArgs {
     /// all memory if needed; `quick` the kernel image only.
     #[arg(long, value_enum, default_value_t = ScanArg::Full)]
     vmcoreinfo: ScanArg,
+    /// PV guests: write page tables as they are, with machine frames (the raw guest
+    /// view). By default their entries get pseudo-physical frames, so crash and drgn
+    /// walk them as in a native guest's vmcore.
+    #[arg(long)]
+    keep_machine_frames: bool,
+    /// PV guests: keep the kernel's `xen_start_info` pointer. By default it is cleared
+    /// in the vmcore (the note says where), because crash takes a non-NULL one for a
+    /// Xen PV kernel whose page tables hold machine frames, and would misread the
+    /// canonical ones.
+    #[arg(long)]
+    keep_xen_start_info: bool,
+    /// Legacy (Xen 3.0.x) PV dumps, which record no pfns: the guest kernel's own p2m
+    /// list, VA,ENTRIES (XenLinux: the values of `phys_to_machine_mapping` and
+    /// `max_pfn`; Linux >= 3.19: `xen_p2m_addr` and `xen_p2m_size`; gdb on the served
+    /// dump prints them with `p/x`).
+    #[arg(long, value_name = "VA,ENTRIES", value_parser = parse_p2m_list)]
+    p2m_list: Option<P2mList>,
+    /// PV guests: the dumped kernel's vmlinux (with debug info). Adds every task's page
+    /// tables (mm->pgd) to those made canonical, takes xen_start_info from its symbols,
+    /// and finds a legacy dump's p2m list (xen_p2m_addr or phys_to_machine_mapping).
+    #[arg(long, value_name = "VMLINUX")]
+    vmlinux: Option<PathBuf>,
     #[command(flatten)]
     guest: GuestArgs,
+}
+
+/// `VA,ENTRIES`, each decimal or 0x-hex.
+fn parse_p2m_list(spec: &str) -> std::result::Result<P2mList, String> {
+    let num = |v: &str| {
+        let v = v.trim();
+        match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => v.parse(),
+        }
+        .map_err(|e| format!("{v:?}: {e}"))
+    };
+    let (va, entries) = spec
+        .split_once(',')
+        .ok_or_else(|| "expected VA,ENTRIES".to_string())?;
+    Ok(P2mList {
+        va: num(va)?,
+        entries: num(entries)?,
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -331,14 +374,9 @@ impl Progress for Bar {
 }
 
 fn convert(args: ConvertArgs) -> Result<()> {
-    let guest = open_guest(&args.dump, &args.guest)?;
+    let mut guest = open_guest(&args.dump, &args.guest)?;
     let say = !args.quiet;
-    if say {
-        for w in guest.dump().warnings() {
-            eprintln!("xendump-gdbserver: warning: {w}");
-        }
-    }
-    let opts = ConvertOptions {
+    let mut opts = ConvertOptions {
         allow_truncated: args.allow_truncated,
         vmcoreinfo: match args.vmcoreinfo {
             ScanArg::Off => VmcoreinfoScan::Off,
@@ -346,7 +384,43 @@ fn convert(args: ConvertArgs) -> Result<()> {
             ScanArg::Full => VmcoreinfoScan::Full,
         },
         force: args.force,
+        keep_machine_frames: args.keep_machine_frames,
+        extra_pgds: Vec::new(),
+        keep_xen_start_info: args.keep_xen_start_info,
+        xen_start_info_va: None,
     };
+    let cannot = || format!("cannot convert {}", args.dump.display());
+    if let Some(list) = args.p2m_list {
+        let r = recover_pfns(&mut guest, list).with_context(cannot)?;
+        if say {
+            say_recovery(&r, guest.dump().valid_page_count());
+        }
+    }
+    if let Some(path) = &args.vmlinux {
+        let info = DebugInfo::open(path).with_context(cannot)?;
+        let r = apply_vmlinux(&mut guest, &info, args.p2m_list, &mut opts).with_context(cannot)?;
+        if say {
+            if let Some(rec) = &r.recovery {
+                say_recovery(rec, guest.dump().valid_page_count());
+            }
+            if r.tasks > 0 {
+                eprintln!(
+                    "xendump-gdbserver: {}: {} tasks, {} page tables of their own (mm->pgd) to canonicalise",
+                    path.display(),
+                    r.tasks,
+                    r.pgds
+                );
+            }
+            for w in &r.warnings {
+                eprintln!("xendump-gdbserver: warning: {}: {w}", path.display());
+            }
+        }
+    }
+    if say {
+        for w in guest.dump().warnings() {
+            eprintln!("xendump-gdbserver: warning: {w}");
+        }
+    }
     let mut quiet = NoProgress;
     let mut bar;
     let progress: &mut dyn Progress = if say && std::io::stderr().is_terminal() {
@@ -366,6 +440,22 @@ fn convert(args: ConvertArgs) -> Result<()> {
         for w in &p.warnings {
             eprintln!("xendump-gdbserver: warning: {w}");
         }
+        if let Some(t) = &p.tables {
+            let s = &t.stats;
+            eprintln!(
+                "xendump-gdbserver: page tables: {} pages rewritten with pseudo-physical frames ({} entries translated, {} to frames outside the guest dropped, {} of Xen's cleared)",
+                s.total_pages(),
+                s.total_translated(),
+                s.total_dropped(),
+                s.xen_cleared
+            );
+        }
+        if let Some(si) = &p.start_info {
+            eprintln!(
+                "xendump-gdbserver: cleared the kernel's xen_start_info pointer at phys {:#x} so crash reads the guest as a native one (--keep-xen-start-info keeps it)",
+                si.pa
+            );
+        }
         eprintln!(
             "xendump-gdbserver: wrote {}: {} MiB of guest memory in {} PT_LOADs ({} MiB of zero pages left as holes){}",
             report.output.display(),
@@ -383,6 +473,27 @@ fn convert(args: ConvertArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What recovering a legacy PV dump's pfns found, on stderr.
+fn say_recovery(r: &PfnRecovery, pages: u64) {
+    eprintln!(
+        "xendump-gdbserver: pfns from the guest's p2m list at {:#x}: {} of {} pages named ({} entries invalid, {} foreign or identity, {} unreadable, {} naming frames outside the dump, {} duplicates)",
+        r.list.va,
+        r.pairs.pages,
+        pages,
+        r.entries.invalid,
+        r.entries.foreign_or_identity,
+        r.entries.unreadable,
+        r.not_in_dump,
+        r.pairs.duplicates
+    );
+    if r.pages_without_pfn > 0 {
+        eprintln!(
+            "xendump-gdbserver: warning: {} dumped pages are named by no entry of the p2m list and are left out of the vmcore",
+            r.pages_without_pfn
+        );
+    }
 }
 
 fn main() -> std::process::ExitCode {

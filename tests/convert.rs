@@ -2,6 +2,8 @@
 //! back with the `object` crate and with the real gdb. Expected values come from the
 //! scenario description (the builder's own facts), never from the converter.
 
+#[path = "support/kernel_fixture.rs"]
+mod kernel_fixture;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -13,14 +15,17 @@ use object::LittleEndian;
 
 use support::gdb_with;
 use xendump_gdbserver::addr::PAGE_SIZE;
-use xendump_gdbserver::builder::scenario::{Scenario, DIRECT_MAP_PAGES};
+use xendump_gdbserver::builder::pagetable::PageTableBuilder;
+use xendump_gdbserver::builder::scenario::{
+    Scenario, ScenarioOptions, DIRECT_MAP_PAGES, VMALLOC_TEXT,
+};
 use xendump_gdbserver::builder::{all_variants, x86, DumpOptions, Layout};
 use xendump_gdbserver::convert::{
     convert_file, write_vmcore, ConvertError, ConvertOptions, NoProgress, Plan, VmcoreinfoScan,
     NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO, NT_XENDUMP_P2M,
 };
 use xendump_gdbserver::dump::{DumpFormat, GuestKind, Width, XenDump};
-use xendump_gdbserver::memory::{Guest, GuestOptions, PagingMode};
+use xendump_gdbserver::memory::{Guest, GuestOptions, PagingMode, Root};
 use xendump_gdbserver::os::linux::{find_vmcoreinfo, FoundBy, KernelMap, ScanDepth};
 
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
@@ -171,6 +176,122 @@ impl Core {
     }
 }
 
+/// The guest-physical address `va` translates to through the vmcore's own tables (read
+/// from its physical segments) from the table at guest-physical `root`, walked
+/// independently of the crate's walker: 4 or 5 levels of 512 8-byte entries, PAE (a
+/// 4-entry PDPT, then 512 8-byte entries), or 2 levels of 1024 4-byte entries; large
+/// pages where PS is set at the levels that have them. `None` if not mapped.
+fn walk_core(core: &Core, mode: PagingMode, root: u64, va: u64) -> Option<u64> {
+    let (levels, bits, width, top_bits): (u32, u32, u64, u32) = match mode {
+        PagingMode::FourLevel => (4, 9, 8, 9),
+        PagingMode::FiveLevel => (5, 9, 8, 9),
+        PagingMode::Pae => (3, 9, 8, 2),
+        PagingMode::TwoLevel { .. } => (2, 10, 4, 10),
+        PagingMode::None => return Some(va),
+    };
+    let frame_mask: u64 = if width == 4 {
+        0xFFFF_F000
+    } else {
+        0x000F_FFFF_FFFF_F000
+    };
+    let mut table = root;
+    for level in (1..=levels).rev() {
+        let shift = 12 + bits * (level - 1);
+        let index_bits = if level == levels { top_bits } else { bits };
+        let index = (va >> shift) & ((1 << index_bits) - 1);
+        let at = table + index * width;
+        let page = core.phys_page(at & !0xFFF)?;
+        let off = (at & 0xFFF) as usize;
+        let entry = if width == 4 {
+            u64::from(u32_at(page, off))
+        } else {
+            u64_at(page, off)
+        };
+        if entry & 1 == 0 {
+            return None;
+        }
+        let large_allowed = match mode {
+            PagingMode::Pae => level == 2,
+            PagingMode::TwoLevel { .. } => level == 2,
+            _ => level == 2 || level == 3,
+        };
+        if level > 1 && large_allowed && entry & 0x80 != 0 {
+            let base = if width == 4 {
+                (entry & 0xFFC0_0000) | (((entry >> 13) & 0xFF) << 32)
+            } else {
+                entry & 0x000F_FFFF_FFFF_F000 & !((1u64 << shift) - 1)
+            };
+            return Some(base | (va & ((1 << shift) - 1)));
+        }
+        table = entry & frame_mask;
+        if level == 1 {
+            return Some(table | (va & 0xFFF));
+        }
+    }
+    None
+}
+
+/// Every mapping of each of the scenario's address spaces translates, through the
+/// vmcore's tables, to the pfn the scenario mapped it to; mappings of frames outside
+/// the guest translate to nothing; and no table page keeps a machine frame.
+fn check_canonical_tables(name: &str, s: &Scenario, core: &Core) {
+    let f = &s.facts;
+    let mut spaces: Vec<(&str, Root, &PageTableBuilder)> = vec![
+        ("kernel", f.roots[0], &s.kernel_tables),
+        ("user", f.roots[1], &s.user_tables),
+    ];
+    if let Some((_, root)) = f.kernel_pgd {
+        spaces.push(("swapper_pg_dir", root, &s.kernel_tables));
+    }
+    let pfn_of = |frame: u64| s.pfn_of_table_frame(frame).map(|p| p.0);
+    let mut walked = 0;
+    for (space, root, tables) in spaces {
+        let root_pa = pfn_of(root.frame).expect("root is RAM") * PAGE_SIZE + u64::from(root.offset);
+        for m in tables.mappings() {
+            for i in 0..m.count.min(64) {
+                let va = m.va.0 + i * m.page_size.bytes();
+                for probe in [va, va + m.page_size.bytes() - 8] {
+                    let (frame, off) = tables
+                        .lookup(xendump_gdbserver::addr::VirtAddr(probe))
+                        .unwrap();
+                    let want = pfn_of(frame).map(|p| p * PAGE_SIZE + off);
+                    let got = walk_core(core, s.mode, root_pa, probe);
+                    assert_eq!(got, want, "{name}: {space} tables, {probe:#x}");
+                    walked += 1;
+                }
+            }
+        }
+    }
+    assert!(walked > 100, "{name}: {walked}");
+    // No present entry of any table page names a frame beyond the guest's RAM.
+    let ram_end = s.image.populated_pfns().map(|p| p.0).max().unwrap() + 1;
+    let width = if matches!(s.mode, PagingMode::TwoLevel { .. }) {
+        4
+    } else {
+        8
+    };
+    for &pfn in &f.table_pfns {
+        let page = core.phys_page(pfn * PAGE_SIZE).unwrap();
+        for at in (0..PAGE_SIZE as usize).step_by(width) {
+            let e = if width == 4 {
+                u64::from(u32_at(page, at))
+            } else {
+                u64_at(page, at)
+            };
+            let frame = if width == 4 {
+                e >> 12
+            } else {
+                (e & 0x000F_FFFF_FFFF_F000) >> 12
+            };
+            assert!(
+                e & 1 == 0 || frame < ram_end,
+                "{name}: pfn {pfn:#x} entry {} = {e:#x} keeps a machine frame",
+                at / width
+            );
+        }
+    }
+}
+
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
@@ -201,12 +322,24 @@ fn check_core(name: &str, s: &Scenario, core: &Core, opts: &DumpOptions) {
     let populated: Vec<u64> = img.populated_pfns().map(|p| p.0).collect();
     assert_eq!(covered, populated, "{name}: PT_LOADs vs populated frames");
 
-    // Every page the builder wrote reads back at its guest-physical address.
+    // Every page the builder wrote reads back at its guest-physical address, except a
+    // PV guest's page tables, which are canonical (checked by walking them below).
+    let canonical = img.kind == GuestKind::Pv && !legacy;
     for (pfn, page) in &img.contents {
+        if canonical && f.table_pfns.contains(&pfn.0) {
+            continue;
+        }
         let got = core
             .phys_page(pfn.0 * PAGE_SIZE)
             .expect("page in a PT_LOAD");
-        assert_eq!(got, &page[..], "{name}: contents of pfn {:#x}", pfn.0);
+        assert!(
+            got == &page[..],
+            "{name}: contents of pfn {:#x} differ",
+            pfn.0
+        );
+    }
+    if canonical {
+        check_canonical_tables(name, s, core);
     }
     // Untouched pages read back as zeros (holes in the file).
     let zero = populated
@@ -832,4 +965,683 @@ fn drgn_and_crash_open_the_vmcore() {
         );
         assert_eq!(out.trim(), "6.1.0-xendump-demo", "{name}: {err}");
     }
+}
+
+/// The optional parts of a scenario that exercise page-table canonicalisation.
+const LINUX_LIKE: ScenarioOptions = ScenarioOptions {
+    vmalloc_page: true,
+    kernel_pgd: true,
+    xen_slots: true,
+    p2m_list: false,
+    start_info: true,
+};
+
+/// A scenario with [`LINUX_LIKE`] parts and a VMCOREINFO note naming its kernel table.
+fn linux_like(kind: GuestKind, mode: PagingMode) -> Scenario {
+    let mut s = Scenario::with_options(kind, mode, LINUX_LIKE).unwrap();
+    let text = s.vmcoreinfo_text(0);
+    s.add_vmcoreinfo(&text).unwrap();
+    s
+}
+
+/// Every page the builder wrote reads back as written, except page tables (checked by
+/// walking them) and, when `cleared`, the kernel's `xen_start_info` pointer, which must
+/// read as zero (the rest of its page as written).
+fn check_pages_but_tables(name: &str, s: &Scenario, core: &Core, cleared: bool) {
+    let f = &s.facts;
+    let pointer = f.start_info.map(|(p, _)| p);
+    for (pfn, page) in &s.image.contents {
+        if f.table_pfns.contains(&pfn.0) {
+            continue;
+        }
+        let got = core.phys_page(pfn.0 * PAGE_SIZE).unwrap();
+        let mut want = page.to_vec();
+        if let Some(p) = pointer.filter(|p| cleared && p / PAGE_SIZE == pfn.0) {
+            let at = (p % PAGE_SIZE) as usize;
+            let size = if s.mode.is_32bit() { 4 } else { 8 };
+            assert!(want[at..at + size].iter().any(|&b| b != 0), "{name}");
+            want[at..at + size].fill(0);
+        }
+        assert!(got == &want[..], "{name}: pfn {:#x}", pfn.0);
+    }
+}
+
+fn xendump_info(core: &Core) -> String {
+    let n = core
+        .notes_named("XENDUMP", NT_XENDUMP_INFO)
+        .next()
+        .expect("XENDUMP info note");
+    String::from_utf8(n.desc.clone()).unwrap()
+}
+
+/// PV guests of every paging mode: the tables reachable from every vCPU's roots and from
+/// the kernel's own `swapper_pg_dir` translate each mapping to its pfn; entries to frames
+/// outside the guest and Xen's own slots are gone, and the note says how many; with
+/// `keep_machine_frames` the pages are the dump's own.
+#[test]
+fn pv_page_tables_are_canonical_in_every_pv_mode() {
+    for mode in [
+        PagingMode::FourLevel,
+        PagingMode::Pae,
+        PagingMode::TwoLevel { pse: true },
+    ] {
+        let s = linux_like(GuestKind::Pv, mode);
+        let f = &s.facts;
+        let name = format!("PV {mode}");
+        let bytes = s.image.write(&DumpOptions::default()).unwrap();
+        let guest = guest_of(bytes);
+        let (out, plan) = convert_bytes(&guest).unwrap();
+        let core = Core::parse(out);
+        check_canonical_tables(&name, &s, &core);
+        check_pages_but_tables(&name, &s, &core, true);
+        let (pointer, start_info) = f.start_info.unwrap();
+        let si = plan.start_info.expect("xen_start_info found");
+        assert_eq!((si.pa, si.start_info_pa), (pointer, start_info), "{name}");
+        assert_eq!(si.value, f.direct_map_va + start_info, "{name}");
+
+        // Three address spaces (kernel, user, swapper_pg_dir), each with its own copy
+        // of the tables, one large text page and one mapping of an absent frame.
+        let t = plan.tables.as_ref().expect("PV tables canonicalised");
+        assert_eq!(t.set.len(), f.table_pfns.len(), "{name}");
+        assert_eq!(t.stats.total_pages(), f.table_pfns.len() as u64, "{name}");
+        assert_eq!(t.stats.dropped[1], 3, "{name}: the absent frame, per space");
+        assert_eq!(t.stats.total_dropped(), 3, "{name}");
+        assert_eq!(t.stats.large_translated, 3, "{name}");
+        let xen = if mode == PagingMode::FourLevel { 9 } else { 0 };
+        assert_eq!(t.stats.xen_cleared, xen, "{name}");
+        assert_eq!(t.stats.conflicts, 0, "{name}");
+        assert!(
+            t.roots.iter().all(|r| r.rejected.is_none()),
+            "{name}: {:?}",
+            t.roots
+        );
+        assert!(
+            t.roots
+                .iter()
+                .any(|r| r.root.source.starts_with("SYMBOL(swapper_pg_dir)")),
+            "{name}"
+        );
+        let info = xendump_info(&core);
+        for want in [
+            "PAGE_TABLE_FRAMES=pseudo-physical (canonicalised)".to_string(),
+            "PAGE_TABLE_ENTRIES_DROPPED=L1:3\n".to_string(),
+            format!("PAGE_TABLE_XEN_ENTRIES_CLEARED={xen}\n"),
+            "PAGE_TABLE_LARGE_PAGES=translated:3 dropped:0".to_string(),
+            format!(
+                "PAGE_TABLE_ROOT=SYMBOL(swapper_pg_dir) {:#x}: mfn=",
+                f.kernel_pgd.unwrap().0
+            ),
+            format!("XEN_START_INFO_CLEARED=pointer at phys {pointer:#x} (was "),
+        ] {
+            assert!(info.contains(&want), "{name}: no {want:?} in\n{info}");
+        }
+        let pages: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("PAGE_TABLE_PAGES="))
+            .unwrap()
+            .split(' ')
+            .map(|p| p.split(':').nth(1).unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(pages, f.table_pfns.len() as u64, "{name}: {info}");
+
+        // The raw view: tables exactly as dumped, so machine frames, which a walk of
+        // the vmcore cannot follow.
+        let plan = Plan::new(
+            &guest,
+            &ConvertOptions {
+                keep_machine_frames: true,
+                ..ConvertOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(plan.tables.is_none() && plan.start_info.is_none());
+        let mut raw = std::io::Cursor::new(Vec::new());
+        write_vmcore(&guest, &plan, &mut raw, &mut NoProgress).unwrap();
+        let raw = Core::parse(raw.into_inner());
+        for &pfn in &f.table_pfns {
+            let want = s
+                .image
+                .page(xendump_gdbserver::addr::GuestFrame(pfn))
+                .unwrap();
+            assert!(
+                raw.phys_page(pfn * PAGE_SIZE).unwrap() == &want[..],
+                "{name}"
+            );
+        }
+        assert!(xendump_info(&raw).contains("PAGE_TABLE_FRAMES=machine\n"));
+        check_pages_but_tables(&name, &s, &raw, false);
+
+        // Canonical tables, but the pointer kept.
+        let plan = Plan::new(
+            &guest,
+            &ConvertOptions {
+                keep_xen_start_info: true,
+                ..ConvertOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(plan.tables.is_some() && plan.start_info.is_none());
+        let root = s.pfn_of_table_frame(f.roots[0].frame).unwrap().0 * PAGE_SIZE;
+        assert_eq!(
+            walk_core(&raw, mode, root, f.jiffies_va),
+            None,
+            "{name}: machine frames lead outside the vmcore"
+        );
+    }
+}
+
+/// A kernel symbol that names something other than a page table is not trusted as one,
+/// nor is a `xen_start_info` candidate when there are two.
+#[test]
+fn a_swapper_pg_dir_that_is_no_table_is_left_alone() {
+    // The basic scenario's VMCOREINFO names a data page as swapper_pg_dir.
+    let s = scenario(GuestKind::Pv, PagingMode::FourLevel, 0);
+    let guest = guest_of(s.image.write(&DumpOptions::default()).unwrap());
+    let (out, plan) = convert_bytes(&guest).unwrap();
+    let t = plan.tables.as_ref().unwrap();
+    let r = t
+        .roots
+        .iter()
+        .find(|r| r.root.source.starts_with("SYMBOL(swapper_pg_dir)"))
+        .unwrap();
+    assert!(r
+        .rejected
+        .unwrap()
+        .contains("does not look like a page table"));
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.contains("swapper_pg_dir") && w.contains("not canonicalised")));
+    // The data page is untouched.
+    let core = Core::parse(out);
+    let data_pfn = s
+        .pfn_of_table_frame(
+            s.lookup(
+                0,
+                xendump_gdbserver::addr::VirtAddr(s.facts.data_va + 0x1000),
+            )
+            .unwrap()
+            .0,
+        )
+        .unwrap();
+    assert!(
+        core.phys_page(data_pfn.0 * PAGE_SIZE).unwrap() == &s.image.page(data_pfn).unwrap()[..]
+    );
+    // Two words of the image point at start_info: neither is cleared.
+    let mut s = linux_like(GuestKind::Pv, PagingMode::FourLevel);
+    let (pointer, start_info) = s.facts.start_info.unwrap();
+    let value = s.facts.direct_map_va + start_info;
+    s.image
+        .write_phys(
+            xendump_gdbserver::addr::PhysAddr(pointer + 0x1000),
+            &value.to_le_bytes(),
+        )
+        .unwrap();
+    let guest = guest_of(s.image.write(&DumpOptions::default()).unwrap());
+    let (out, plan) = convert_bytes(&guest).unwrap();
+    assert!(plan.start_info.is_none());
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("start_info")),
+        "{:?}",
+        plan.warnings
+    );
+    check_pages_but_tables("two pointers", &s, &Core::parse(out), false);
+
+    // HVM guests' tables are left as they are.
+    let h = linux_like(GuestKind::Hvm, PagingMode::FourLevel);
+    let guest = guest_of(h.image.write(&DumpOptions::default()).unwrap());
+    let (_, plan) = convert_bytes(&guest).unwrap();
+    assert!(plan.tables.is_none());
+}
+
+/// drgn reads an address only page tables map (the vmalloc area: outside the direct map
+/// and the kernel image) through `swapper_pg_dir` on the PV guest's vmcore as on the
+/// HVM conversion of the same scenario; the raw (machine-frame) PV vmcore cannot.
+#[test]
+fn drgn_reads_vmalloc_memory_of_pv_and_hvm_vmcores_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = drgn_python();
+    let script = "import sys, drgn\n\
+        p = drgn.Program()\n\
+        p.set_core_dump(sys.argv[1])\n\
+        for a, n in ((int(sys.argv[2], 0), int(sys.argv[3])), (int(sys.argv[4], 0), 8)):\n\
+        \x20   try:\n\
+        \x20       print('read', p.read(a, n).hex())\n\
+        \x20   except Exception as e:\n\
+        \x20       print('fault', type(e).__name__, e)\n";
+    let mut answers = Vec::new();
+    for (kind, keep) in [
+        (GuestKind::Hvm, false),
+        (GuestKind::Pv, false),
+        (GuestKind::Pv, true),
+    ] {
+        let s = linux_like(kind, PagingMode::FourLevel);
+        let f = &s.facts;
+        let name = format!("{kind:?}{}", if keep { "-raw" } else { "" });
+        let dump = write_dump(dir.path(), &name, &s, &DumpOptions::default());
+        let vmcore = dir.path().join(format!("{name}.vmcore"));
+        let mut cmd = bin();
+        cmd.args(["convert", "-q", "-o"]).arg(&vmcore).arg(&dump);
+        if keep {
+            cmd.arg("--keep-machine-frames");
+        }
+        let (ok, _, err) = run(&mut cmd);
+        assert!(ok, "{name}: {err}");
+        let (ok, out, err) = run(Command::new(&python)
+            .args(["-c", script])
+            .arg(&vmcore)
+            .arg(format!("{:#x}", f.vmalloc_va.unwrap()))
+            .arg(VMALLOC_TEXT.len().to_string())
+            .arg(format!("{:#x}", f.jiffies_va)));
+        assert!(ok, "{name}: drgn failed: {err}");
+        answers.push((name, out));
+    }
+    let want = format!(
+        "read {}\nread {}\n",
+        hex(VMALLOC_TEXT.as_bytes()),
+        hex(&0x1_0000_2a3bu64.to_le_bytes())
+    );
+    assert_eq!(answers[0].1, want, "HVM: {}", answers[0].1);
+    assert_eq!(answers[1].1, answers[0].1, "PV reads as HVM");
+    assert!(
+        answers[2].1.starts_with("fault"),
+        "raw PV tables hold machine frames drgn cannot follow: {}",
+        answers[2].1
+    );
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Legacy (Xen 3.0.x) PV dumps record machine frames only, in the hypervisor's
+/// allocation order: given the guest kernel's own p2m list, they convert like ELF PV
+/// dumps (every page at its pfn, canonical page tables, the p2m note); a list that names
+/// none of the dump's pages is refused.
+#[test]
+fn legacy_pv_dumps_convert_through_the_guests_p2m_list() {
+    use xendump_gdbserver::addr::GuestFrame;
+    use xendump_gdbserver::builder::LegacyOptions;
+    use xendump_gdbserver::convert::recover_pfns;
+    use xendump_gdbserver::os::linux::P2mList;
+    for mode in [
+        PagingMode::FourLevel,
+        PagingMode::Pae,
+        PagingMode::TwoLevel { pse: true },
+    ] {
+        let name = format!("legacy PV {mode}");
+        let options = ScenarioOptions {
+            p2m_list: true,
+            ..LINUX_LIKE
+        };
+        let mut s = Scenario::with_options(GuestKind::Pv, mode, options).unwrap();
+        let text = s.vmcoreinfo_text(0);
+        s.add_vmcoreinfo(&text).unwrap();
+        let f = &s.facts;
+        // Pages in a scrambled allocation order: blocks of 64 backwards, each reversed.
+        let pfns: Vec<GuestFrame> = s.image.populated_pfns().collect();
+        let order: Vec<GuestFrame> = pfns
+            .chunks(64)
+            .rev()
+            .flat_map(|c| c.iter().rev().copied())
+            .collect();
+        let tools = if mode.is_32bit() {
+            Width::Bits32
+        } else {
+            Width::Bits64
+        };
+        let opts = DumpOptions {
+            format: Layout::Legacy(LegacyOptions {
+                page_order: Some(order),
+                ..LegacyOptions::default()
+            }),
+            tools,
+        };
+        let bytes = s.image.write(&opts).unwrap();
+        let mut guest = guest_of(bytes.clone());
+        assert!(matches!(
+            convert_bytes(&guest),
+            Err(ConvertError::NoPseudoPhysical)
+        ));
+
+        let (va, entries) = f.p2m_list.unwrap();
+        let r = recover_pfns(&mut guest, P2mList { va, entries }).unwrap();
+        assert_eq!(r.pairs.pages, s.image.page_count(), "{name}: {r:?}");
+        assert_eq!(
+            (r.pages_without_pfn, r.not_in_dump, r.entries.unreadable),
+            (0, 0, 0)
+        );
+        let (out, plan) = convert_bytes(&guest).unwrap();
+        assert!(plan.warnings.is_empty(), "{name}: {:?}", plan.warnings);
+        let core = Core::parse(out);
+        let covered: Vec<u64> = core
+            .physical()
+            .iter()
+            .flat_map(|l| l.paddr / PAGE_SIZE..(l.paddr + l.size) / PAGE_SIZE)
+            .collect();
+        let populated: Vec<u64> = pfns.iter().map(|p| p.0).collect();
+        assert_eq!(covered, populated, "{name}");
+        check_pages_but_tables(&name, &s, &core, true);
+        check_canonical_tables(&name, &s, &core);
+        let p2m = core.notes_named("XENDUMP", NT_XENDUMP_P2M).next().unwrap();
+        let runs: Vec<[u64; 3]> = p2m
+            .desc
+            .chunks_exact(24)
+            .map(|c| [u64_at(c, 0), u64_at(c, 8), u64_at(c, 16)])
+            .collect();
+        let want: Vec<[u64; 3]> = s
+            .image
+            .frames
+            .iter()
+            .map(|r| [r.pfn.0, r.mfn.0, r.count])
+            .collect();
+        assert_eq!(runs, want, "{name}");
+        let info = xendump_info(&core);
+        assert!(info.contains("DUMP_FORMAT=legacy\n"), "{info}");
+        assert!(
+            info.contains(&format!(
+                "PFNS_FROM=the guest kernel's p2m list at {va:#x} ({entries} entries)"
+            )),
+            "{info}"
+        );
+
+        // The wrong address: nothing there names a page of the dump.
+        let mut guest = guest_of(bytes);
+        let err = recover_pfns(
+            &mut guest,
+            P2mList {
+                va: f.jiffies_va,
+                entries: 16,
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(
+            matches!(err, ConvertError::P2mNamesNoPage { .. }),
+            "{name}: {err}"
+        );
+    }
+
+    // The command line: --p2m-list.
+    let dir = tempfile::tempdir().unwrap();
+    let options = ScenarioOptions {
+        p2m_list: true,
+        ..LINUX_LIKE
+    };
+    let mut s = Scenario::with_options(GuestKind::Pv, PagingMode::FourLevel, options).unwrap();
+    let text = s.vmcoreinfo_text(0);
+    s.add_vmcoreinfo(&text).unwrap();
+    let dump = write_dump(
+        dir.path(),
+        "legacy",
+        &s,
+        &DumpOptions::legacy(Width::Bits64),
+    );
+    let out = dir.path().join("legacy.vmcore");
+    let (va, entries) = s.facts.p2m_list.unwrap();
+    let (ok, _, err) = run(bin()
+        .args(["convert", "-o"])
+        .arg(&out)
+        .arg(format!("--p2m-list={va:#x},{entries}"))
+        .arg(&dump));
+    assert!(ok, "{err}");
+    assert!(err.contains("pfns from the guest's p2m list"), "{err}");
+    let core = Core::parse(std::fs::read(&out).unwrap());
+    check_canonical_tables("legacy CLI", &s, &core);
+    // An ELF dump records its pfns: a list is refused rather than ignored.
+    let elf = write_dump(dir.path(), "elf", &s, &DumpOptions::default());
+    let (ok, _, err) = run(bin()
+        .args(["convert", "-o"])
+        .arg(dir.path().join("elf.vmcore"))
+        .arg(format!("--p2m-list={va:#x},{entries}"))
+        .arg(&elf));
+    assert!(!ok);
+    assert!(err.contains("only needed"), "{err}");
+}
+
+/// Top-level tables only the caller knows (tasks' `mm->pgd`, from the kernel's symbols)
+/// are canonicalised like the vCPUs' own, after the same check.
+#[test]
+fn extra_pgds_are_canonicalised_too() {
+    // No VMCOREINFO: nothing names the kernel's own table.
+    let s = Scenario::with_options(GuestKind::Pv, PagingMode::FourLevel, LINUX_LIKE).unwrap();
+    let (pgd_va, pgd_root) = s.facts.kernel_pgd.unwrap();
+    let guest = guest_of(s.image.write(&DumpOptions::default()).unwrap());
+    let root_pa = s.pfn_of_table_frame(pgd_root.frame).unwrap().0 * PAGE_SIZE;
+    let (out, _) = convert_bytes(&guest).unwrap();
+    assert_eq!(
+        walk_core(&Core::parse(out), s.mode, root_pa, s.facts.jiffies_va),
+        None,
+        "an unnamed table keeps its machine frames"
+    );
+    let opts = ConvertOptions {
+        extra_pgds: vec![
+            ("task 1 mm->pgd".to_string(), pgd_va),
+            ("task 2 mm->pgd".to_string(), s.facts.data_va + 0x1000),
+        ],
+        ..ConvertOptions::default()
+    };
+    let plan = Plan::new(&guest, &opts).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    write_vmcore(&guest, &plan, &mut out, &mut NoProgress).unwrap();
+    let core = Core::parse(out.into_inner());
+    check_canonical_tables("extra pgd", &s, &core);
+    let roots = &plan.tables.as_ref().unwrap().roots;
+    let by = |name: &str| {
+        roots
+            .iter()
+            .find(|r| r.root.source.starts_with(name))
+            .unwrap()
+    };
+    assert_eq!(by("task 1").rejected, None);
+    assert!(by("task 2").rejected.is_some(), "a data page is no table");
+}
+
+/// With the kernel's vmlinux, every task's own page tables (`mm->pgd`, from the task
+/// walker) are canonical too, not only those some vCPU was running on: each process's
+/// user page reads through its own tables in the vmcore.
+#[test]
+fn vmlinux_adds_every_tasks_page_tables() {
+    use kernel_fixture::{build, Bits, Shapes, Variant};
+    use xendump_gdbserver::builder::linux::{
+        sample_tasks, KernelPlacement, LinuxFacts, LinuxGuest, LinuxSpec,
+    };
+    use xendump_gdbserver::convert::apply_vmlinux;
+    use xendump_gdbserver::os::linux::debuginfo::{sym, DebugInfo};
+    use xendump_gdbserver::os::linux::tasks::KernelAddresses;
+
+    let f = build(Variant::new(Bits::X86_64, Shapes::Linux61));
+    let info = DebugInfo::open(&f.vmlinux).unwrap();
+    let layout = info.kernel_layout().unwrap();
+    let addrs = KernelAddresses::from_debuginfo(&info, 0).unwrap();
+    let at = |n: &str| info.runtime_address(info.symbol(n).unwrap(), 0);
+    let placement = KernelPlacement {
+        init_task: addrs.init_task,
+        per_cpu_offset: addrs.per_cpu_offset.unwrap(),
+        per_cpu_start: at(sym::PER_CPU_START),
+        current_task: addrs.current_task.unwrap(),
+        linux_banner: at(sym::LINUX_BANNER),
+    };
+    let mut spec = LinuxSpec::new(
+        GuestKind::Pv,
+        PagingMode::FourLevel,
+        layout,
+        placement,
+        2,
+        sample_tasks(Width::Bits64),
+    );
+    spec.banner = info.banner().unwrap().to_string();
+    let g = LinuxGuest::build(spec).unwrap();
+    let bytes = g.image.write(&DumpOptions::default()).unwrap();
+
+    // Each process with tables of its own, and the pfn of its root.
+    let pfn_of = |mfn: u64| {
+        g.image
+            .mfn_to_pfn(xendump_gdbserver::addr::MachineFrame(mfn))
+            .unwrap()
+            .0
+    };
+    let mut processes: Vec<(i32, u64)> = g
+        .facts
+        .tasks
+        .iter()
+        .filter_map(|t| Some((t.desc.tgid, pfn_of(t.root?.frame))))
+        .collect();
+    // Threads share their process's tables.
+    processes.sort_unstable();
+    processes.dedup();
+    assert!(processes.len() >= 3, "{processes:?}");
+    let user_value = |core: &Core, root_pfn: u64| {
+        let pa = walk_core(
+            core,
+            PagingMode::FourLevel,
+            root_pfn * PAGE_SIZE,
+            g.facts.user_va,
+        )?;
+        let page = core.phys_page(pa & !(PAGE_SIZE - 1))?;
+        Some(u64_at(page, (pa % PAGE_SIZE) as usize))
+    };
+
+    // Without the vmlinux only the running tasks' tables are found.
+    let guest = guest_of(bytes.clone());
+    let (out, _) = convert_bytes(&guest).unwrap();
+    let core = Core::parse(out);
+    let unreadable = processes
+        .iter()
+        .filter(|&&(tgid, root)| user_value(&core, root) != Some(LinuxFacts::user_value(tgid)))
+        .count();
+    assert!(unreadable > 0, "every process was running?");
+
+    // With it, all of them.
+    let mut guest = guest_of(bytes);
+    let mut opts = ConvertOptions::default();
+    let report = apply_vmlinux(&mut guest, &info, None, &mut opts).unwrap();
+    assert!(report.tasks >= processes.len(), "{report:?}");
+    assert_eq!(report.pgds, processes.len(), "{report:?}");
+    let plan = Plan::new(&guest, &opts).unwrap();
+    let t = plan.tables.as_ref().unwrap();
+    // (The fixture guest keeps its kernel table elsewhere than the vmlinux's
+    // swapper_pg_dir symbol, which is therefore refused.)
+    let tasks: Vec<_> = t
+        .roots
+        .iter()
+        .filter(|r| r.root.source.contains("mm->pgd"))
+        .collect();
+    assert_eq!(tasks.len(), processes.len());
+    assert!(tasks.iter().all(|r| r.rejected.is_none()), "{tasks:?}");
+    let mut out = std::io::Cursor::new(Vec::new());
+    write_vmcore(&guest, &plan, &mut out, &mut NoProgress).unwrap();
+    let core = Core::parse(out.into_inner());
+    for &(tgid, root) in &processes {
+        assert_eq!(
+            user_value(&core, root),
+            Some(LinuxFacts::user_value(tgid)),
+            "process {tgid}"
+        );
+    }
+
+    // The command line takes the same file.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("linux.core");
+    g.image.write_file(&dump, &DumpOptions::default()).unwrap();
+    let vmcore = dir.path().join("linux.vmcore");
+    let (ok, _, err) = run(bin()
+        .args(["convert", "-o"])
+        .arg(&vmcore)
+        .arg("--vmlinux")
+        .arg(&f.vmlinux)
+        .arg(&dump));
+    assert!(ok, "{err}");
+    assert!(err.contains("page tables of their own (mm->pgd)"), "{err}");
+    let core = Core::parse(std::fs::read(&vmcore).unwrap());
+    for &(tgid, root) in &processes {
+        assert_eq!(user_value(&core, root), Some(LinuxFacts::user_value(tgid)));
+    }
+}
+
+/// `xen_start_info` from the kernel's symbols: the pointer there is cleared, whatever
+/// else in the image points at `start_info`.
+#[test]
+fn xen_start_info_from_a_symbol_needs_no_search() {
+    let mut s = linux_like(GuestKind::Pv, PagingMode::FourLevel);
+    let (pointer, start_info) = s.facts.start_info.unwrap();
+    // A second word pointing at start_info would stop the search; the symbol does not.
+    let value = s.facts.direct_map_va + start_info;
+    s.image
+        .write_phys(
+            xendump_gdbserver::addr::PhysAddr(pointer + 0x1000),
+            &value.to_le_bytes(),
+        )
+        .unwrap();
+    let guest = guest_of(s.image.write(&DumpOptions::default()).unwrap());
+    let va = s.facts.text_va + (pointer - s.facts.text_pa);
+    let opts = ConvertOptions {
+        xen_start_info_va: Some(va),
+        ..ConvertOptions::default()
+    };
+    let plan = Plan::new(&guest, &opts).unwrap();
+    let p = plan.start_info.expect("cleared");
+    assert_eq!(
+        (p.pa, p.value, p.start_info_pa),
+        (pointer, value, start_info)
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+/// A legacy PV dump with the kernel's vmlinux: the p2m list is where its symbols say
+/// (`xen_p2m_addr`, `xen_p2m_size`), with no `--p2m-list`.
+#[test]
+fn vmlinux_symbols_find_a_legacy_dumps_p2m_list() {
+    use kernel_fixture::{build_with, Bits, Shapes, Variant};
+    use xendump_gdbserver::convert::apply_vmlinux;
+    use xendump_gdbserver::os::linux::debuginfo::DebugInfo;
+
+    let f = build_with(
+        Variant::new(Bits::X86_64, Shapes::Linux61),
+        &["unsigned long *xen_p2m_addr = (void *)1;\nunsigned long xen_p2m_size = 1;\n"],
+        false,
+    );
+    let info = DebugInfo::open(&f.vmlinux).unwrap();
+    // (No kernel table of its own: the fixture's swapper_pg_dir symbol is elsewhere.)
+    let options = ScenarioOptions {
+        p2m_list: true,
+        kernel_pgd: false,
+        ..LINUX_LIKE
+    };
+    let mut s = Scenario::with_options(GuestKind::Pv, PagingMode::FourLevel, options).unwrap();
+    let (list, entries) = s.facts.p2m_list.unwrap();
+    // The fixture's image is linked where the scenario maps its kernel text: write the
+    // two variables there.
+    for (name, value) in [("xen_p2m_addr", list), ("xen_p2m_size", entries)] {
+        let va = info.symbol(name).unwrap().address;
+        let off = va - s.facts.text_va;
+        assert!(
+            off < s.facts.text_size,
+            "{name} at {va:#x} is outside the text page"
+        );
+        s.image
+            .write_phys(
+                xendump_gdbserver::addr::PhysAddr(s.facts.text_pa + off),
+                &value.to_le_bytes(),
+            )
+            .unwrap();
+    }
+    let mut guest = guest_of(s.image.write(&DumpOptions::legacy(Width::Bits64)).unwrap());
+    let mut opts = ConvertOptions::default();
+    let report = apply_vmlinux(&mut guest, &info, None, &mut opts).unwrap();
+    let r = report.recovery.expect("pfns recovered through the symbols");
+    assert_eq!((r.list.va, r.list.entries), (list, entries));
+    assert_eq!(r.pairs.pages, s.image.page_count());
+    let (out, _) = convert_bytes_with(&guest, &opts).unwrap();
+    check_canonical_tables("legacy through vmlinux", &s, &Core::parse(out));
+}
+
+fn convert_bytes_with(
+    guest: &Guest,
+    opts: &ConvertOptions,
+) -> Result<(Vec<u8>, Plan), ConvertError> {
+    let plan = Plan::new(guest, opts)?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    write_vmcore(guest, &plan, &mut out, &mut NoProgress)?;
+    Ok((out.into_inner(), plan))
 }

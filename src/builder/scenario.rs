@@ -42,6 +42,44 @@ pub const VMCOREINFO_PFN: u64 = 0x80;
 const VMCOREINFO_POINTER_OFFSET: u64 = 0x18_0000;
 /// `__START_KERNEL_map` of x86_64 Linux.
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+/// pfn of the page [`ScenarioOptions::vmalloc_page`] maps.
+pub const VMALLOC_PFN: u64 = 0x340;
+/// The text the vmalloc page starts with.
+pub const VMALLOC_TEXT: &str = "only reachable through the page tables";
+/// pfn of the kernel's own top-level table ([`ScenarioOptions::kernel_pgd`]), inside the
+/// kernel-text large page, as Linux's `swapper_pg_dir` is in its image.
+const KERNEL_PGD_PFN: u64 = TEXT_PFN + 0x1F0;
+/// First pfn of the guest's own p2m list ([`ScenarioOptions::p2m_list`]), in the
+/// direct map as XenLinux's boot-time `phys_to_machine_mapping` is.
+const P2M_LIST_PFN: u64 = 0x90;
+/// A machine frame outside the guest, for Xen's own L4 slots.
+const XEN_FRAME: u64 = 0xdead0;
+/// pfn of Xen's `start_info` page ([`ScenarioOptions::start_info`]), in the direct map.
+const START_INFO_PFN: u64 = 0x98;
+/// Offset in the kernel-text large page of the kernel's `xen_start_info` pointer.
+const START_INFO_POINTER_OFFSET: u64 = 0x1C_0000;
+
+/// Optional parts of a scenario, all off in [`Scenario::new`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScenarioOptions {
+    /// Map page [`VMALLOC_PFN`] at a kernel address outside the direct map and the kernel
+    /// image (the vmalloc area on x86_64), so that only a page-table walk reaches it.
+    pub vmalloc_page: bool,
+    /// Give the kernel its own top-level table, as Linux's `swapper_pg_dir`: a third
+    /// copy of the kernel tables, no vCPU runs on, whose root lies in the kernel image.
+    /// [`Scenario::vmcoreinfo_text`] then names it.
+    pub kernel_pgd: bool,
+    /// PV 4-level: fill L4 slots 256–271 of every L4 as Xen does (slot 256, the M2P, and
+    /// 261 with frames outside the guest; slot 258, Xen's linear page table, with the L4
+    /// itself).
+    pub xen_slots: bool,
+    /// PV: the guest's own p2m (one guest-width word per pfn, its mfn) in memory, as
+    /// XenLinux's `phys_to_machine_mapping` list.
+    pub p2m_list: bool,
+    /// PV: Xen's `start_info` page (its magic, `nr_pages`) and the kernel's
+    /// `xen_start_info` pointer to it through the direct map, in the kernel image.
+    pub start_info: bool,
+}
 
 /// Addresses and values a scenario guarantees.
 #[derive(Clone, Debug)]
@@ -80,6 +118,18 @@ pub struct Facts {
     pub text_size: u64,
     /// Where [`Scenario::add_vmcoreinfo`] put a VMCOREINFO note, if it was called.
     pub vmcoreinfo: Option<VmcoreinfoFacts>,
+    /// pfns of every page-table page, root first per address space.
+    pub table_pfns: Vec<u64>,
+    /// [`ScenarioOptions::vmalloc_page`]: its virtual address.
+    pub vmalloc_va: Option<u64>,
+    /// [`ScenarioOptions::kernel_pgd`]: the kernel's own top-level table's virtual
+    /// address (in the kernel image) and root.
+    pub kernel_pgd: Option<(u64, Root)>,
+    /// [`ScenarioOptions::p2m_list`]: the list's virtual address and its entries.
+    pub p2m_list: Option<(u64, u64)>,
+    /// [`ScenarioOptions::start_info`]: guest-physical addresses of the kernel's
+    /// `xen_start_info` pointer and of the `start_info` page.
+    pub start_info: Option<(u64, u64)>,
 }
 
 /// A VMCOREINFO note placed in a scenario's memory.
@@ -103,6 +153,8 @@ pub struct Scenario {
     pub kernel_tables: PageTableBuilder,
     /// vCPU 1's address space: the kernel mappings plus a user page.
     pub user_tables: PageTableBuilder,
+    /// What was asked for beyond the basic scenario.
+    pub options: ScenarioOptions,
 }
 
 /// Why a scenario could not be built.
@@ -131,6 +183,15 @@ impl Scenario {
     ///
     /// PV guests: 4-level (64-bit) or PAE (32-bit). HVM: every mode with tables.
     pub fn new(kind: GuestKind, mode: PagingMode) -> Result<Scenario, ScenarioError> {
+        Self::with_options(kind, mode, ScenarioOptions::default())
+    }
+
+    /// A guest of `kind` in paging `mode` with the optional parts of `options`.
+    pub fn with_options(
+        kind: GuestKind,
+        mode: PagingMode,
+        options: ScenarioOptions,
+    ) -> Result<Scenario, ScenarioError> {
         let width = if x86::is_32bit(mode) {
             Width::Bits32
         } else {
@@ -219,6 +280,14 @@ impl Scenario {
             rw,
         )?;
         kt.map(VirtAddr(absent_va), tf(ABSENT_PFN), PageSize::Size4K, 1, rw)?;
+        let vmalloc_va = options.vmalloc_page.then_some(if width == Width::Bits64 {
+            stack_va + 0x10_0000
+        } else {
+            0xd080_0000
+        });
+        if let Some(va) = vmalloc_va {
+            kt.map(VirtAddr(va), tf(VMALLOC_PFN), PageSize::Size4K, 1, rw)?;
+        }
         let mut ut = kt.clone();
         ut.map(
             VirtAddr(user_va),
@@ -228,15 +297,40 @@ impl Scenario {
             EntryFlags { user: true, ..rw },
         )?;
 
-        // Table pages come from a pool of guest frames near the top of RAM.
+        // Table pages come from a pool of guest frames near the top of RAM; the
+        // kernel's own top-level table (a third copy) has its root in the image.
         let mut next = TABLE_POOL;
         let mut roots = Vec::new();
-        for tables in [&kt, &ut] {
-            let built = tables.build(|| {
-                let f = tf(next);
-                next += 1;
-                f
+        let mut table_pfns = Vec::new();
+        let pgd = options.kernel_pgd.then_some(&kt);
+        for (i, tables) in [Some(&kt), Some(&ut), pgd]
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let mut root_frame = (i == 2).then(|| tf(KERNEL_PGD_PFN));
+            let mut built = tables.build(|| {
+                root_frame.take().unwrap_or_else(|| {
+                    let f = tf(next);
+                    next += 1;
+                    f
+                })
             })?;
+            let xen_slots =
+                options.xen_slots && kind == GuestKind::Pv && mode == PagingMode::FourLevel;
+            if xen_slots {
+                // As Xen's init_xen_l4_slots: the M2P and Xen's own areas point at
+                // hypervisor frames, slot 258 maps the L4 onto itself.
+                let root = built.root.frame;
+                let l4 = &mut built.pages[0].1;
+                for (slot, entry) in [
+                    (256, (XEN_FRAME << 12) | 0x25),
+                    (258, (root << 12) | 0x63),
+                    (261, ((XEN_FRAME + 1) << 12) | 0x63),
+                ] {
+                    l4[slot * 8..slot * 8 + 8].copy_from_slice(&u64::to_le_bytes(entry));
+                }
+            }
             roots.push(built.root);
             for (frame, page) in built.pages {
                 let pfn = match kind {
@@ -245,8 +339,42 @@ impl Scenario {
                         .expect("pool frame is RAM"),
                     GuestKind::Hvm => GuestFrame(frame),
                 };
+                table_pfns.push(pfn.0);
                 image.set_page(pfn, &page)?;
             }
+        }
+        let kernel_pgd = options
+            .kernel_pgd
+            .then(|| (text_va + (KERNEL_PGD_PFN - TEXT_PFN) * PAGE_SIZE, roots[2]));
+        if vmalloc_va.is_some() {
+            image.write_bytes(GuestFrame(VMALLOC_PFN), 0, VMALLOC_TEXT.as_bytes())?;
+        }
+        let p2m_list = (options.p2m_list && kind == GuestKind::Pv)
+            .then_some((direct_va + P2M_LIST_PFN * PAGE_SIZE, RAM_PAGES));
+        let start_info = (options.start_info && kind == GuestKind::Pv).then_some((
+            TEXT_PFN * PAGE_SIZE + START_INFO_POINTER_OFFSET,
+            START_INFO_PFN * PAGE_SIZE,
+        ));
+        if let Some((pointer, page)) = start_info {
+            let (magic, word): (&[u8], usize) = match (mode, width) {
+                (_, Width::Bits64) => (b"xen-3.0-x86_64\0", 8),
+                (PagingMode::Pae, _) => (b"xen-3.0-x86_32p\0", 4),
+                _ => (b"xen-3.0-x86_32\0", 4),
+            };
+            image.write_phys(PhysAddr(page), magic)?;
+            // nr_pages follows the 32-byte magic.
+            image.write_phys(PhysAddr(page + 32), &RAM_PAGES.to_le_bytes()[..word])?;
+            let value = direct_va + page;
+            image.write_phys(PhysAddr(pointer), &value.to_le_bytes()[..word])?;
+        }
+        if p2m_list.is_some() {
+            let word = if width == Width::Bits64 { 8 } else { 4 };
+            let mut list = Vec::with_capacity((RAM_PAGES * word) as usize);
+            for pfn in 0..RAM_PAGES {
+                let mfn = scenario_mfn(pfn);
+                list.extend_from_slice(&mfn.to_le_bytes()[..word as usize]);
+            }
+            image.write_phys(PhysAddr(P2M_LIST_PFN * PAGE_SIZE), &list)?;
         }
 
         // Memory contents.
@@ -376,6 +504,11 @@ impl Scenario {
             text_pa: TEXT_PFN * PAGE_SIZE,
             text_size: x86::page_bytes(large),
             vmcoreinfo: None,
+            table_pfns,
+            vmalloc_va,
+            kernel_pgd,
+            p2m_list,
+            start_info,
         };
         Ok(Scenario {
             image,
@@ -383,6 +516,7 @@ impl Scenario {
             facts,
             kernel_tables: kt,
             user_tables: ut,
+            options,
         })
     }
 
@@ -391,11 +525,13 @@ impl Scenario {
     pub fn vmcoreinfo_text(&self, kernel_offset: u64) -> String {
         let f = &self.facts;
         let release = "6.1.0-xendump-demo";
+        // Without a kernel table of its own the symbol names a data page, which a
+        // converter must not take for a page table.
+        let pgd = f.kernel_pgd.map_or(f.data_va + 0x1000, |(va, _)| va);
         if x86::is_32bit(self.mode) {
             let mut t = format!(
-                "OSRELEASE={release}\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\nSYMBOL(swapper_pg_dir)={:x}\n",
+                "OSRELEASE={release}\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\nSYMBOL(swapper_pg_dir)={pgd:x}\n",
                 f.data_va + 0x100,
-                f.data_va + 0x1000
             );
             if self.mode == PagingMode::Pae {
                 t.push_str("CONFIG_X86_PAE=y\n");
@@ -403,7 +539,6 @@ impl Scenario {
             return t;
         }
         let phys_base = f.text_pa.wrapping_sub(f.text_va - START_KERNEL_MAP) as i64;
-        let pgd = f.data_va + 0x1000;
         format!(
             "OSRELEASE={release}\nBUILD-ID=5eed0f5eed0f5eed0f5eed0f5eed0f5eed0f5eed\nPAGESIZE=4096\n\
              SYMBOL(init_uts_ns)={:x}\nSYMBOL(_stext)={:x}\nSYMBOL(swapper_pg_dir)={pgd:x}\n\

@@ -9,8 +9,28 @@ use crate::dump::DumpError;
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
     /// A legacy (Xen 3.0.x) PV dump names no pseudo-physical frames at all.
-    #[error("this legacy (Xen 3.0.x) PV dump records machine frames only, so the pseudo-physical address of no page is known and no physical vmcore can be written; serve it with `xendump-gdbserver DUMP` instead (virtual and machine-address reads work there)")]
+    #[error("this legacy (Xen 3.0.x) PV dump records machine frames only, so the pseudo-physical address of no page is known and no physical vmcore can be written; if the guest kernel's p2m list is in the dump, give its address and length with --p2m-list VA,ENTRIES (in gdb on the served dump: `p/x phys_to_machine_mapping` and `p max_pfn`, or `xen_p2m_addr` and `xen_p2m_size` on Linux >= 3.19); or serve the dump with `xendump-gdbserver DUMP` (virtual and machine-address reads work there)")]
     NoPseudoPhysical,
+
+    /// A p2m list was given for a dump that records pfns itself.
+    #[error("this dump records the pseudo-physical frame of every page itself; a p2m list is only needed (and used) for legacy (Xen 3.0.x) PV dumps")]
+    PfnsKnown,
+
+    /// No byte of the guest's p2m list could be read.
+    #[error("cannot read the guest's p2m list at {va:#x}: {source}")]
+    P2mUnreadable {
+        va: u64,
+        #[source]
+        source: crate::memory::MemoryError,
+    },
+
+    /// The vmlinux is not the dumped kernel's.
+    #[error(transparent)]
+    Vmlinux(#[from] crate::os::linux::debuginfo::DebugInfoError),
+
+    /// The p2m list names none of the dump's machine frames.
+    #[error("the p2m list at {va:#x} ({entries} entries, {mfns} naming a machine frame) names none of the dump's pages: is it the right address?")]
+    P2mNamesNoPage { va: u64, entries: u64, mfns: u64 },
 
     /// The dump holds no page with a known pseudo-physical address.
     #[error("the dump holds no guest page with a known pseudo-physical frame: nothing to convert")]

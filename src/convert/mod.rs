@@ -11,21 +11,32 @@
 //! by page run, with zero pages as holes; [`convert_file`] does that into a temporary
 //! file and renames it into place only when it is complete.
 //!
-//! PV guests: page contents are copied as they are, so their page tables keep machine
-//! frames (as in a PV guest's own kdump); the p2m goes into a note of our own.
+//! PV guests: page-table pages are written canonical, with each entry's machine frame
+//! replaced by its pseudo-physical frame as Xen's save path does (see [`tables`]), so
+//! tools that walk the vmcore's tables as physical read it as a native guest's; every
+//! other page is copied as it is. [`ConvertOptions::keep_machine_frames`] writes the
+//! tables as they are instead. The p2m goes into a note of our own. A legacy PV dump,
+//! which records machine frames only, converts once [`recover_pfns`] has given it the
+//! pfns of the guest kernel's own p2m list.
 
 mod elf;
 mod error;
+pub mod legacy;
 mod notes;
 pub mod plan;
 mod prstatus;
 mod runs;
+pub mod tables;
+pub mod vmlinux;
 mod write;
 
 pub use error::ConvertError;
+pub use legacy::{recover_pfns, PfnRecovery};
 pub use notes::{
     CORE_NOTE, NT_XENDUMP_CONTEXT, NT_XENDUMP_INFO, NT_XENDUMP_P2M, VMCOREINFO_NOTE, XENDUMP_NOTE,
 };
-pub use plan::{ConvertOptions, Plan, Segment, SegmentKind, VmcoreinfoScan};
+pub use plan::{table_roots, ConvertOptions, Plan, Segment, SegmentKind, VmcoreinfoScan};
 pub use prstatus::{prstatus64, PRSTATUS32_SIZE, PRSTATUS64_SIZE, PR_REG32, PR_REG64};
+pub use tables::{Canonical, TableRoot, TableSet, TableStats};
+pub use vmlinux::{apply_vmlinux, VmlinuxReport};
 pub use write::{convert_file, write_vmcore, ConvertReport, NoProgress, Progress, WriteStats};

@@ -7,7 +7,7 @@
 //!
 //! | type | descriptor |
 //! |---|---|
-//! | [`NT_XENDUMP_INFO`] | text, `KEY=value` lines like VMCOREINFO: dump format, Xen version and capabilities, guest kind and width, pages, vCPUs with their control registers, the mappings found |
+//! | [`NT_XENDUMP_INFO`] | text, `KEY=value` lines like VMCOREINFO: dump format, Xen version and capabilities, guest kind and width, pages (and `PFNS_FROM` where a legacy PV dump's pfns were recovered), vCPUs with their control registers, the mappings found; for PV guests `PAGE_TABLE_FRAMES` (machine, or pseudo-physical when canonicalised) and what canonicalising did: `PAGE_TABLE_PAGES`, `PAGE_TABLE_ENTRIES_TRANSLATED` and `PAGE_TABLE_ENTRIES_DROPPED` per level (`L4:n L3:n …`), `PAGE_TABLE_LARGE_PAGES`, `PAGE_TABLE_XEN_ENTRIES_CLEARED`, one `PAGE_TABLE_ROOT` per root (its source, mfn, pfn, and why it was not used if it was not), `XEN_START_INFO_CLEARED` |
 //! | [`NT_XENDUMP_CONTEXT`] | one per vCPU, in slot order: the raw `vcpu_guest_context` as Xen stored it (5168 bytes x86_64, 2800 bytes x86_32) |
 //! | [`NT_XENDUMP_P2M`] | dumps that record machine frames: little-endian `u64` triples `(pfn, mfn, count)`, ascending by pfn: pfn + i is machine frame mfn + i |
 
@@ -19,8 +19,9 @@ use crate::memory::Guest;
 
 use super::elf::{encode_note, note_size, NT_PRFPREG, NT_PRSTATUS};
 use super::prstatus::{prstatus32, prstatus64};
+use super::tables::{per_level, Canonical};
 use crate::os::linux::KernelMap;
-use crate::os::linux::VmcoreInfo;
+use crate::os::linux::{StartInfoPointer, VmcoreInfo};
 
 /// Name of our own notes.
 pub const XENDUMP_NOTE: &str = "XENDUMP";
@@ -45,7 +46,13 @@ pub fn vcpu_pid(slot: usize) -> u32 {
 }
 
 /// All notes except the streamed p2m note, in file order.
-pub fn build_notes(guest: &Guest, kernel: &KernelMap, vmcoreinfo: Option<&VmcoreInfo>) -> Vec<u8> {
+pub fn build_notes(
+    guest: &Guest,
+    kernel: &KernelMap,
+    vmcoreinfo: Option<&VmcoreInfo>,
+    tables: Option<&Canonical>,
+    start_info: Option<&StartInfoPointer>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let wide = guest.guest_width() == Width::Bits64;
     for v in guest.vcpus() {
@@ -73,7 +80,7 @@ pub fn build_notes(guest: &Guest, kernel: &KernelMap, vmcoreinfo: Option<&Vmcore
     encode_note(
         XENDUMP_NOTE,
         NT_XENDUMP_INFO,
-        info_text(guest, kernel).as_bytes(),
+        info_text(guest, kernel, tables, start_info).as_bytes(),
         &mut out,
     );
     let dump = guest.dump();
@@ -98,7 +105,12 @@ pub fn p2m_note_size(runs: u64) -> u64 {
     note_size(XENDUMP_NOTE, 0) as u64 + runs * P2M_RUN_BYTES
 }
 
-fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
+fn info_text(
+    guest: &Guest,
+    kernel: &KernelMap,
+    tables: Option<&Canonical>,
+    start_info: Option<&StartInfoPointer>,
+) -> String {
     let d = guest.dump();
     let mut t = String::new();
     let _ = writeln!(
@@ -137,12 +149,19 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
     let _ = writeln!(
         t,
         "PAGE_TABLE_FRAMES={}",
-        match d.guest_kind() {
-            GuestKind::Pv => "machine",
-            GuestKind::Hvm => "pseudo-physical",
+        match (d.guest_kind(), tables) {
+            (GuestKind::Pv, None) => "machine",
+            (GuestKind::Pv, Some(_)) => "pseudo-physical (canonicalised)",
+            (GuestKind::Hvm, _) => "pseudo-physical",
         }
     );
+    if let Some(c) = tables {
+        table_text(&mut t, c);
+    }
     let _ = writeln!(t, "PAGES={}", d.valid_page_count());
+    if let Some(r) = d.frames().recovered() {
+        let _ = writeln!(t, "PFNS_FROM={}", r.source());
+    }
     let _ = writeln!(t, "VCPUS={}", guest.vcpus().len());
     for v in guest.vcpus() {
         let paging = guest
@@ -160,6 +179,28 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
             paging.replace(' ', "_")
         );
     }
+    if let Some(c) = tables {
+        for r in &c.roots {
+            let _ = writeln!(
+                t,
+                "PAGE_TABLE_ROOT={}: mfn={} pfn={}{}",
+                r.root.source,
+                r.root.mfn.map_or("-".into(), |m| format!("{m:#x}")),
+                r.pfn.map_or("-".into(), |p| format!("{p:#x}")),
+                match r.rejected {
+                    Some(why) => format!(" not used: {why}"),
+                    None => String::new(),
+                }
+            );
+        }
+    }
+    if let Some(p) = start_info {
+        let _ = writeln!(
+            t,
+            "XEN_START_INFO_CLEARED=pointer at phys {:#x} (was {:#x}, start_info at phys {:#x})",
+            p.pa, p.value, p.start_info_pa
+        );
+    }
     if let Some(dm) = kernel.direct_map {
         let _ = writeln!(t, "DIRECT_MAP={:#x}", dm.base);
     }
@@ -171,4 +212,28 @@ fn info_text(guest: &Guest, kernel: &KernelMap) -> String {
         );
     }
     t
+}
+
+/// What the canonicalisation of a PV guest's page tables did, as `KEY=value` lines.
+fn table_text(t: &mut String, c: &Canonical) {
+    let s = &c.stats;
+    let _ = writeln!(t, "PAGE_TABLE_PAGES={}", per_level(&s.pages));
+    let _ = writeln!(
+        t,
+        "PAGE_TABLE_ENTRIES_TRANSLATED={}",
+        per_level(&s.translated)
+    );
+    let _ = writeln!(t, "PAGE_TABLE_ENTRIES_DROPPED={}", per_level(&s.dropped));
+    let _ = writeln!(
+        t,
+        "PAGE_TABLE_LARGE_PAGES=translated:{} dropped:{}",
+        s.large_translated, s.large_dropped
+    );
+    let _ = writeln!(t, "PAGE_TABLE_XEN_ENTRIES_CLEARED={}", s.xen_cleared);
+    if s.conflicts > 0 {
+        let _ = writeln!(t, "PAGE_TABLE_CONFLICTS={}", s.conflicts);
+    }
+    if s.unreadable > 0 {
+        let _ = writeln!(t, "PAGE_TABLE_PAGES_MISSING={}", s.unreadable);
+    }
 }

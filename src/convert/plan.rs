@@ -14,16 +14,19 @@
 //! physical segments they overlap, so nothing is stored twice. `p_align` is 0, which is
 //! how crash tells a kdump vmcore from a netdump one.
 
-use crate::addr::{PageIndex, PAGE_SHIFT, PAGE_SIZE};
+use crate::addr::{PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::dump::GuestKind;
 use crate::kinds::Width;
-use crate::memory::Guest;
+use crate::memory::{Cr3Decode, Guest, PagingMode, RootInfo, RootSource};
 
 use super::elf::{headers_size, ProgramHeader, EM_386, EM_X86_64, PF_RWX, PT_LOAD, PT_NOTE};
 use super::error::ConvertError;
 use super::notes::{build_notes, p2m_note_size};
 use super::runs::{p2m_runs, page_runs, RunStats};
+use super::tables::{discover, Canonical, TableRoot};
 use crate::os::linux::KernelMap;
 use crate::os::linux::{find_vmcoreinfo, ScanDepth, VmcoreInfo};
+use crate::os::linux::{find_xen_start_info, StartInfoPointer, StartInfoSearch};
 
 /// How hard to look for the guest's VMCOREINFO note.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,6 +49,20 @@ pub struct ConvertOptions {
     pub vmcoreinfo: VmcoreinfoScan,
     /// Replace an existing output file.
     pub force: bool,
+    /// PV guests: write page-table pages as they are, with machine frames (the raw
+    /// guest view), instead of canonical tables with pseudo-physical frames.
+    pub keep_machine_frames: bool,
+    /// PV guests: further top-level tables to canonicalise, as (what names it, kernel
+    /// virtual address), e.g. every task's `mm->pgd`. Each is translated through the
+    /// kernel's page tables and checked to look like a table before it is trusted.
+    pub extra_pgds: Vec<(String, u64)>,
+    /// PV guests with canonical tables: keep the kernel's `xen_start_info` pointer.
+    /// By default it is cleared, since crash takes a non-NULL one for a kernel whose
+    /// page tables hold machine frames and would misread the canonical ones.
+    pub keep_xen_start_info: bool,
+    /// PV guests: the kernel virtual address of `xen_start_info` (from the kernel's
+    /// symbols). Without it the pointer is searched for in the kernel image.
+    pub xen_start_info_va: Option<u64>,
 }
 
 /// What a PT_LOAD maps.
@@ -71,6 +88,9 @@ pub struct Segment {
     pub offset: u64,
     /// Dump page holding the first byte.
     pub first_page: PageIndex,
+    /// The segment's pages follow `first_page` in the dump; otherwise each is found by
+    /// its pfn (pfns recovered for a legacy PV dump).
+    pub in_order: bool,
 }
 
 impl Segment {
@@ -113,6 +133,14 @@ pub struct Plan {
     pub kernel: KernelMap,
     /// The guest's VMCOREINFO, if found.
     pub vmcoreinfo: Option<VmcoreInfo>,
+    /// PV guests with canonical page tables: the table pages to rewrite and what the
+    /// rewrite does. `None`: pages are written as they are.
+    pub tables: Option<Canonical>,
+    /// The kernel's `xen_start_info` pointer, cleared in the vmcore (see
+    /// [`ConvertOptions::keep_xen_start_info`]).
+    pub start_info: Option<StartInfoPointer>,
+    /// Dump page holding [`Plan::start_info`].
+    pub start_info_page: Option<PageIndex>,
     /// What the page scan skipped.
     pub stats: RunStats,
     /// Things the user should know.
@@ -178,7 +206,13 @@ impl Plan {
                     vaddr,
                     size: count * PAGE_SIZE,
                     offset: rel,
-                    first_page: PageIndex(run.first.0 + skip),
+                    first_page: if run.in_order {
+                        PageIndex(run.first.0 + skip)
+                    } else {
+                        dump.page_of_pfn(crate::addr::GuestFrame(run.pfn + skip))
+                            .unwrap_or(run.first)
+                    },
+                    in_order: run.in_order,
                 });
                 rel += count * PAGE_SIZE;
             }
@@ -199,13 +233,80 @@ impl Plan {
                         vaddr: start.wrapping_add(text.offset()),
                         size: end - start,
                         offset: s.offset + skip,
-                        first_page: PageIndex(s.first_page.0 + skip / PAGE_SIZE),
+                        first_page: if s.in_order {
+                            PageIndex(s.first_page.0 + skip / PAGE_SIZE)
+                        } else {
+                            dump.page_of_pfn(crate::addr::GuestFrame(start >> PAGE_SHIFT))
+                                .unwrap_or(s.first_page)
+                        },
+                        in_order: s.in_order,
                     });
                 }
             }
         }
 
-        let notes = build_notes(guest, &kernel, vmcoreinfo.as_ref());
+        let tables = (dump.guest_kind() == GuestKind::Pv && !opts.keep_machine_frames).then(|| {
+            let roots = table_roots(guest, &kernel, vmcoreinfo.as_ref(), &opts.extra_pgds);
+            discover(dump, &roots)
+        });
+        if let Some(t) = &tables {
+            for r in &t.roots {
+                if let Some(why) = r.rejected {
+                    warnings.push(format!(
+                        "page tables: {} is not canonicalised: {why}",
+                        r.root.source
+                    ));
+                }
+            }
+            if t.stats.conflicts > 0 {
+                warnings.push(format!(
+                    "page tables: {} table pages are reached at two different levels; each is rewritten as the level it was first reached at",
+                    t.stats.conflicts
+                ));
+            }
+            if t.stats.unreadable > 0 {
+                warnings.push(format!(
+                    "page tables: {} table pages are missing from the (truncated) dump file",
+                    t.stats.unreadable
+                ));
+            }
+        }
+
+        let mut start_info = None;
+        if tables.is_some() && !opts.keep_xen_start_info {
+            let search = match opts.xen_start_info_va {
+                Some(va) => match pointer_at(guest, &kernel, va) {
+                    Some(p) if p.value != 0 => StartInfoSearch::Found(p),
+                    Some(_) => StartInfoSearch::NotFound,
+                    None => {
+                        warnings.push(format!(
+                            "xen_start_info ({va:#x}) cannot be read: left as it is"
+                        ));
+                        StartInfoSearch::NotFound
+                    }
+                },
+                None => find_xen_start_info(guest, &kernel),
+            };
+            match search {
+                StartInfoSearch::Found(p) => start_info = Some(p),
+                StartInfoSearch::NotFound => {}
+                StartInfoSearch::Ambiguous(at) => warnings.push(format!(
+                    "{} words of the kernel image point at Xen's start_info page (at {}): none is taken for xen_start_info, which is left as it is, so crash will take the guest for a Xen PV one and misread its canonical page tables",
+                    at.len(),
+                    at.iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+        let start_info_page =
+            start_info.and_then(|p| dump.page_of_pfn(crate::addr::GuestFrame(p.pa >> PAGE_SHIFT)));
+
+        let notes = build_notes(
+            guest,
+            &kernel,
+            vmcoreinfo.as_ref(),
+            tables.as_ref(),
+            start_info.as_ref(),
+        );
         let p2m_runs = p2m_runs(dump).count() as u64;
         let p2m_runs = if super::notes::p2m_note_header(p2m_runs).is_some() {
             p2m_runs
@@ -240,6 +341,9 @@ impl Plan {
             file_size: data_offset + data_bytes,
             kernel,
             vmcoreinfo,
+            tables,
+            start_info,
+            start_info_page,
             stats,
             warnings,
         })
@@ -274,6 +378,137 @@ impl Plan {
     pub fn data_bytes(&self) -> u64 {
         self.file_size - self.data_offset
     }
+}
+
+/// The roots of a PV guest's table trees: every vCPU's kernel table (`ctrlreg[3]`) and
+/// 64-bit user table (`ctrlreg[1]`), which Xen validated and holds references to; the
+/// kernel's own top-level table named by VMCOREINFO (`swapper_pg_dir`, on x86_64 also
+/// `init_top_pgt`), and `extra` tables, both translated through the kernel's page tables
+/// and checked before use.
+pub fn table_roots(
+    guest: &Guest,
+    kernel: &KernelMap,
+    vmcoreinfo: Option<&VmcoreInfo>,
+    extra: &[(String, u64)],
+) -> Vec<TableRoot> {
+    let mut roots = Vec::new();
+    let mut mode_of_guest = None;
+    for v in guest.vcpus() {
+        let Some(space) = guest.vcpu_space(v.slot) else {
+            continue;
+        };
+        let Some(root) = space.root else {
+            continue;
+        };
+        mode_of_guest.get_or_insert(space.mode);
+        // A root taken from the vCPU's own CR3 is one Xen validated; one the kernel's
+        // view put there instead is checked like any other claim.
+        let own = matches!(
+            guest.root_info(v.slot),
+            None | Some(RootInfo {
+                problem: None,
+                source: RootSource::Cr3,
+                ..
+            })
+        );
+        roots.push(TableRoot {
+            source: if own {
+                format!("vCPU {} cr3", v.slot)
+            } else {
+                format!(
+                    "vCPU {} (the kernel's table, its cr3 being unusable)",
+                    v.slot
+                )
+            },
+            mode: space.mode,
+            mfn: Some(root.frame),
+            check: !own,
+        });
+        if space.mode == PagingMode::FourLevel && v.ctrlreg[1] != 0 {
+            roots.push(TableRoot {
+                source: format!("vCPU {} user table (ctrlreg[1])", v.slot),
+                mode: space.mode,
+                mfn: Some(Cr3Decode::Pv64.decode(v.ctrlreg[1]).frame),
+                check: false,
+            });
+        }
+    }
+    let Some(mode) = mode_of_guest else {
+        return roots;
+    };
+    let mut named: Vec<(String, u64)> = Vec::new();
+    if let Some(info) = vmcoreinfo {
+        for sym in ["swapper_pg_dir", "init_top_pgt"] {
+            if let Some(va) = info.symbol(sym) {
+                if !named.iter().any(|(_, v)| *v == va) {
+                    named.push((format!("SYMBOL({sym})"), va));
+                }
+            }
+        }
+    }
+    named.extend(extra.iter().cloned());
+    for (source, va) in named {
+        roots.push(TableRoot {
+            source: format!("{source} {va:#x}"),
+            mode,
+            mfn: kernel_va_to_mfn(guest, kernel, va),
+            check: true,
+        });
+    }
+    roots
+}
+
+/// The table-space frame of page-aligned kernel address `va`, through the page tables
+/// of the vCPU that showed the kernel's mappings, else of any vCPU.
+fn kernel_va_to_mfn(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<u64> {
+    kernel_va_to_frame(guest, kernel, va)
+        .filter(|&(_, offset)| offset == 0)
+        .map(|(frame, _)| frame)
+}
+
+/// The table-space frame and offset of kernel address `va` (see [`kernel_va_to_mfn`]).
+fn kernel_va_to_frame(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<(u64, u64)> {
+    let slots = kernel
+        .vcpu
+        .into_iter()
+        .chain(0..guest.vcpus().len())
+        .collect::<Vec<_>>();
+    slots.into_iter().find_map(|slot| {
+        let space = guest.vcpu_space(slot)?;
+        space.root?;
+        guest
+            .translate(space, VirtAddr(va))
+            .ok()
+            .map(|t| (t.frame, t.offset))
+    })
+}
+
+/// The `xen_start_info` pointer at kernel address `va`: where it is and what it holds.
+fn pointer_at(guest: &Guest, kernel: &KernelMap, va: u64) -> Option<StartInfoPointer> {
+    let (mfn, offset) = kernel_va_to_frame(guest, kernel, va)?;
+    let pfn = guest.dump().mfn_to_pfn(crate::addr::MachineFrame(mfn))?.0;
+    let pa = (pfn << PAGE_SHIFT) | offset;
+    let size: u8 = match guest.guest_width() {
+        Width::Bits64 => 8,
+        Width::Bits32 => 4,
+    };
+    let mut b = [0u8; 8];
+    let mut cache = crate::memory::TranslationCache::new(1);
+    guest
+        .read_exact(
+            &mut cache,
+            crate::memory::Via::Physical,
+            pa,
+            &mut b[..usize::from(size)],
+        )
+        .ok()?;
+    let value = u64::from_le_bytes(b);
+    Some(StartInfoPointer {
+        pa,
+        size,
+        value,
+        start_info_pa: kernel.direct_map.map_or(0, |d| value.wrapping_sub(d.base)),
+    })
 }
 
 /// Split the run of `count` frames from `pfn` into (skip, count, in direct map) parts:

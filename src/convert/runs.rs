@@ -11,15 +11,19 @@ use super::error::ConvertError;
 /// One past the largest pfn of a 52-bit physical address space.
 const PFN_LIMIT: u64 = 1 << 40;
 
-/// `count` dumped pages holding guest frames `pfn ..` from dump page `first` on.
+/// `count` dumped pages holding guest frames `pfn ..`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageRun {
     /// First guest frame.
     pub pfn: u64,
-    /// Dump page holding it; the run's pages follow it in the dump.
+    /// Dump page holding it.
     pub first: PageIndex,
     /// Number of pages.
     pub count: u64,
+    /// The run's pages follow `first` in the dump. Always so in dumps that record pfns
+    /// (they list pages by pfn); pfns recovered for a legacy PV dump follow the
+    /// hypervisor's allocation order, and each page is then found by its pfn.
+    pub in_order: bool,
 }
 
 /// What the run scan skipped.
@@ -42,6 +46,9 @@ pub fn page_runs(
     dump: &XenDump,
     allow_truncated: bool,
 ) -> Result<(Vec<PageRun>, RunStats), ConvertError> {
+    if !dump.frames().in_pfn_order() {
+        return recovered_runs(dump, allow_truncated);
+    }
     let mut runs: Vec<PageRun> = Vec::new();
     let mut stats = RunStats::default();
     let mut previous: Option<u64> = None;
@@ -86,6 +93,7 @@ pub fn page_runs(
                 pfn: pfn.0,
                 first: index,
                 count: 1,
+                in_order: true,
             }),
         }
         stats.pages += 1;
@@ -95,18 +103,65 @@ pub fn page_runs(
     Ok((runs, stats))
 }
 
-/// Runs of `(pfn, mfn, count)` where both frame numbers ascend together, for dumps that
-/// record both (PV ELF dumps, legacy HVM dumps).
+/// The pages of a dump whose pfns do not follow page order (pfns recovered for a
+/// legacy PV dump), as runs of consecutive pfns in ascending pfn order.
+fn recovered_runs(
+    dump: &XenDump,
+    allow_truncated: bool,
+) -> Result<(Vec<PageRun>, RunStats), ConvertError> {
+    let mut runs: Vec<PageRun> = Vec::new();
+    let mut stats = RunStats::default();
+    let present = dump.pages_present();
+    let mut last: Option<(u64, u64)> = None; // (pfn, page) of the previous page in a run
+    for (pfn, index) in dump.pages_by_pfn() {
+        if pfn.0 >= PFN_LIMIT {
+            return Err(ConvertError::FrameTooLarge { index, pfn: pfn.0 });
+        }
+        if index.0 >= present {
+            if !allow_truncated {
+                return Err(ConvertError::PagesMissing {
+                    first: index,
+                    missing: dump.valid_page_count() - present,
+                    file_len: dump.file_len(),
+                });
+            }
+            stats.missing_pages += 1;
+            last = None;
+            continue;
+        }
+        match (runs.last_mut(), last) {
+            (Some(run), Some((p, i))) if p + 1 == pfn.0 => {
+                run.count += 1;
+                run.in_order &= i + 1 == index.0;
+            }
+            _ => runs.push(PageRun {
+                pfn: pfn.0,
+                first: index,
+                count: 1,
+                in_order: true,
+            }),
+        }
+        stats.pages += 1;
+        last = Some((pfn.0, index.0));
+    }
+    Ok((runs, stats))
+}
+
+/// Runs of `(pfn, mfn, count)` where both frame numbers ascend together, ascending by
+/// pfn, for dumps that record both (PV ELF dumps, legacy HVM dumps, legacy PV dumps
+/// given their pfns).
 pub fn p2m_runs(dump: &XenDump) -> impl Iterator<Item = [u64; 3]> + '_ {
     let known = dump.frames().knows_pfns() && dump.frames().knows_mfns();
-    let total = if known { dump.valid_page_count() } else { 0 };
-    let mut i = 0u64;
+    let mut pages = known
+        .then(|| dump.pages_by_pfn())
+        .into_iter()
+        .flatten()
+        .peekable();
     std::iter::from_fn(move || {
         let mut run: Option<[u64; 3]> = None;
-        while i < total {
-            let index = PageIndex(i);
-            let (Some(pfn), Some(mfn)) = (dump.pfn_of(index), dump.mfn_of(index)) else {
-                i += 1;
+        while let Some(&(pfn, index)) = pages.peek() {
+            let Some(mfn) = dump.mfn_of(index) else {
+                pages.next();
                 if run.is_some() {
                     break;
                 }
@@ -117,7 +172,7 @@ pub fn p2m_runs(dump: &XenDump) -> impl Iterator<Item = [u64; 3]> + '_ {
                 Some([p, m, n]) if *p + *n == pfn.0 && m.checked_add(*n) == Some(mfn.0) => *n += 1,
                 Some(_) => break,
             }
-            i += 1;
+            pages.next();
         }
         run
     })
@@ -150,12 +205,14 @@ mod tests {
                 PageRun {
                     pfn: 0,
                     first: PageIndex(0),
-                    count: 4
+                    count: 4,
+                    in_order: true,
                 },
                 PageRun {
                     pfn: 6,
                     first: PageIndex(4),
-                    count: 2
+                    count: 2,
+                    in_order: true,
                 },
             ]
         );

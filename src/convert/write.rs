@@ -12,6 +12,7 @@ use super::error::ConvertError;
 use super::notes::p2m_note_header;
 use super::plan::{ConvertOptions, Plan};
 use super::runs::p2m_runs;
+use super::tables::{rewrite_table, FrameMap};
 
 /// Bytes buffered before a write.
 const BUFFER: usize = 1 << 20;
@@ -235,60 +236,127 @@ fn copy_pages<W: Write + Seek>(
     let mut holes = dump.page_holes();
     let mut in_hole =
         |first: PageIndex, n: u64| holes.as_mut().is_some_and(|h| h.is_hole(first, n));
+    let tables = plan.tables.as_ref().map(|t| &t.set);
+    let mut table_buf = vec![0u8; PAGE_SIZE as usize];
+    let frames = FrameMap::new(dump);
+    let read_err = |index| move |source| ConvertError::ReadPage { index, source };
     for seg in &plan.segments {
         w.expect_at("segment data", seg.offset)?;
         let pages = seg.size / PAGE_SIZE;
+        if !seg.in_order {
+            // Pages scattered over the dump (a legacy PV dump's allocation order): one
+            // at a time, each found by its pfn.
+            for k in 0..pages {
+                let pfn = crate::addr::GuestFrame((seg.paddr >> crate::addr::PAGE_SHIFT) + k);
+                let index = dump.page_of_pfn(pfn).ok_or(ConvertError::Layout {
+                    what: "page of a planned pfn",
+                    expected: pfn.0,
+                    found: u64::MAX,
+                })?;
+                let page = dump.page(index).map_err(read_err(index))?;
+                let role = tables.and_then(|t| t.role_of(index));
+                let patched = plan.start_info_page == Some(index);
+                let bytes = if role.is_some() || patched {
+                    edit_page(&frames, plan, role, page, &mut table_buf, patched);
+                    &table_buf[..]
+                } else {
+                    page
+                };
+                if is_zero(bytes) {
+                    w.hole(PAGE_SIZE);
+                } else {
+                    w.put(bytes)?;
+                }
+                dump.release_pages(index, 1);
+                progress.advance(PAGE_SIZE);
+            }
+            continue;
+        }
         let mut done = 0;
         while done < pages {
             let n = CHUNK_PAGES.min(pages - done);
-            if in_hole(PageIndex(seg.first_page.0 + done), n) {
+            let chunk = PageIndex(seg.first_page.0 + done);
+            if in_hole(chunk, n) {
+                // All zeros: page tables in there have nothing to rewrite either.
                 w.hole(n * PAGE_SIZE);
                 done += n;
                 progress.advance(n * PAGE_SIZE);
                 continue;
             }
+            // Page-table pages of this chunk, rewritten one by one in a small buffer.
+            let mut chunk_tables = tables
+                .into_iter()
+                .flat_map(|t| t.within(chunk, n))
+                .peekable();
             // Consecutive non-zero pages are written straight from the map, in one go.
             let mut run: Option<(PageIndex, u64)> = None;
             for k in 0..n {
-                let index = PageIndex(seg.first_page.0 + done + k);
-                let zero = in_hole(index, 1)
-                    || is_zero(
-                        dump.page(index)
-                            .map_err(|source| ConvertError::ReadPage { index, source })?,
-                    );
-                match (&mut run, zero) {
-                    (Some((_, count)), false) => *count += 1,
-                    (None, false) => run = Some((index, 1)),
-                    (_, true) => {
+                let index = PageIndex(chunk.0 + k);
+                let role = match chunk_tables.peek() {
+                    Some(&(i, role)) if i == index => {
+                        chunk_tables.next();
+                        Some(role)
+                    }
+                    _ => None,
+                };
+                let patched = plan.start_info_page == Some(index);
+                let edited = role.is_some() || patched;
+                let zero = if edited && !in_hole(index, 1) {
+                    let page = dump.page(index).map_err(read_err(index))?;
+                    edit_page(&frames, plan, role, page, &mut table_buf, patched);
+                    is_zero(&table_buf)
+                } else {
+                    in_hole(index, 1) || is_zero(dump.page(index).map_err(read_err(index))?)
+                };
+                match (&mut run, zero, edited) {
+                    (Some((_, count)), false, false) => *count += 1,
+                    (None, false, false) => run = Some((index, 1)),
+                    _ => {
                         if let Some((first, count)) = run.take() {
-                            w.put(dump.page_span(first, count).map_err(|source| {
-                                ConvertError::ReadPage {
-                                    index: first,
-                                    source,
-                                }
-                            })?)?;
+                            w.put(dump.page_span(first, count).map_err(read_err(first))?)?;
                         }
-                        w.hole(PAGE_SIZE);
+                        if zero {
+                            w.hole(PAGE_SIZE);
+                        } else {
+                            w.put(&table_buf)?;
+                        }
                     }
                 }
             }
             if let Some((first, count)) = run {
-                w.put(
-                    dump.page_span(first, count)
-                        .map_err(|source| ConvertError::ReadPage {
-                            index: first,
-                            source,
-                        })?,
-                )?;
+                w.put(dump.page_span(first, count).map_err(read_err(first))?)?;
             }
             // The pages were read once and will not be again: let the kernel drop them
             // from this process, so resident memory stays flat on dumps of any size.
-            dump.release_pages(PageIndex(seg.first_page.0 + done), n);
+            dump.release_pages(chunk, n);
             done += n;
             progress.advance(n * PAGE_SIZE);
         }
     }
     Ok(())
+}
+
+/// `page` as the vmcore holds it, into `buf`: a page table (`role`) rewritten
+/// canonical; the page holding the kernel's `xen_start_info` pointer (`patched`) with
+/// the pointer cleared.
+fn edit_page(
+    frames: &FrameMap<'_>,
+    plan: &Plan,
+    role: Option<super::tables::TableRole>,
+    page: &[u8],
+    buf: &mut [u8],
+    patched: bool,
+) {
+    match role {
+        Some(role) => rewrite_table(frames, role, page, buf, |_| {}),
+        None => buf.copy_from_slice(page),
+    }
+    if let Some(p) = plan.start_info.filter(|_| patched) {
+        let at = (p.pa % PAGE_SIZE) as usize;
+        if let Some(word) = buf.get_mut(at..at + usize::from(p.size)) {
+            word.fill(0);
+        }
+    }
 }
 
 /// What a conversion produced.

@@ -263,6 +263,118 @@ pub enum FrameTableKind {
     LegacyMfns { width: u8, hvm: bool },
 }
 
+/// Pseudo-physical frames of the pages of a dump that records machine frames only (a
+/// legacy PV dump), recovered from outside the dump, e.g. from the guest kernel's own
+/// p2m list. 4 bytes per page and 4 per pfn up to the highest one named.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveredPfns {
+    /// pfn of each page position ([`NO_FRAME`]: none).
+    pfn_of_page: Vec<u32>,
+    /// Page position of each pfn ([`NO_FRAME`]: none).
+    page_of_pfn: Vec<u32>,
+    /// Where they came from, for people.
+    source: String,
+}
+
+/// "None" in [`RecoveredPfns`].
+const NO_FRAME: u32 = u32::MAX;
+
+/// What [`RecoveredPfns::new`] made of the pairs it was given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryStats {
+    /// Pages that got a pfn.
+    pub pages: u64,
+    /// Pairs naming a page that already had a pfn, or a pfn that already had a page
+    /// (the first pair wins).
+    pub duplicates: u64,
+    /// Pairs with a pfn or position too large to hold (from 2^32 − 1 on).
+    pub out_of_range: u64,
+}
+
+impl RecoveredPfns {
+    /// No pfns yet, for a dump of `pages` pages.
+    pub fn empty(pages: u64) -> RecoveredPfns {
+        RecoveredPfns {
+            pfn_of_page: vec![NO_FRAME; usize::try_from(pages).unwrap_or(0)],
+            page_of_pfn: Vec::new(),
+            source: String::new(),
+        }
+    }
+
+    /// Say where the pfns came from.
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// Where the pfns came from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// From `(page position, pfn)` pairs, for a dump of `pages` pages.
+    pub fn new(
+        pages: u64,
+        pairs: impl IntoIterator<Item = (PageIndex, u64)>,
+    ) -> (RecoveredPfns, RecoveryStats) {
+        let mut r = RecoveredPfns::empty(pages);
+        let mut stats = RecoveryStats::default();
+        for (page, pfn) in pairs {
+            r.add(page, pfn, &mut stats);
+        }
+        r.page_of_pfn.shrink_to_fit();
+        (r, stats)
+    }
+
+    /// Page `page` holds guest frame `pfn` (a pair naming a page or pfn that already has
+    /// its partner is counted and ignored).
+    pub fn add(&mut self, page: PageIndex, pfn: u64, stats: &mut RecoveryStats) {
+        let pages = self.pfn_of_page.len() as u64;
+        let (Ok(p), Ok(f)) = (u32::try_from(page.0), u32::try_from(pfn)) else {
+            stats.out_of_range += 1;
+            return;
+        };
+        if p == NO_FRAME || f == NO_FRAME || page.0 >= pages {
+            stats.out_of_range += 1;
+            return;
+        }
+        if self.page_of_pfn.len() <= f as usize {
+            self.page_of_pfn.resize(f as usize + 1, NO_FRAME);
+        }
+        if self.pfn_of_page[p as usize] != NO_FRAME || self.page_of_pfn[f as usize] != NO_FRAME {
+            stats.duplicates += 1;
+            return;
+        }
+        self.pfn_of_page[p as usize] = f;
+        self.page_of_pfn[f as usize] = p;
+        stats.pages += 1;
+    }
+
+    fn pfn_of(&self, idx: PageIndex) -> Option<GuestFrame> {
+        let v = *self.pfn_of_page.get(usize::try_from(idx.0).ok()?)?;
+        (v != NO_FRAME).then_some(GuestFrame(u64::from(v)))
+    }
+
+    fn page_of_pfn(&self, pfn: GuestFrame) -> Option<PageIndex> {
+        let v = *self.page_of_pfn.get(usize::try_from(pfn.0).ok()?)?;
+        (v != NO_FRAME).then_some(PageIndex(u64::from(v)))
+    }
+
+    /// Every (pfn, page) pair, ascending by pfn.
+    pub fn by_pfn(&self) -> impl Iterator<Item = (GuestFrame, PageIndex)> + '_ {
+        self.page_of_pfn
+            .iter()
+            .enumerate()
+            .filter(|(_, &p)| p != NO_FRAME)
+            .map(|(f, &p)| (GuestFrame(f as u64), PageIndex(u64::from(p))))
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        (self.pfn_of_page.capacity() + self.page_of_pfn.capacity()) * 4
+    }
+}
+
 /// Frame numbers of the dump's pages, read in place from the mapped table.
 #[derive(Debug)]
 pub struct FrameTable {
@@ -277,6 +389,8 @@ pub struct FrameTable {
     unsorted_at: Option<u64>,
     /// Legacy HVM dumps: which pfn each slot holds.
     legacy_hvm: Option<LegacyHvmRule>,
+    /// pfns from outside the dump, for a table that has none (legacy PV).
+    recovered: Option<RecoveredPfns>,
 }
 
 /// Machine frame → page position.
@@ -475,6 +589,7 @@ impl FrameTable {
                 }
                 _ => None,
             },
+            recovered: None,
         };
         // Only a tail of `~0` entries may be invalid (padding to tot_pages); trim it so
         // the searches below see only real pages.
@@ -547,6 +662,35 @@ impl FrameTable {
         }
     }
 
+    /// Give a table without pfns (legacy PV) the pfns found elsewhere. Ignored for
+    /// tables that have their own.
+    pub(crate) fn set_recovered(&mut self, pfns: RecoveredPfns) -> bool {
+        if matches!(self.kind, FrameTableKind::LegacyMfns { hvm: false, .. }) {
+            self.recovered = Some(pfns);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The pfns found elsewhere, if this table was given some.
+    pub fn recovered(&self) -> Option<&RecoveredPfns> {
+        self.recovered.as_ref()
+    }
+
+    /// Are the pages in ascending pfn order (so pfn-contiguous runs are runs of
+    /// consecutive pages)? True for ELF dumps (they list pages by pfn) and legacy HVM
+    /// dumps read by position; recovered pfns of a legacy PV dump follow the
+    /// hypervisor's allocation order instead, and so do legacy HVM slots named by
+    /// their index entries.
+    pub fn in_pfn_order(&self) -> bool {
+        self.recovered.is_none()
+            && !matches!(
+                self.legacy_hvm.as_ref().map(|r| r.contents),
+                Some(SlotContents::ByIndex)
+            )
+    }
+
     /// The rule that places a legacy HVM dump's pfns.
     pub fn legacy_hvm_rule(&self) -> Option<&LegacyHvmRule> {
         self.legacy_hvm.as_ref()
@@ -567,10 +711,13 @@ impl FrameTable {
     }
 
     /// The guest frame whose bytes page `idx` holds, if the dump says (legacy PV dumps
-    /// never do).
+    /// never do, unless pfns were recovered for them).
     pub fn pfn_of(&self, file: &[u8], idx: PageIndex) -> Option<GuestFrame> {
         if idx.0 >= self.valid {
             return None;
+        }
+        if let Some(r) = &self.recovered {
+            return r.pfn_of(idx);
         }
         match (&self.kind, &self.legacy_hvm) {
             (FrameTableKind::LegacyMfns { .. }, None) => None,
@@ -625,7 +772,8 @@ impl FrameTable {
 
     /// Can this table answer pfn lookups at all?
     pub fn knows_pfns(&self) -> bool {
-        !matches!(self.kind, FrameTableKind::LegacyMfns { hvm: false, .. })
+        self.recovered.is_some()
+            || !matches!(self.kind, FrameTableKind::LegacyMfns { hvm: false, .. })
     }
 
     /// Can this table answer mfn lookups at all?
@@ -635,6 +783,9 @@ impl FrameTable {
 
     /// The page holding guest frame `pfn`.
     pub fn page_of_pfn(&self, file: &[u8], pfn: GuestFrame) -> Option<PageIndex> {
+        if let Some(r) = &self.recovered {
+            return r.page_of_pfn(pfn).filter(|p| p.0 < self.valid);
+        }
         if let Some(rule) = &self.legacy_hvm {
             let slot = rule.slot_of(pfn.0).filter(|&s| s < self.valid)?;
             return match rule.contents {
@@ -935,6 +1086,11 @@ impl FrameTable {
         if self.valid == 0 {
             return None;
         }
+        if let Some(r) = &self.recovered {
+            let first = r.by_pfn().next()?.0;
+            let last = r.by_pfn().last()?.0;
+            return Some((first, last));
+        }
         if let Some(rule) = &self.legacy_hvm {
             let (lo, hi) = rule.pfn_bounds()?;
             return Some((GuestFrame(lo), GuestFrame(hi)));
@@ -984,6 +1140,43 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn recovered_pfns_keep_the_first_pair_and_list_by_pfn() {
+        let pairs = [
+            (PageIndex(2), 7),
+            (PageIndex(0), 9),
+            (PageIndex(2), 8),       // page 2 again
+            (PageIndex(1), 9),       // pfn 9 again
+            (PageIndex(5), 1),       // beyond the 4 pages
+            (PageIndex(3), 1 << 32), // pfn too large
+            (PageIndex(1), 3),
+        ];
+        let (r, stats) = RecoveredPfns::new(4, pairs);
+        assert_eq!(
+            stats,
+            RecoveryStats {
+                pages: 3,
+                duplicates: 2,
+                out_of_range: 2
+            }
+        );
+        let by_pfn: Vec<(u64, u64)> = r.by_pfn().map(|(f, p)| (f.0, p.0)).collect();
+        assert_eq!(by_pfn, [(3, 1), (7, 2), (9, 0)]);
+        assert_eq!(r.pfn_of(PageIndex(3)), None);
+        assert_eq!(r.page_of_pfn(GuestFrame(8)), None);
+        assert_eq!(r.page_of_pfn(GuestFrame(1 << 40)), None);
+        // Only a table without pfns takes them.
+        let (mut t, _) = table(&[5, 6], false);
+        assert!(!t.set_recovered(r.clone()));
+        let (mut t32, file) = table(&[5, 6, 7, 8], true);
+        assert!(!t32.knows_pfns());
+        assert!(t32.set_recovered(r));
+        assert!(t32.knows_pfns() && !t32.in_pfn_order());
+        assert_eq!(t32.pfn_of(&file, PageIndex(1)), Some(GuestFrame(3)));
+        assert_eq!(t32.page_of_pfn(&file, GuestFrame(9)), Some(PageIndex(0)));
+        assert_eq!(t32.pfn_range(&file), Some((GuestFrame(3), GuestFrame(9))));
+    }
 
     /// A `.xen_p2m` table (pfn = position) or a 4-byte legacy index holding `mfns`.
     fn table(mfns: &[u64], legacy32: bool) -> (FrameTable, Vec<u8>) {

@@ -16,7 +16,10 @@ use std::path::Path;
 
 pub use context::{cr3_offset, unfold_pv32_cr3, DescriptorTables};
 pub use error::{DumpError, Result};
-pub use frames::{FrameTable, FrameTableKind, LegacyHvmRule, SlotContents, SlotRun, INVALID_FRAME};
+pub use frames::{
+    FrameTable, FrameTableKind, LegacyHvmRule, RecoveredPfns, RecoveryStats, SlotContents, SlotRun,
+    INVALID_FRAME,
+};
 pub use kinds::*;
 // The dump's vocabulary, defined in the leaf module so the register model can share it.
 pub use crate::kinds::{ContextLayout, FrameSpace, GuestKind, Width};
@@ -365,6 +368,29 @@ impl XenDump {
     /// Build the mfn index now rather than on first use.
     pub fn prepare(&self) {
         self.meta.frames.prepare_mfn_index(self.file());
+    }
+    /// Give a dump that records machine frames only (a legacy PV dump) the pfns of its
+    /// pages, found elsewhere (the guest kernel's own p2m): pfn lookups and the
+    /// physical view then work as in a dump that records both. Returns `false`, and
+    /// changes nothing, for a dump that has pfns of its own.
+    pub fn set_recovered_pfns(&mut self, pfns: RecoveredPfns) -> bool {
+        self.meta.frames.set_recovered(pfns)
+    }
+    /// Every dumped page with a known pfn, as (pfn, page), ascending by pfn.
+    pub fn pages_by_pfn(&self) -> Box<dyn Iterator<Item = (GuestFrame, PageIndex)> + '_> {
+        let by_index = (0..self.valid_page_count())
+            .filter_map(|i| Some((self.pfn_of(PageIndex(i))?, PageIndex(i))));
+        match self.meta.frames.recovered() {
+            Some(r) => Box::new(r.by_pfn()),
+            None if self.meta.frames.in_pfn_order() => Box::new(by_index),
+            // Legacy HVM slots named by their index entries: sort them (16 bytes a page
+            // while iterating; such dumps are of Xen 3.0.x guests).
+            None => {
+                let mut pairs: Vec<(GuestFrame, PageIndex)> = by_index.collect();
+                pairs.sort_unstable_by_key(|&(pfn, _)| pfn.0);
+                Box::new(pairs.into_iter())
+            }
+        }
     }
 }
 

@@ -292,6 +292,18 @@ impl Guest {
         self.rebuild();
     }
 
+    /// Give a dump that records machine frames only (a legacy PV dump) the pfns of its
+    /// pages, learnt through the guest (its kernel's own p2m list), and work the
+    /// address spaces out again. `false`, and nothing changes, for a dump with pfns of
+    /// its own.
+    pub fn set_recovered_pfns(&mut self, pfns: crate::dump::RecoveredPfns) -> bool {
+        if !self.dump.set_recovered_pfns(pfns) {
+            return false;
+        }
+        self.rebuild();
+        true
+    }
+
     /// The EFER.LMA guess from every vCPU; `cr3` gives each one's guest-physical CR3
     /// (never a machine address: those say nothing of the guest's mode).
     fn infer_long_mode(dump: &XenDump, cr3: impl Fn(&VcpuState) -> u64) -> bool {
