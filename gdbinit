@@ -112,8 +112,119 @@ document xd-machine
 Memory reads use machine addresses (mfn space; PV and legacy dumps only).
 end
 
+# xd-kaslr: load the vmlinux gdb was started with where the guest kernel ran. A kernel
+# moved by KASLR has every symbol at its link address + the offset the guest recorded
+# (VMCOREINFO KERNELOFFSET, which the server reads: `monitor kaslr`); x86_64's per-CPU
+# section is linked at 0 and must stay there (its symbols are offsets, not addresses).
+# On connect the symbols are set aside first, so that the first stop is not shown
+# with unmoved symbols; XENDUMP_NO_KASLR=1 leaves them as gdb loaded them.
+python
+import re
+import struct
+
+def xd_percpu_at_zero(path):
+    """Is the ELF file's .data..percpu section linked at 0 (x86_64 before 6.15)?"""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(64)
+            if data[:4] != b"\x7fELF" or data[5] != 1:
+                return False
+            wide = data[4] == 2
+            if wide:
+                shoff, = struct.unpack_from("<Q", data, 0x28)
+                shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
+            else:
+                shoff, = struct.unpack_from("<I", data, 0x20)
+                shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x2e)
+            f.seek(shoff)
+            table = f.read(shentsize * shnum)
+            def section(i):
+                e = table[i * shentsize:(i + 1) * shentsize]
+                if wide:
+                    name, _, _, addr, off, size = struct.unpack_from("<IIQQQQ", e)
+                else:
+                    name, _, _, addr, off, size = struct.unpack_from("<IIIIII", e)
+                return name, addr, off, size
+            _, _, stroff, strsize = section(shstrndx)
+            f.seek(stroff)
+            names = f.read(strsize)
+            for i in range(shnum):
+                name, addr, _, _ = section(i)
+                if names[name:].split(b"\0", 1)[0] == b".data..percpu":
+                    return addr == 0
+    except (OSError, struct.error, IndexError):
+        pass
+    return False
+
+def xd_vmlinux():
+    """The kernel's symbol file: the main one, or the first one added."""
+    if gdb.current_progspace().filename:
+        return gdb.current_progspace().filename
+    files = [o.filename for o in gdb.objfiles() if o.filename]
+    return files[0] if files else None
+
+def xd_load(vmlinux, cmd):
+    """Replace whatever symbols of `vmlinux` gdb holds by those `cmd` loads."""
+    if gdb.current_progspace().filename == vmlinux:
+        gdb.execute("symbol-file", to_string=True)
+    elif any(o.filename == vmlinux for o in gdb.objfiles()):
+        gdb.execute("remove-symbol-file " + vmlinux, to_string=True)
+    gdb.execute(cmd, to_string=True)
+
+def xd_kaslr(vmlinux=None):
+    vmlinux = vmlinux or xd_vmlinux()
+    try:
+        reply = gdb.execute("monitor kaslr", to_string=True)
+    except gdb.error as e:
+        reply = "the server did not answer: %s" % e
+    m = re.search(r"KASLR offset: (0x[0-9a-fA-F]+)", reply)
+    offset = int(m.group(1), 16) if m else 0
+    if not vmlinux:
+        if offset:
+            print("xendump: the kernel's KASLR offset is %#x; load vmlinux with: "
+                  "add-symbol-file vmlinux -o %#x -s .data..percpu 0" % (offset, offset))
+        return
+    if not m:
+        why = (reply.strip().splitlines() or ["no reply"])[0]
+        xd_load(vmlinux, "symbol-file " + vmlinux)
+        print("xendump: KASLR offset unknown, %s loaded at its link addresses (%s)" % (vmlinux, why))
+        return
+    if offset == 0:
+        xd_load(vmlinux, "symbol-file " + vmlinux)
+        print("xendump: kernel not moved (KASLR offset 0): %s loaded at its link addresses" % vmlinux)
+        return
+    keep_percpu = xd_percpu_at_zero(vmlinux)
+    cmd = "add-symbol-file %s -o %#x" % (vmlinux, offset)
+    if keep_percpu:
+        cmd += " -s .data..percpu 0"
+    xd_load(vmlinux, cmd)
+    print("xendump: kernel moved by KASLR offset %#x: %s%s" % (
+        offset, cmd, " (per-CPU section kept at 0)" if keep_percpu else ""))
+
+class XdKaslr(gdb.Command):
+    """Load the kernel's symbols at the guest kernel's KASLR offset.
+
+The offset is the guest's VMCOREINFO KERNELOFFSET, read by the server (monitor kaslr);
+x86_64's per-CPU section stays at 0. Runs on connect unless XENDUMP_NO_KASLR is set."""
+    def __init__(self):
+        super().__init__("xd-kaslr", gdb.COMMAND_USER)
+    def invoke(self, arg, from_tty):
+        xd_kaslr(arg.strip() or None)
+
+XdKaslr()
+end
+
 python
 import os
 if not os.environ.get("XENDUMP_NO_CONNECT"):
+    vmlinux = None
+    if not os.environ.get("XENDUMP_NO_KASLR"):
+        vmlinux = gdb.current_progspace().filename
+        # Set aside until the offset is known.
+        if vmlinux:
+            gdb.execute("symbol-file", to_string=True)
     gdb.execute("xd-connect")
+    if vmlinux:
+        xd_kaslr(vmlinux)
+        gdb.execute("frame")
 end

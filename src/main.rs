@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +17,9 @@ use xendump_gdbserver::gdb::monitor::COMMANDS;
 use xendump_gdbserver::gdb::session::{SessionConfig, DEFAULT_PACKET_SIZE};
 use xendump_gdbserver::memory::{Guest, GuestOptions, PagingOverride, CACHE_SLOTS};
 use xendump_gdbserver::os::linux::debuginfo::DebugInfo;
-use xendump_gdbserver::os::linux::{apply_kernel_view, P2mList, ScanDepth};
+use xendump_gdbserver::os::linux::{
+    apply_kernel_view, KernelError, KernelOptions, LinuxKernel, P2mList, ScanDepth,
+};
 use xendump_gdbserver::server::{self, ServerConfig};
 use xendump_gdbserver::summary::Summary;
 use xendump_gdbserver::threads::Debuggee;
@@ -32,11 +34,15 @@ Examples:
   xendump-gdbserver info guest.core            what is in the dump: format, Xen version,
                                                guest kind and width, pages, vCPUs
   xendump-gdbserver info --json guest.core     the same, for scripts
+  xendump-gdbserver --vmlinux vmlinux guest.core
+                                               also serve every kernel task as a thread
+                                               (vmlinux: the dumped kernel, with DWARF)
   xendump-gdbserver convert guest.core -o vmcore
                                                write an ELF vmcore for crash, drgn, gdb
 
-In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1). The dump is read-only:
-writes and resuming are refused, the guest stays exactly as it was dumped.";
+In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1), then, with --vmlinux,
+every kernel task (`monitor ps`). The dump is read-only: writes and resuming are
+refused, the guest stays exactly as it was dumped.";
 
 /// The examples, then the monitor commands as the command table lists them.
 fn after_help() -> String {
@@ -153,6 +159,9 @@ struct InfoArgs {
     /// the kernel image only, `full` all memory if needed.
     #[arg(long, value_enum, default_value_t = ScanArg::Quick)]
     vmcoreinfo: ScanArg,
+    /// The guest kernel's vmlinux (with DWARF): also walk its tasks and report them.
+    #[arg(long, value_name = "VMLINUX")]
+    vmlinux: Option<PathBuf>,
     #[command(flatten)]
     guest: GuestArgs,
     /// The dump file.
@@ -189,6 +198,10 @@ struct ServeArgs {
     /// More logging: -v sessions and requests, -vv every gdb packet.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// The guest kernel's vmlinux (the same build, with DWARF): every kernel task
+    /// becomes a gdb thread after the vCPUs. A vmlinux of another build is refused.
+    #[arg(long, value_name = "VMLINUX")]
+    vmlinux: Option<PathBuf>,
     #[command(flatten)]
     guest: GuestArgs,
 }
@@ -256,6 +269,25 @@ fn open_guest(path: &PathBuf, args: &GuestArgs) -> Result<Guest> {
     Ok(guest)
 }
 
+/// Read `vmlinux`, check it is the dumped kernel and walk its tasks. A file that is not
+/// the dumped kernel (or not a kernel with debug information) is an error; a kernel
+/// that no vCPU's page tables map is a warning (`None`): the vCPUs are still served.
+fn open_kernel(
+    guest: &Guest,
+    vmlinux: &Path,
+    warn: impl Fn(String),
+) -> Result<Option<LinuxKernel>> {
+    let info = DebugInfo::open(vmlinux)?;
+    match LinuxKernel::open(guest, &info, &KernelOptions::default()) {
+        Ok(kernel) => Ok(Some(kernel)),
+        Err(e @ KernelError::NoKernelSpace { .. }) => {
+            warn(format!("{e}: serving the vCPUs only"));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// gdbserver accepts `PORT`, `:PORT` and `HOST:PORT`; so do we.
 fn parse_listen(spec: &str) -> Result<SocketAddr> {
     let spec = spec.trim();
@@ -304,7 +336,35 @@ fn serve(args: ServeArgs) -> Result<()> {
     for w in guest.dump().warnings().iter().chain(guest.warnings()) {
         tracing::warn!("{w}");
     }
-    let debuggee = Arc::new(Debuggee::new(guest));
+    let kernel = match &args.vmlinux {
+        None => None,
+        Some(vmlinux) => {
+            open_kernel(&guest, vmlinux, |w| tracing::warn!("{w}"))?.map(|k| (vmlinux, k))
+        }
+    };
+    let debuggee = match kernel {
+        None => Debuggee::new(guest),
+        Some((vmlinux, kernel)) => {
+            for w in &kernel.warnings {
+                tracing::warn!("{w}");
+            }
+            let vcpus = guest.vcpus().len();
+            let tasks = kernel.walk.tasks.len();
+            eprintln!(
+                "xendump-gdbserver: {} is the dumped kernel ({}), KASLR offset {:#x}: {}",
+                vmlinux.display(),
+                kernel.release.as_deref().unwrap_or("release unknown"),
+                kernel.kaslr_offset,
+                match tasks {
+                    0 => "no tasks found (see the warnings)".to_string(),
+                    1 => format!("1 task is thread {}", vcpus + 1),
+                    n => format!("{n} tasks are threads {}-{}", vcpus + 1, vcpus + n),
+                }
+            );
+            Debuggee::with_linux(guest, kernel)
+        }
+    };
+    let debuggee = Arc::new(debuggee);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -349,6 +409,16 @@ fn info(args: InfoArgs) -> Result<()> {
         ScanArg::Off => summary,
         ScanArg::Quick => summary.with_kernel(&guest, ScanDepth::Quick),
         ScanArg::Full => summary.with_kernel(&guest, ScanDepth::Full),
+    };
+    let summary = match &args.vmlinux {
+        None => summary,
+        Some(vmlinux) => {
+            let warn = |w: String| eprintln!("xendump-gdbserver: warning: {w}");
+            match open_kernel(&guest, vmlinux, warn)? {
+                Some(k) => summary.with_linux(&k),
+                None => summary,
+            }
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::dump::{ContextLayout, DumpFormat, GuestKind, Width};
 use crate::memory::{Guest, LegacyLayout, RootSource};
+use crate::os::linux::kernel::{LinuxKernel, TaskRegisters};
 use crate::os::linux::{find_vmcoreinfo, KernelMap, ScanDepth};
 
 /// Everything `info` reports, ready for text or JSON.
@@ -40,6 +41,45 @@ pub struct Summary {
     /// The guest kernel's mappings and VMCOREINFO ([`Summary::with_kernel`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<KernelSummary>,
+    /// The guest's Linux kernel read with its vmlinux ([`Summary::with_linux`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linux: Option<LinuxSummary>,
+}
+
+/// What the vmlinux and the task walk found.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinuxSummary {
+    pub vmlinux: String,
+    pub release: Option<String>,
+    pub build_id: Option<String>,
+    pub kaslr_offset: String,
+    pub kaslr_source: &'static str,
+    /// How to load the vmlinux in gdb.
+    pub gdb_command: String,
+    pub tasks: usize,
+    pub running: usize,
+    /// Sleeping tasks whose saved registers could not be read.
+    pub without_registers: usize,
+    /// Did the walk follow every list to its end?
+    pub complete: bool,
+    pub reads: u64,
+    pub elapsed_ms: f64,
+    /// Every task: pid, ppid, state, vCPU, comm, task_struct address.
+    pub task_list: Vec<TaskSummary>,
+    pub warnings: Vec<String>,
+}
+
+/// One task.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskSummary {
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: Option<i32>,
+    pub state: char,
+    pub vcpu: Option<usize>,
+    pub comm: String,
+    pub address: String,
+    pub kernel_thread: bool,
 }
 
 /// What the guest's page tables and VMCOREINFO say about its kernel.
@@ -227,7 +267,49 @@ impl Summary {
                 w
             },
             kernel: None,
+            linux: None,
         }
+    }
+
+    /// Add what `linux` (the vmlinux and its task walk) found.
+    pub fn with_linux(mut self, linux: &LinuxKernel) -> Summary {
+        let walk = &linux.walk;
+        self.linux = Some(LinuxSummary {
+            vmlinux: linux.vmlinux.clone(),
+            release: linux.release.clone(),
+            build_id: linux.build_id.clone(),
+            kaslr_offset: format!("{:#x}", linux.kaslr_offset),
+            kaslr_source: linux.offset_source.describe(),
+            gdb_command: linux.gdb_command(),
+            tasks: walk.tasks.len(),
+            running: walk.tasks.iter().filter(|t| t.running_on.is_some()).count(),
+            without_registers: linux
+                .views
+                .iter()
+                .filter(|v| {
+                    matches!(v.registers, TaskRegisters::Saved(_)) && v.registers_error.is_some()
+                })
+                .count(),
+            complete: walk.complete,
+            reads: walk.reads,
+            elapsed_ms: linux.elapsed.as_secs_f64() * 1e3,
+            task_list: walk
+                .tasks
+                .iter()
+                .map(|t| TaskSummary {
+                    pid: t.pid,
+                    tgid: t.tgid,
+                    ppid: t.ppid,
+                    state: t.state,
+                    vcpu: t.running_on,
+                    comm: t.comm.clone(),
+                    address: format!("{:#x}", t.address),
+                    kernel_thread: t.kernel_thread,
+                })
+                .collect(),
+            warnings: linux.warnings.clone(),
+        });
+        self
     }
 
     /// Add what the guest's page tables show of its kernel, and its VMCOREINFO note
@@ -355,11 +437,52 @@ impl fmt::Display for Summary {
         if let Some(k) = &self.kernel {
             write_kernel(f, k)?;
         }
+        if let Some(l) = &self.linux {
+            write_linux(f, l)?;
+        }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }
         Ok(())
     }
+}
+
+fn write_linux(f: &mut fmt::Formatter<'_>, l: &LinuxSummary) -> fmt::Result {
+    writeln!(
+        f,
+        "vmlinux:         {} ({}, build-id {}): matches the dump",
+        l.vmlinux,
+        l.release.as_deref().unwrap_or("release unknown"),
+        l.build_id.as_deref().unwrap_or("none")
+    )?;
+    writeln!(
+        f,
+        "  KASLR offset   {} ({})",
+        l.kaslr_offset, l.kaslr_source
+    )?;
+    writeln!(f, "  gdb:           {}", l.gdb_command)?;
+    writeln!(
+        f,
+        "  tasks          {} ({} running on a vCPU{}), {} in {:.1} ms ({} reads)",
+        l.tasks,
+        l.running,
+        if l.without_registers > 0 {
+            format!(", {} without saved registers", l.without_registers)
+        } else {
+            String::new()
+        },
+        if l.complete {
+            "walk complete"
+        } else {
+            "walk INCOMPLETE"
+        },
+        l.elapsed_ms,
+        l.reads
+    )?;
+    for w in &l.warnings {
+        writeln!(f, "warning: Linux: {w}")?;
+    }
+    Ok(())
 }
 
 fn write_kernel(f: &mut fmt::Formatter<'_>, k: &KernelSummary) -> fmt::Result {

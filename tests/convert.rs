@@ -723,7 +723,7 @@ fn info_and_monitor_info_show_vmcoreinfo_and_the_gdb_command() {
         "VMCOREINFO:      at phys 0x80000",
         "OSRELEASE      6.1.0-xendump-demo",
         "KERNELOFFSET   0x1e000000 (KASLR)",
-        "gdb:           symbol-file -o 0x1e000000 vmlinux",
+        "gdb:           add-symbol-file vmlinux -o 0x1e000000 -s .data..percpu 0",
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
@@ -742,7 +742,10 @@ fn info_and_monitor_info_show_vmcoreinfo_and_the_gdb_command() {
     let server = support::Server::start(&dump, &[]);
     let out = support::gdb(&server.addr, &["monitor info", "monitor vmcoreinfo"]);
     assert!(out.contains("KERNELOFFSET   0x1e000000 (KASLR)"), "{out}");
-    assert!(out.contains("symbol-file -o 0x1e000000 vmlinux"), "{out}");
+    assert!(
+        out.contains("add-symbol-file vmlinux -o 0x1e000000 -s .data..percpu 0"),
+        "{out}"
+    );
     assert!(
         out.contains("NUMBER(KERNEL_IMAGE_SIZE)=1073741824"),
         "{out}"

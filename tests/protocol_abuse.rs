@@ -650,7 +650,7 @@ fn front_end_packets_over_tcp_and_malformed_ones_keep_the_session() {
     let mut c = Client::connect(&server.addr);
 
     let sup = c.ask("qSupported:multiprocess+;swbreak+;xmlRegisters=i386");
-    assert!(sup.ends_with(";binary-upload+"), "{sup}");
+    assert!(sup.split(';').any(|f| f == "binary-upload+"), "{sup}");
     // gdb >= 16's binary read: 'b', escaped bytes, no run-length encoding.
     let body = c.ask_raw(&format!("x{va:x},{:x}", data.len()));
     assert_eq!(body[0], b'b');

@@ -121,7 +121,12 @@ fn qsupported_is_gdbstubs_reply_plus_binary_upload() {
         assert!(features[0].starts_with("PacketSize="), "{body}");
         assert!(features.contains(&"multiprocess+"), "{body}");
         assert!(features.contains(&"qXfer:features:read+"), "{body}");
-        assert_eq!(features.last(), Some(&"binary-upload+"), "{body}");
+        // The packet layer's features come after gdbstub's own.
+        assert_eq!(
+            features[features.len() - 2..],
+            ["binary-upload+", "qXfer:threads:read+"],
+            "{body}"
+        );
         // gdbstub negotiated multiprocess: thread ids come as pPID.TID.
         out.clear();
         s.feed(&packet(b"qfThreadInfo"), &mut out).unwrap();
@@ -152,7 +157,10 @@ fn a_bare_or_malformed_qsupported_is_answered_not_fatal() {
             assert_eq!(body, "", "not a packet");
         } else {
             assert!(body.starts_with("PacketSize="), "{body}");
-            assert!(body.ends_with(";binary-upload+"), "{body}");
+            assert!(
+                body.ends_with(";binary-upload+;qXfer:threads:read+"),
+                "{body}"
+            );
         }
     }
     // Still multiprocess, still serving.

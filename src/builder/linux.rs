@@ -11,8 +11,10 @@
 //! each CPU at `__per_cpu_offset[cpu]`, the idle tasks of CPUs nothing else runs on
 //! (linked nowhere, as in Linux), and `linux_banner`. vCPU *n* is CPU *n*.
 //!
-//! Speaks kernel virtual addresses; memory comes from two runs of guest frames (the
-//! image, and RAM after it, all in the direct map). [`LinuxFacts`] lists where every
+//! Speaks kernel virtual addresses; memory comes from three runs of guest frames (low
+//! memory from pfn 0, the image, and RAM after it, all in the direct map); the
+//! kernel's top-level page table can be put where its symbol is
+//! ([`LinuxSpec::kernel_pgd`]). [`LinuxFacts`] lists where every
 //! task went and the order a correct walker returns them in; they are computed here
 //! from the description, never read back. [`Damage`] breaks the structures the way
 //! a hostile or corrupted guest could.
@@ -45,6 +47,11 @@ const MAX_IMAGE_PAGES: u64 = 16 * 1024;
 const IMAGE_MFN: u64 = 0x9_1000;
 /// Machine frame of the first RAM frame (PV).
 const RAM_MFN: u64 = 0x20_0000;
+/// Pages of low memory (from pfn 0) the guest has besides its image and RAM, as every
+/// PC does: the direct map then maps guest-physical 0, where readers look for it.
+const LOW_PAGES: u64 = 16;
+/// Machine frame of pfn 0 (PV).
+const LOW_MFN: u64 = 0x5_0000;
 
 /// Why a Linux guest could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +168,13 @@ pub struct TaskDesc {
     pub user: bool,
     /// Its switch frame.
     pub frame: FrameRegs,
+    /// Return addresses of the calls that led to the context switch, innermost first
+    /// (into `schedule()`, the task's function, its entry point). When given, the
+    /// builder lays out a frame-pointer chain above the switch frame, one (saved frame
+    /// pointer, return address) pair per call, the last with a null frame pointer, and
+    /// the frame's `bp` points at the first pair (it is `__schedule`'s frame pointer,
+    /// which is where its stack pointer is once the switch returns).
+    pub calls: Vec<u64>,
 }
 
 impl TaskDesc {
@@ -177,6 +191,7 @@ impl TaskDesc {
             running: false,
             user: true,
             frame: FrameRegs::pattern(pid, width),
+            calls: Vec::new(),
         }
     }
 
@@ -218,6 +233,14 @@ impl TaskDesc {
         self.exit_state = exit_state;
         self
     }
+
+    /// The same, switched out at `ret_addr` after the calls `calls` (see
+    /// [`TaskDesc::calls`]).
+    pub fn with_calls(mut self, ret_addr: u64, calls: Vec<u64>) -> TaskDesc {
+        self.frame.ret_addr = ret_addr;
+        self.calls = calls;
+        self
+    }
 }
 
 /// What to build.
@@ -242,6 +265,20 @@ pub struct LinuxSpec {
     /// Give each process its own page tables (kernel mappings + one user page). Off,
     /// every `mm->pgd` is the kernel's table (cheaper for thousands of processes).
     pub process_tables: bool,
+    /// The text of a VMCOREINFO note (`OSRELEASE=…\nKERNELOFFSET=…\n`), written in the
+    /// kernel image after the symbols the builder writes (where Linux before 4.13 kept
+    /// the note), so a dump reader finds the release and the KASLR offset; `None`: no
+    /// note.
+    pub vmcoreinfo: Option<String>,
+    /// Bytes written at kernel-image virtual addresses (runtime, i.e. moved by KASLR):
+    /// code or data a test wants where the vmlinux says they are. Each must lie within
+    /// [`MAX_IMAGE_PAGES`] pages of the other symbols.
+    pub image_data: Vec<(u64, Vec<u8>)>,
+    /// Where the kernel's top-level page table is (the runtime address of
+    /// `init_top_pgt` / `swapper_pg_dir`, page-aligned), as in Linux, where the vCPUs
+    /// and `init_mm.pgd` use it and dump readers (drgn, crash) find it through
+    /// VMCOREINFO; `None`: a page of RAM.
+    pub kernel_pgd: Option<u64>,
 }
 
 impl LinuxSpec {
@@ -265,6 +302,9 @@ impl LinuxSpec {
             tasks,
             stack_pages,
             process_tables: true,
+            vmcoreinfo: None,
+            image_data: Vec::new(),
+            kernel_pgd: None,
         }
     }
 }
@@ -316,6 +356,8 @@ pub struct LinuxFacts {
     pub vcpu_sp: Vec<u64>,
     /// The vCPUs' instruction pointers.
     pub vcpu_ip: Vec<u64>,
+    /// Where the VMCOREINFO note's header is (kernel virtual), if one was written.
+    pub vmcoreinfo_va: Option<u64>,
 }
 
 impl LinuxFacts {
@@ -578,6 +620,8 @@ struct Builder {
     writes: Vec<(u64, Vec<u8>)>,
     /// Every page mapped at the stacks base (64-bit).
     next_stack_va: u64,
+    /// Where the VMCOREINFO note goes.
+    note_va: Option<u64>,
 }
 
 impl Builder {
@@ -617,20 +661,35 @@ impl Builder {
         let p = spec.placement;
         let l = &spec.layout;
         let ps = l.pointer_size;
-        // The image pages the builder writes: init_task, __per_cpu_offset, the banner.
-        let objects = [
+        // The image pages the builder writes: init_task, __per_cpu_offset, the banner,
+        // the test's own data; then the VMCOREINFO note in pages of its own.
+        let mut objects = vec![
             (p.init_task, l.task_struct_size),
             (p.per_cpu_offset, spec.cpus as u64 * ps),
             (p.linux_banner, spec.banner.len() as u64 + 1),
         ];
+        objects.extend(spec.image_data.iter().map(|(va, b)| (*va, b.len() as u64)));
+        if let Some(pgd) = spec.kernel_pgd {
+            if pgd % PAGE_SIZE != 0 {
+                return Err(LinuxBuildError::Description(format!(
+                    "kernel page table at {pgd:#x}: not page-aligned"
+                )));
+            }
+            objects.push((pgd, PAGE_SIZE));
+        }
         let image_lo = objects.iter().map(|o| o.0).min().unwrap_or(0) & !(PAGE_SIZE - 1);
-        let image_hi = objects
+        let mut image_hi = objects
             .iter()
             .map(|o| o.0.saturating_add(o.1))
             .max()
             .unwrap_or(0)
             .div_ceil(PAGE_SIZE)
             * PAGE_SIZE;
+        let note_va = spec.vmcoreinfo.as_ref().map(|text| {
+            let at = image_hi;
+            image_hi += (text.len() as u64 + 64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+            at
+        });
         let image_pages = (image_hi - image_lo) / PAGE_SIZE;
         if image_pages > MAX_IMAGE_PAGES {
             return Err(LinuxBuildError::Description(format!(
@@ -673,6 +732,7 @@ impl Builder {
         let ram_pages = data_pages + table_sets * tables_each + 16;
         let ram_pfn = (image_pfn + image_pages + 16).div_ceil(16) * 16;
         let mut image = GuestImage::new(spec.kind, width);
+        image.add_run(GuestFrame(0), MachineFrame(LOW_MFN), LOW_PAGES)?;
         image.add_run(GuestFrame(image_pfn), MachineFrame(IMAGE_MFN), image_pages)?;
         image.add_run(GuestFrame(ram_pfn), MachineFrame(RAM_MFN), ram_pages)?;
         let ram = Ram {
@@ -690,6 +750,7 @@ impl Builder {
             ram,
             area_size,
             writes: Vec::new(),
+            note_va,
         };
         // Mappings: the image (x86_64: at its link address + KASLR), the direct map.
         let rw = EntryFlags {
@@ -819,6 +880,7 @@ impl Builder {
             running: false,
             user: false,
             frame: FrameRegs::pattern(1000 + cpu as i32, width),
+            calls: Vec::new(),
         };
         let init = BuiltTask {
             desc: kdesc(0, 0, "swapper/0".into()),
@@ -895,6 +957,16 @@ impl Builder {
             t.stack = bottom;
             let frame_size = l.frame.as_ref().map_or(2 * ps, |f| f.size);
             t.thread_sp = top - FRAME_GAP - frame_size;
+            if !t.desc.calls.is_empty() {
+                if t.desc.calls.len() as u64 * 2 * ps > FRAME_GAP {
+                    return Err(LinuxBuildError::Description(format!(
+                        "pid {}: {} calls do not fit above its switch frame",
+                        t.desc.pid,
+                        t.desc.calls.len()
+                    )));
+                }
+                t.desc.frame.bp = t.thread_sp + frame_size;
+            }
         }
 
         // Thread groups: a signal_struct each (init_task's too), an mm per process.
@@ -1040,7 +1112,25 @@ impl Builder {
             }
             built
         };
-        let kernel_root = kernel_built.root;
+        let mut kernel_built = kernel_built;
+        let mut kernel_root = kernel_built.root;
+        if let Some(pgd) = spec.kernel_pgd {
+            // The same top-level table, in the image page the symbol names.
+            let (frame, _) = self.kt.lookup(VirtAddr(pgd)).ok_or_else(|| {
+                LinuxBuildError::Description(format!("kernel page table {pgd:#x} is not mapped"))
+            })?;
+            let root_page = kernel_built
+                .pages
+                .iter()
+                .find(|(f, _)| *f == kernel_root.frame)
+                .map(|(_, p)| p.clone())
+                .ok_or_else(|| LinuxBuildError::Description("no root table page".into()))?;
+            kernel_built.pages.push((frame, root_page));
+            kernel_root = Root {
+                frame,
+                offset: kernel_root.offset,
+            };
+        }
         all_tables.push(kernel_built);
         let mut roots: HashMap<i32, Root> = HashMap::new();
         if spec.process_tables {
@@ -1166,6 +1256,17 @@ impl Builder {
                 self.put_uint(a, signal, t.signal);
             }
             self.put_uint(a, l.thread_sp, t.thread_sp);
+            // The callers' frames: (saved frame pointer, return address) pairs.
+            for (k, &ret) in d.calls.iter().enumerate() {
+                let at = d.frame.bp + k as u64 * 2 * ps;
+                let next = if k + 1 < d.calls.len() {
+                    at + 2 * ps
+                } else {
+                    0
+                };
+                self.put_ptr(at, next);
+                self.put_ptr(at + ps, ret);
+            }
             match &l.frame {
                 Some(FrameLayout { members, .. }) => {
                     for (name, f) in members {
@@ -1185,10 +1286,22 @@ impl Builder {
             }
         }
 
-        // The banner.
+        // The banner, the test's data, the VMCOREINFO note.
         let mut banner = spec.banner.clone().into_bytes();
         banner.push(0);
         self.put(p.linux_banner, &banner);
+        for (va, bytes) in &spec.image_data {
+            self.put(*va, bytes);
+        }
+        if let (Some(va), Some(text)) = (self.note_va, &spec.vmcoreinfo) {
+            let mut note = Vec::new();
+            note.extend_from_slice(&11u32.to_le_bytes());
+            note.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            note.extend_from_slice(&0u32.to_le_bytes());
+            note.extend_from_slice(b"VMCOREINFO\0\0");
+            note.extend_from_slice(text.as_bytes());
+            self.put(va, &note);
+        }
 
         // Everything is mapped: write the contents, then the tables.
         for (va, bytes) in std::mem::take(&mut self.writes) {
@@ -1263,6 +1376,7 @@ impl Builder {
             unmapped_va: self.space.unmapped,
             vcpu_sp,
             vcpu_ip,
+            vmcoreinfo_va: self.note_va,
         };
         Ok(LinuxGuest {
             image: self.image,

@@ -25,6 +25,7 @@ pub mod scenario;
 mod sparse;
 pub mod tiny;
 mod vcpu;
+pub mod vmlinux;
 pub mod x86;
 
 pub use error::BuildError;

@@ -44,6 +44,10 @@
 //!   both. `p $fs_base` works the same.
 //! * **FPU state absent** ⇒ the reset values of [`FpuRegs::RESET`], which is what a vCPU
 //!   that never used the FPU would have.
+//! * **Registers a thread's source does not hold are unavailable** ([`Unavailable`]),
+//!   never zero: a sleeping Linux task has only what its switch frame saved (x86_64
+//!   rip rsp rbp rbx r12–r15; i386 eip esp ebp ebx esi edi eflags), and gdb shows the
+//!   rest as `<unavailable>` and unwinds from what is there.
 
 use core::fmt::Debug;
 use core::num::NonZeroUsize;
@@ -62,6 +66,7 @@ use gdbstub_arch::x86::reg::X87FpuInternalRegs;
 
 use crate::kinds::ContextLayout;
 use crate::kinds::Width;
+use crate::os::linux::tasks::SavedRegisters;
 use crate::threads::{ThreadRegisters, VcpuRegisters};
 use crate::vcpu::FpuRegs;
 use crate::vcpu::VcpuState;
@@ -149,10 +154,15 @@ pub trait XenArch: Arch {
     /// values the thread layer worked out (CR3, segment bases) in place of Xen's.
     fn registers_from_vcpu(regs: &VcpuRegisters<'_>, hypervisor: Width) -> Self::Registers;
 
+    /// The registers a sleeping task's last context switch saved; every other register
+    /// is unavailable.
+    fn registers_from_saved(saved: &SavedRegisters) -> Self::Registers;
+
     /// The registers of a thread, from whatever its source holds.
     fn registers_of(regs: ThreadRegisters<'_>, hypervisor: Width) -> Self::Registers {
         match regs {
             ThreadRegisters::Vcpu(vcpu) => Self::registers_from_vcpu(&vcpu, hypervisor),
+            ThreadRegisters::Saved(saved) => Self::registers_from_saved(&saved),
         }
     }
 
@@ -179,6 +189,10 @@ impl XenArch for X86_64Xen {
         out
     }
 
+    fn registers_from_saved(saved: &SavedRegisters) -> X86_64Regs {
+        X86_64Regs::from_saved(saved)
+    }
+
     fn addr_to_u64(addr: u64) -> u64 {
         addr
     }
@@ -202,6 +216,10 @@ impl XenArch for I386Xen {
         out.gs_base = low(regs.gs_base);
         out.sys.cr3 = low(regs.cr3);
         out
+    }
+
+    fn registers_from_saved(saved: &SavedRegisters) -> I386Regs {
+        I386Regs::from_saved(saved)
     }
 
     fn addr_to_u64(addr: u32) -> u64 {
@@ -284,6 +302,63 @@ fn write_optional<W: RegWord>(value: Option<W>, write_byte: &mut impl FnMut(Opti
         Some(value) => write_word(value, write_byte),
         None => (0..W::BYTES).for_each(|_| write_byte(None)),
     }
+}
+
+/// Registers a thread's source does not hold, by raw register number: they go out as
+/// `xx` bytes (gdb's `<unavailable>`), never as the zeros the struct holds for them.
+///
+/// A vCPU context holds every register (the set is empty); a sleeping task's switch
+/// frame only a few ([`X86_64Regs::from_saved`]). gdbstub_arch's core register structs
+/// have plain integer fields, so availability is kept beside them rather than in them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Unavailable(u128);
+
+impl Unavailable {
+    /// Every register available.
+    pub const NONE: Unavailable = Unavailable(0);
+
+    /// Every raw id below `count` unavailable except those in `available`.
+    pub fn all_except(count: usize, available: &[usize]) -> Unavailable {
+        let mut set = Unavailable::NONE;
+        for raw in (0..count.min(128)).filter(|r| !available.contains(r)) {
+            set.0 |= 1 << raw;
+        }
+        set
+    }
+
+    /// Is raw register `raw` unavailable?
+    pub fn contains(self, raw: usize) -> bool {
+        raw < 128 && self.0 & (1 << raw) != 0
+    }
+
+    /// Is every register available?
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// Serialise through `body`, sending the bytes of the registers in `unavailable` as
+/// `None`: the `g` packet layout of `I` says which byte belongs to which register.
+fn serialize_masked<I: RegId>(
+    unavailable: Unavailable,
+    write_byte: &mut impl FnMut(Option<u8>),
+    body: impl FnOnce(&mut dyn FnMut(Option<u8>)),
+) {
+    if unavailable.is_empty() {
+        return body(write_byte);
+    }
+    let layout = g_packet_layout::<I>();
+    let (mut pos, mut slot) = (0usize, 0usize);
+    body(&mut |byte| {
+        while slot < layout.len() && pos >= layout[slot].offset + layout[slot].size {
+            slot += 1;
+        }
+        let hidden = layout
+            .get(slot)
+            .is_some_and(|s| unavailable.contains(s.raw_id));
+        write_byte(if hidden { None } else { byte });
+        pos += 1;
+    });
 }
 
 /// Registers of the `org.xendump.x86.sys` feature, in packet order.
@@ -551,6 +626,8 @@ pub struct X86_64Regs {
     pub gs_base: Option<u64>,
     /// cr0 … dr7.
     pub sys: SysRegs<u64>,
+    /// Registers sent as unavailable whatever the fields above hold.
+    pub unavailable: Unavailable,
 }
 
 impl X86_64Regs {
@@ -584,7 +661,34 @@ impl X86_64Regs {
             fs_base: state.fs_base,
             gs_base: state.active_gs_base(),
             sys: SysRegs::from_state(state),
+            unavailable: Unavailable::NONE,
         }
+    }
+
+    /// Registers of a sleeping task: what its switch frame saved (rip, rsp, rbp, rbx,
+    /// r12–r15), every other register unavailable.
+    pub fn from_saved(saved: &SavedRegisters) -> X86_64Regs {
+        let mut regs = X86_64Regs::default();
+        let mut available = Vec::new();
+        let mut set = |raw: usize, value: Option<u64>| {
+            if let Some(v) = value {
+                match raw {
+                    16 => regs.core.rip = v,
+                    _ => regs.core.regs[raw] = v,
+                }
+                available.push(raw);
+            }
+        };
+        set(1, saved.bx);
+        set(6, saved.bp);
+        set(7, saved.sp);
+        set(12, saved.r12);
+        set(13, saved.r13);
+        set(14, saved.r14);
+        set(15, saved.r15);
+        set(16, saved.ip);
+        regs.unavailable = Unavailable::all_except(X86_64_REGISTER_NAMES.len(), &available);
+        regs
     }
 
     /// Copy one register for a `p` packet; returns the bytes written, 0 if unavailable.
@@ -601,11 +705,13 @@ impl Registers for X86_64Regs {
     }
 
     fn gdb_serialize(&self, mut write_byte: impl FnMut(Option<u8>)) {
-        self.core.gdb_serialize(&mut write_byte);
-        write_optional(self.orig_rax, &mut write_byte);
-        write_optional(self.fs_base, &mut write_byte);
-        write_optional(self.gs_base, &mut write_byte);
-        self.sys.serialize(&mut write_byte);
+        serialize_masked::<X86_64XenRegId>(self.unavailable, &mut write_byte, |mut w| {
+            self.core.gdb_serialize(&mut w);
+            write_optional(self.orig_rax, &mut w);
+            write_optional(self.fs_base, &mut w);
+            write_optional(self.gs_base, &mut w);
+            self.sys.serialize(&mut w);
+        });
     }
 
     /// Parse a `G` packet. It must be exactly [`X86_64_G_PACKET_LEN`] bytes, as gdb
@@ -629,6 +735,7 @@ impl Registers for X86_64Regs {
             fs_base: Some(fs_base),
             gs_base: Some(gs_base),
             sys,
+            unavailable: Unavailable::NONE,
         };
         Ok(())
     }
@@ -647,6 +754,8 @@ pub struct I386Regs {
     pub gs_base: Option<u32>,
     /// cr0 … dr7, 32 bits each.
     pub sys: SysRegs<u32>,
+    /// Registers sent as unavailable whatever the fields above hold.
+    pub unavailable: Unavailable,
 }
 
 impl I386Regs {
@@ -688,7 +797,34 @@ impl I386Regs {
             fs_base: state.fs_base.map(|v| v as u32),
             gs_base: state.active_gs_base().map(|v| v as u32),
             sys: SysRegs::from_state(state),
+            unavailable: Unavailable::NONE,
         }
+    }
+
+    /// Registers of a sleeping task: what its switch frame saved (eip, esp, ebp, ebx,
+    /// esi, edi, eflags, as the kernel's frame holds them), every other register
+    /// unavailable.
+    pub fn from_saved(saved: &SavedRegisters) -> I386Regs {
+        let mut regs = I386Regs::default();
+        let mut available = Vec::new();
+        let low = |v: u64| v as u32;
+        let c = &mut regs.core;
+        for (raw, value, field) in [
+            (3, saved.bx, &mut c.ebx),
+            (4, saved.sp, &mut c.esp),
+            (5, saved.bp, &mut c.ebp),
+            (6, saved.si, &mut c.esi),
+            (7, saved.di, &mut c.edi),
+            (8, saved.ip, &mut c.eip),
+            (9, saved.flags, &mut c.eflags),
+        ] {
+            if let Some(v) = value {
+                *field = low(v);
+                available.push(raw);
+            }
+        }
+        regs.unavailable = Unavailable::all_except(I386_REGISTER_NAMES.len(), &available);
+        regs
     }
 
     /// Copy one register for a `p` packet; returns the bytes written, 0 if unavailable.
@@ -705,11 +841,13 @@ impl Registers for I386Regs {
     }
 
     fn gdb_serialize(&self, mut write_byte: impl FnMut(Option<u8>)) {
-        self.core.gdb_serialize(&mut write_byte);
-        write_optional(self.orig_eax, &mut write_byte);
-        write_optional(self.fs_base, &mut write_byte);
-        write_optional(self.gs_base, &mut write_byte);
-        self.sys.serialize(&mut write_byte);
+        serialize_masked::<I386XenRegId>(self.unavailable, &mut write_byte, |mut w| {
+            self.core.gdb_serialize(&mut w);
+            write_optional(self.orig_eax, &mut w);
+            write_optional(self.fs_base, &mut w);
+            write_optional(self.gs_base, &mut w);
+            self.sys.serialize(&mut w);
+        });
     }
 
     /// Parse a `G` packet of exactly [`I386_G_PACKET_LEN`] bytes; `self` is untouched on
@@ -733,6 +871,7 @@ impl Registers for I386Regs {
             fs_base: Some(fs_base),
             gs_base: Some(gs_base),
             sys,
+            unavailable: Unavailable::NONE,
         };
         Ok(())
     }

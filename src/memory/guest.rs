@@ -924,6 +924,25 @@ impl Guest {
         }
     }
 
+    /// The address space of page tables whose top-level table is `root` (in the tables'
+    /// frame space), in `mode`: to read through tables found in guest memory rather
+    /// than in a vCPU's CR3 (a Linux task's `mm->pgd`). `source` says where they came
+    /// from.
+    pub fn space_from_root(
+        &self,
+        mode: PagingMode,
+        root: Root,
+        source: &'static str,
+    ) -> AddressSpace {
+        AddressSpace {
+            mode,
+            root: (mode != PagingMode::None).then_some(root),
+            user_root: None,
+            kpti_kernel_root: None,
+            mode_source: source,
+        }
+    }
+
     fn read_inner(
         &self,
         cache: &mut TranslationCache,

@@ -75,6 +75,9 @@ impl Variant {
             "-ffreestanding".into(),
             "-fno-pic".into(),
             "-fno-stack-protector".into(),
+            // As the kernel is built: CFI goes to .debug_frame (kernel.lds drops
+            // .eh_frame), which gdb and drgn unwind with.
+            "-fno-asynchronous-unwind-tables".into(),
             "-O0".into(),
             format!("-DKS_RELEASE=\"{}\"", self.release()),
         ];

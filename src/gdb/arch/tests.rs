@@ -935,3 +935,124 @@ fn register_names_are_those_of_gdbs_features() {
     assert_eq!(X86_64_REGISTER_NAMES[57], "orig_rax");
     assert_eq!(I386_REGISTER_NAMES[41], "orig_eax");
 }
+
+// ---------------------------------------------------------------------------------------
+// A sleeping task's registers: what its switch frame saved, the rest unavailable
+
+fn saved_64() -> SavedRegisters {
+    SavedRegisters {
+        ip: Some(0xFFFF_FFFF_8100_4010),
+        sp: Some(0xFFFF_C900_0001_3E38),
+        bp: Some(0xB9B0_0001),
+        bx: Some(0xB8B0_0001),
+        r12: Some(0x1200_0001),
+        r13: Some(0x1300_0001),
+        r14: Some(0x1400_0001),
+        r15: Some(0x1500_0001),
+        ..SavedRegisters::default()
+    }
+}
+
+#[test]
+fn amd64_saved_registers_are_served_and_nothing_else() {
+    let regs = X86_64Regs::from_saved(&saved_64());
+    let blob = serialize(&regs);
+    assert_eq!(blob.len(), X86_64_G_PACKET_LEN);
+    let names = &X86_64_REGISTER_NAMES;
+    let at = |name: &str| layout_offset::<X86_64XenRegId>(names, name);
+    for (name, value) in [
+        ("rip", 0xFFFF_FFFF_8100_4010),
+        ("rsp", 0xFFFF_C900_0001_3E38),
+        ("rbp", 0xB9B0_0001),
+        ("rbx", 0xB8B0_0001),
+        ("r12", 0x1200_0001),
+        ("r13", 0x1300_0001),
+        ("r14", 0x1400_0001),
+        ("r15", 0x1500_0001),
+    ] {
+        assert_eq!(u64_at(&blob, at(name)), value, "{name}");
+    }
+    let layout = g_packet_layout::<X86_64XenRegId>();
+    let served = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"];
+    for slot in &layout {
+        let name = names[slot.raw_id];
+        if !served.contains(&name) {
+            assert!(
+                is_unavailable(&blob, slot.offset, slot.size),
+                "{name} should be unavailable"
+            );
+        }
+    }
+    // `p` agrees: 0 bytes (unavailable) for rax, 8 for rip.
+    let mut buf = [0u8; 64];
+    let (rax, _) = X86_64XenRegId::from_raw_id(0).unwrap();
+    assert_eq!(regs.read_register(rax, &mut buf), 0);
+    let (rip, _) = X86_64XenRegId::from_raw_id(16).unwrap();
+    assert_eq!(regs.read_register(rip, &mut buf), 8);
+    assert_eq!(regs.pc(), 0xFFFF_FFFF_8100_4010);
+    // A register the frame did not hold stays unavailable even if it is "known".
+    let partial = X86_64Regs::from_saved(&SavedRegisters {
+        ip: Some(1),
+        ..SavedRegisters::default()
+    });
+    let blob = serialize(&partial);
+    assert!(is_unavailable(&blob, at("rsp"), 8));
+    assert_eq!(u64_at(&blob, at("rip")), 1);
+    // Nothing saved: every byte unavailable.
+    let none = serialize(&X86_64Regs::from_saved(&SavedRegisters::default()));
+    assert!(none.iter().all(Option::is_none));
+}
+
+#[test]
+fn i386_saved_registers_are_served_and_nothing_else() {
+    let saved = SavedRegisters {
+        ip: Some(0xC100_4010),
+        sp: Some(0xC7F0_1F38),
+        bp: Some(0xB9B0_0002),
+        bx: Some(0xB8B0_0002),
+        si: Some(0x5151_0002),
+        di: Some(0xD1D1_0002),
+        flags: Some(0x246),
+        ..SavedRegisters::default()
+    };
+    let regs = I386Regs::from_saved(&saved);
+    let blob = serialize(&regs);
+    assert_eq!(blob.len(), I386_G_PACKET_LEN);
+    let names = &I386_REGISTER_NAMES;
+    let at = |name: &str| layout_offset::<I386XenRegId>(names, name);
+    let served = [
+        ("eip", 0xC100_4010u32),
+        ("esp", 0xC7F0_1F38),
+        ("ebp", 0xB9B0_0002),
+        ("ebx", 0xB8B0_0002),
+        ("esi", 0x5151_0002),
+        ("edi", 0xD1D1_0002),
+        ("eflags", 0x246),
+    ];
+    for (name, value) in served {
+        assert_eq!(u32_at(&blob, at(name)), value, "{name}");
+    }
+    for slot in g_packet_layout::<I386XenRegId>() {
+        let name = names[slot.raw_id];
+        if !served.iter().any(|(n, _)| *n == name) {
+            assert!(
+                is_unavailable(&blob, slot.offset, slot.size),
+                "{name} should be unavailable"
+            );
+        }
+    }
+}
+
+#[test]
+fn vcpu_registers_are_all_available_and_a_g_packet_round_trip_keeps_them_so() {
+    let regs = X86_64Regs::from_state(&distinct_state());
+    assert!(regs.unavailable.is_empty());
+    let mut back = X86_64Regs::from_saved(&saved_64());
+    let bytes: Vec<u8> = serialize(&regs)
+        .into_iter()
+        .map(|b| b.unwrap_or(0))
+        .collect();
+    back.gdb_deserialize(&bytes).unwrap();
+    assert!(back.unavailable.is_empty());
+    assert_eq!(back.core, regs.core);
+}

@@ -42,7 +42,7 @@ fn translate(ctx: &mut Context<'_>, args: &[&str]) -> String {
     let Some(addr) = args.first().and_then(|a| parse_num(a)) else {
         return "usage: monitor translate ADDR [VCPU]".into();
     };
-    // vCPU N, or the current thread's vCPU.
+    // vCPU N, or the current thread's vCPU, or a task's own tables.
     let slot = match args.get(1) {
         Some(n) => match parse_num(n).and_then(|n| usize::try_from(n).ok()) {
             Some(slot) => slot,
@@ -50,6 +50,22 @@ fn translate(ctx: &mut Context<'_>, args: &[&str]) -> String {
         },
         None => match ctx.debuggee.threads().source(ctx.current) {
             Some(ThreadSource::Vcpu(slot)) => slot,
+            Some(ThreadSource::Task(_)) => {
+                let Some(space) = ctx.debuggee.space(ctx.current) else {
+                    return format!("{} has no address space", ctx.current);
+                };
+                let head = format!(
+                    "{} ({}): {} paging, {}, root {}\n",
+                    ctx.current,
+                    ctx.debuggee.label(ctx.current),
+                    space.mode,
+                    space.mode_source,
+                    space
+                        .root
+                        .map_or("-".to_string(), |r| frame_both(guest, r.frame))
+                );
+                return head + &walk_text(guest, space, addr);
+            }
             None => return format!("no {}", ctx.current),
         },
     };
@@ -70,6 +86,16 @@ fn translate(ctx: &mut Context<'_>, args: &[&str]) -> String {
             .root
             .map_or("-".to_string(), |r| frame_both(guest, r.frame))
     );
+    out + &walk_text(guest, space, addr)
+}
+
+/// The page-table walk for `addr` through `space`, level by level.
+fn walk_text(
+    guest: &crate::memory::Guest,
+    space: &crate::memory::AddressSpace,
+    addr: u64,
+) -> String {
+    let mut out = String::new();
     match guest.translate(space, VirtAddr(addr)) {
         Ok(tr) => {
             for st in tr.steps() {

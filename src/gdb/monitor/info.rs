@@ -14,6 +14,7 @@ pub const INFO: Command = Command {
     args: "[mem|registers|version]",
     help: "the dump: format, Xen version, guest, pages, vCPUs,\n\
            the kernel's mappings and VMCOREINFO (KASLR offset);\n\
+           with --vmlinux, the kernel's tasks and what could not be read;\n\
            mem: the current thread's page-table map, registers:\n\
            its registers, version: the server's (QEMU's formats)",
     run: info,
@@ -39,7 +40,10 @@ fn info(ctx: &mut Context<'_>, args: &[&str]) -> String {
         }
     }
     let guest = ctx.guest();
-    let summary = Summary::of(guest).with_kernel(guest, ScanDepth::Quick);
+    let mut summary = Summary::of(guest).with_kernel(guest, ScanDepth::Quick);
+    if let Some(linux) = ctx.debuggee.linux() {
+        summary = summary.with_linux(linux);
+    }
     let mut out = format!("{summary}");
     let _ = write!(out, "memory view:     {}", ctx.settings.view.name());
     if let Some(c) = ctx.settings.cr3 {

@@ -4,6 +4,7 @@
 
 mod frames;
 mod info;
+mod linux;
 pub mod qemu;
 mod settings;
 mod vcpu;
@@ -84,6 +85,8 @@ pub const COMMANDS: &[Command] = &[
     qemu::GVA2GPA,
     qemu::HALT,
     qemu::RESET,
+    linux::PS,
+    linux::KASLR,
 ];
 
 /// Find a command by name or alias.

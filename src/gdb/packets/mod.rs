@@ -17,6 +17,7 @@
 //! | `qSupported` | [`supported`] | gdbstub answers, this layer adds `binary-upload+` |
 //! | `Qqemu.*`, `qqemu.*`, `qOffsets` | [`qemu`] | QEMU's extensions: pwndbg and GEF see a system target |
 //! | `qHostInfo`, `qProcessInfo`, `qGDBServerVersion` | [`host_info`] | LLDB's target facts |
+//! | `qXfer:threads:read` | [`threads_xfer`] | thread names (a task's command); gdbstub 0.7 has none |
 //!
 //! Adding a packet is adding a file and one arm in [`dispatch`]. A handler answers with
 //! exactly one packet, or lets the packet through to gdbstub (possibly amending
@@ -29,6 +30,7 @@ pub mod qemu;
 pub mod registers;
 pub mod supported;
 pub mod thread_select;
+pub mod threads_xfer;
 
 use super::arch::XenArch;
 use super::rsp::PacketWriter;
@@ -60,6 +62,7 @@ pub const PACKETS: &[&str] = &[
     "qqemu.PhyMemMode",
     "Qqemu.PhyMemMode:",
     "qOffsets",
+    "qXfer:threads:read:",
 ];
 
 /// EINVAL, for malformed arguments.
@@ -112,6 +115,11 @@ pub fn dispatch<A: XenArch>(
         return Dispatch::Amend(Amendment::Supported);
     }
     let mut reply = PacketWriter::begin(out);
+    if let Some(args) = body.strip_prefix(threads_xfer::PREFIX) {
+        threads_xfer::read(target, args, &mut reply);
+        reply.finish();
+        return Dispatch::Answered;
+    }
     if body.starts_with(b"qSupported") {
         // `qSupportedXYZ` is no packet; gdbstub would end the session on it.
         reply.finish();
@@ -294,6 +302,48 @@ mod tests {
         assert_eq!(ask(&mut t, "P10=00").as_deref(), Some("E79"));
         assert_eq!(ask(&mut t, "M0,1:00").as_deref(), Some("E1e"));
         assert_eq!(ask(&mut t, "X0,1:a").as_deref(), Some("E1e"));
+    }
+
+    #[test]
+    fn the_thread_list_is_read_in_chunks_with_each_threads_label() {
+        let (mut t, _) = target();
+        let whole = ask(&mut t, "qXfer:threads:read::0,100000").unwrap();
+        assert!(
+            whole.starts_with("l<?xml version=\"1.0\"?>\n<threads>\n"),
+            "{whole}"
+        );
+        assert!(
+            whole.contains("<thread id=\"p1.2\" core=\"1\">vCPU 1, online, user mode</thread>"),
+            "{whole}"
+        );
+        assert!(whole.ends_with("</threads>\n"), "{whole}");
+        // In 7-byte chunks: 'm' until the last, which is 'l'.
+        let mut joined = String::new();
+        let mut offset = 0;
+        loop {
+            let part = ask(&mut t, &format!("qXfer:threads:read::{offset:x},7")).unwrap();
+            let (kind, data) = part.split_at(1);
+            joined.push_str(data);
+            offset += data.len();
+            if kind == "l" {
+                break;
+            }
+            assert_eq!((kind, data.len()), ("m", 7));
+        }
+        assert_eq!(joined, whole[1..]);
+        assert_eq!(
+            ask(&mut t, &format!("qXfer:threads:read::{:x},7", offset + 100)).as_deref(),
+            Some("l")
+        );
+        assert_eq!(
+            ask(&mut t, "qXfer:threads:read:x:0,7").as_deref(),
+            Some("E00")
+        );
+        assert_eq!(
+            ask(&mut t, "qXfer:threads:read::zz").as_deref(),
+            Some("E16")
+        );
+        assert_eq!(ask(&mut t, "qXfer:threads:read::0").as_deref(), Some("E16"));
     }
 
     #[test]

@@ -12,7 +12,10 @@
 ///
 /// * `binary-upload+`: `x` memory reads ([`super::memory`]); gdb ≥ 16 and LLDB ≥ 20
 ///   use them only when the stub says so.
-pub const ADDED_FEATURES: &[&str] = &["binary-upload+"];
+/// * `qXfer:threads:read+`: the thread list with names ([`super::threads_xfer`]); gdb
+///   then shows a task's command as the thread's name and reads every thread's extra
+///   info in the same transfer.
+pub const ADDED_FEATURES: &[&str] = &["binary-upload+", "qXfer:threads:read+"];
 
 /// The `qSupported` packet body to hand gdbstub for the client's `body`, when it differs.
 ///
@@ -64,10 +67,13 @@ mod tests {
     fn features_are_appended_once() {
         assert_eq!(
             amend(b"PacketSize=10000;multiprocess+"),
-            b"PacketSize=10000;multiprocess+;binary-upload+"
+            b"PacketSize=10000;multiprocess+;binary-upload+;qXfer:threads:read+"
         );
-        assert_eq!(amend(b"a+;binary-upload+"), b"a+;binary-upload+");
-        assert_eq!(amend(b""), b"binary-upload+");
+        assert_eq!(
+            amend(b"a+;binary-upload+;qXfer:threads:read+"),
+            b"a+;binary-upload+;qXfer:threads:read+"
+        );
+        assert_eq!(amend(b""), b"binary-upload+;qXfer:threads:read+");
     }
 
     #[test]

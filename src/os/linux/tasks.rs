@@ -34,6 +34,7 @@
 //! hang, a panic or an allocation sized by guest data.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -126,6 +127,8 @@ pub struct WalkLimits {
     pub max_warnings: usize,
     /// CPUs whose current task is looked up at most.
     pub max_cpus: usize,
+    /// Wall time a walk may take at most (a dump on a slow or failing disk).
+    pub max_time: Duration,
 }
 
 impl Default for WalkLimits {
@@ -135,6 +138,7 @@ impl Default for WalkLimits {
             max_reads: 32 << 20,
             max_warnings: 64,
             max_cpus: 8192,
+            max_time: Duration::from_secs(20),
         }
     }
 }
@@ -256,6 +260,8 @@ pub fn walk_tasks(
         l: layout,
         opts,
         reads: 0,
+        deadline: Instant::now().checked_add(opts.limits.max_time),
+        out_of_time: false,
         out_of_reads: false,
         warnings: Vec::new(),
         suppressed: 0,
@@ -266,7 +272,13 @@ pub fn walk_tasks(
     };
     w.walk_lists(addrs.init_task);
     w.walk_cpus(addrs);
-    if w.out_of_reads {
+    if w.out_of_time {
+        w.complete = false;
+        w.warn(format!(
+            "stopped after {:?} and {} reads of guest memory (the time limit)",
+            opts.limits.max_time, w.reads
+        ));
+    } else if w.out_of_reads {
         w.complete = false;
         w.warn(format!(
             "stopped after {} reads of guest memory (the limit)",
@@ -290,6 +302,10 @@ struct Walker<'a> {
     l: &'a KernelLayout,
     opts: &'a WalkOptions,
     reads: u64,
+    /// When the walk must stop (`None`: the limit overflowed `Instant`, i.e. none).
+    deadline: Option<Instant>,
+    out_of_time: bool,
+    /// Set once either limit (reads or time) is reached: every read fails from then on.
     out_of_reads: bool,
     warnings: Vec<String>,
     suppressed: usize,
@@ -309,7 +325,13 @@ impl Walker<'_> {
     }
 
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
-        if self.reads >= self.opts.limits.max_reads {
+        if self.out_of_reads || self.reads >= self.opts.limits.max_reads {
+            self.out_of_reads = true;
+            return false;
+        }
+        // The clock is read every 32 reads (a read costs far more than the clock).
+        if self.reads % 32 == 0 && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.out_of_time = true;
             self.out_of_reads = true;
             return false;
         }

@@ -160,11 +160,14 @@ impl VmcoreInfo {
     }
 
     /// The gdb command that loads a matching vmlinux at the address the kernel ran at.
+    /// x86_64's per-CPU section is linked at 0 and must stay there (`symbol-file -o`
+    /// would move it too, and every per-CPU variable with it).
     pub fn gdb_command(&self) -> String {
         match self.kernel_offset() {
             Some(0) | None => "file vmlinux   (no KASLR offset)".to_string(),
             Some(off) => format!(
-                "symbol-file -o {off:#x} vmlinux   (or: add-symbol-file vmlinux -o {off:#x})"
+                "add-symbol-file vmlinux -o {off:#x} -s .data..percpu 0   \
+                 (x86_64; i386: without -s; `gdb -x gdbinit vmlinux` does it itself)"
             ),
         }
     }
@@ -311,7 +314,7 @@ mod tests {
         assert_eq!(v.symbol("init_uts_ns"), Some(0xffff_ffff_82a1_5e40));
         assert!(v
             .gdb_command()
-            .starts_with("symbol-file -o 0x1e000000 vmlinux"));
+            .starts_with("add-symbol-file vmlinux -o 0x1e000000 -s .data..percpu 0"));
         assert!(info("OSRELEASE=5\nKERNELOFFSET=0\n")
             .gdb_command()
             .starts_with("file vmlinux"));
