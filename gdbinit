@@ -20,6 +20,55 @@ set auto-connect-native-target off
 # when they were built (CONFIG_GDB_SCRIPTS); allow that.
 add-auto-load-safe-path /
 
+# gdb's memory cache, for the address ranges the server says read alike in every thread
+# (`monitor shared`: on Linux, the kernel half, mapped through the same top-level page-
+# table entries in every process). A round trip to the server costs far more than a
+# local read, and gdb reads a struct field by field: with the cache, each 4 KiB page is
+# fetched once (a line never spans two pages, so an unmapped page never spoils a mapped
+# one). Only those ranges are cached, so a user page of one thread can never be served
+# for another (gdb also empties its cache whenever the current thread changes); anything
+# else is read from the server every time. `monitor` commands change what addresses mean
+# (view, cr3), so the cache is flushed after each one.
+# XENDUMP_NO_CACHE=1 leaves gdb's cache off.
+python
+import os, re
+
+xd_cached_ranges = []
+
+def xd_cache():
+    """Mark the ranges every thread reads alike as cacheable (again, after a connect)."""
+    global xd_cached_ranges
+    if os.environ.get("XENDUMP_NO_CACHE"):
+        return
+    # Drop the regions a previous connection set up.
+    if xd_cached_ranges:
+        for line in gdb.execute("info mem", to_string=True).splitlines():
+            m = re.match(r"(\d+)\s+y\s+(0x[0-9a-f]+) (0x[0-9a-f]+) ro cache", line)
+            if m and (int(m.group(2), 16), int(m.group(3), 16) % (1 << 64)) in xd_cached_ranges:
+                gdb.execute("delete mem " + m.group(1))
+        xd_cached_ranges = []
+    try:
+        reply = gdb.execute("monitor shared", to_string=True)
+    except gdb.error:
+        return
+    ranges = [(int(a, 16), int(b, 16) % (1 << 64))
+              for a, b in re.findall(r"^\s+(0x[0-9a-f]+) (0x[0-9a-f]+)$", reply, re.M)]
+    if not ranges:
+        return
+    # Memory outside the regions stays readable, uncached, as without any region.
+    gdb.execute("set mem inaccessible-by-default off")
+    gdb.execute("set dcache line-size 4096")
+    gdb.execute("set dcache size 4096")
+    for lo, hi in ranges:
+        gdb.execute("mem %#x %#x ro cache" % (lo, hi))
+    xd_cached_ranges = ranges
+    gdb.execute("maint flush dcache", to_string=True)
+end
+
+define hookpost-monitor
+  python gdb.execute("maint flush dcache", to_string=True)
+end
+
 # xd-connect [ADDR]: connect to the server (default $XENDUMP_GDBSERVER or localhost:1234).
 define xd-connect
   if $argc == 0
@@ -27,9 +76,11 @@ define xd-connect
   else
     target remote $arg0
   end
+  python xd_cache()
 end
 document xd-connect
 Connect to xendump-gdbserver. ADDR defaults to $XENDUMP_GDBSERVER, else localhost:1234.
+Then let gdb cache the memory every thread reads alike (monitor shared).
 end
 
 # xd-info: what the dump is (format, Xen version, guest kind/width, pages, vCPUs).

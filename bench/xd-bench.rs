@@ -864,14 +864,19 @@ fn bulk(opts: &Opts) -> Res<()> {
         for ((label, server), (secs, gcpu, scpu)) in variants.iter().zip(results) {
             let s = median(secs);
             let srv = server.as_ref().map(|_| median(scpu));
-            print(label, s, Some(median(gcpu)), srv);
-            if server.is_some() {
+            let gcpu = median(gcpu);
+            print(label, s, Some(gcpu), srv);
+            if let Some(srv) = srv {
+                let mib = (size / MIB) as f64;
                 println!(
-                    "   {:<44} {:>8} server/local {:.0}%, server/plain copy {:.1}%",
+                    "   {:<44} {:>8} server/local {:.0}%, server/plain copy {:.1}%; CPU per MiB: server {:.2} ms, gdb {:.1} ms, server/gdb {:.1}%",
                     "",
                     "",
                     local_s / s * 100.0,
-                    plain / s * 100.0
+                    plain / s * 100.0,
+                    srv * 1e3 / mib,
+                    gcpu * 1e3 / mib,
+                    srv / gcpu * 100.0
                 );
             }
         }

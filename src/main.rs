@@ -196,6 +196,10 @@ struct ServeArgs {
     /// Serve at most this many gdb sessions at once; more connections are closed.
     #[arg(long, default_value_t = server::DEFAULT_MAX_SESSIONS, value_name = "N")]
     max_sessions: usize,
+    /// Let sessions with a client on this machine run wherever the scheduler puts them,
+    /// instead of on the CPU the client sends from (for comparisons).
+    #[arg(long)]
+    no_follow_cpu: bool,
     /// Slots of each session's translation cache (virtual page → frame); 0 turns it
     /// off, for comparisons.
     #[arg(long, default_value_t = CACHE_SLOTS, value_name = "SLOTS")]
@@ -398,6 +402,7 @@ fn serve(args: ServeArgs) -> Result<()> {
             },
             write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
             max_sessions: args.max_sessions.max(1),
+            follow_client_cpu: !args.no_follow_cpu,
         };
         server::serve(listener, debuggee, config, async move {
             let _ = interrupt.recv().await;

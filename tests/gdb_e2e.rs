@@ -476,6 +476,80 @@ fn the_gdbinit_connects_and_its_helpers_work() {
     assert!(out.contains("State of pagination is off"), "{ctx}");
 }
 
+/// gdb's memory cache, as the gdbinit sets it up: only what every thread reads alike
+/// (the kernel half) is cached, so a user page that one vCPU maps is never served for
+/// another, in either order and with the kernel page cached meanwhile (gdb 13 also
+/// empties its cache when the current thread changes: this holds even with every address
+/// cacheable); and after a `monitor` that changes what addresses mean, nothing cached
+/// before is served (without the gdbinit's flush after `monitor`, the physical read
+/// below returns the cached virtual bytes).
+#[test]
+fn the_gdbinit_caches_only_what_every_thread_reads_alike() {
+    let (_dir, s, server) = support::serve_scenario(
+        GuestKind::Pv,
+        PagingMode::FourLevel,
+        &DumpOptions::elf(Width::Bits64),
+    );
+    let f = &s.facts;
+    let gdbinit = concat!(env!("CARGO_MANIFEST_DIR"), "/gdbinit");
+    let mut c = std::process::Command::new(support::gdb_path());
+    c.env("XENDUMP_GDBSERVER", &server.addr);
+    c.env_remove("XENDUMP_NO_CACHE");
+    c.args(["-nx", "-batch", "-x", gdbinit]);
+    let user = format!("x/gx {:#x}", f.user_va);
+    let kernel = format!("x/gx {:#x}", f.jiffies_va);
+    for cmd in [
+        "info mem",
+        "thread 2",
+        &user,
+        &kernel,
+        "thread 1",
+        &user,
+        &kernel,
+        "thread 3",
+        &user,
+        "thread 2",
+        &user,
+        &kernel,
+        "info dcache",
+        // The physical view: the same numbers are other bytes now, whatever is cached.
+        "xd-physical",
+        &kernel,
+        "xd-virtual",
+        &kernel,
+    ] {
+        c.args(["-ex", cmd]);
+    }
+    let out = support::run_with_timeout(c, support::HANG);
+    let ctx = format!("{out}\n{}", server.log());
+    assert!(out.contains("ro cache"), "no cached region: {ctx}");
+    let value = format!("{:#018x}", f.user_value);
+    assert_eq!(
+        out.matches(&value).count(),
+        2,
+        "vCPU 1's user page twice: {ctx}"
+    );
+    let refused = format!("Cannot access memory at address {:#x}", f.user_va);
+    assert_eq!(
+        out.matches(&refused).count(),
+        2,
+        "vCPUs 0 and 2 refused: {ctx}"
+    );
+    let jiffies = format!("{:#018x}", f.jiffies);
+    assert_eq!(out.matches(&jiffies).count(), 4, "jiffies, cached: {ctx}");
+    assert!(
+        out.contains("active lines"),
+        "the kernel page cached: {ctx}"
+    );
+    assert!(
+        out.contains(&format!(
+            "Cannot access memory at address {:#x}",
+            f.jiffies_va
+        )),
+        "a kernel address in the physical view: {ctx}"
+    );
+}
+
 #[test]
 fn demo_dump_is_the_builder_output() {
     // The bundled demo must stay what `cargo run --example make-demo` writes.

@@ -7,8 +7,6 @@
 #[path = "support/kernel_fixture.rs"]
 mod kernel_fixture;
 
-use std::cell::RefCell;
-
 use kernel_fixture::{build, Bits, Shapes, Variant};
 use proptest::prelude::*;
 use xendump_gdbserver::builder::linux::{
@@ -17,42 +15,18 @@ use xendump_gdbserver::builder::linux::{
 };
 use xendump_gdbserver::builder::DumpOptions;
 use xendump_gdbserver::dump::{GuestKind, Width, XenDump};
-use xendump_gdbserver::memory::{
-    AddressSpace, Guest, GuestOptions, PagingMode, TranslationCache, Via,
-};
+use xendump_gdbserver::memory::{Guest, GuestOptions, PagingMode, TranslationCache, Via};
 use xendump_gdbserver::os::linux::debuginfo::{sym, DebugInfo};
+use xendump_gdbserver::os::linux::kernel::GuestKernelMemory;
 use xendump_gdbserver::os::linux::tasks::{
     saved_registers, walk_tasks, FrameError, KernelAddresses, SavedRegisters, TaskWalk, WalkOptions,
 };
 use xendump_gdbserver::os::KernelMemory;
 
-/// Kernel memory through the guest model, as the server will read it: vCPU 0's page
+/// Kernel memory through the guest model, as the server reads it: vCPU 0's page
 /// tables (the kernel half is the same in all of them).
-struct GuestKernel<'g> {
-    guest: &'g Guest,
-    space: AddressSpace,
-    cache: RefCell<TranslationCache>,
-}
-
-impl<'g> GuestKernel<'g> {
-    fn new(guest: &'g Guest) -> Self {
-        GuestKernel {
-            guest,
-            space: *guest.vcpu_space(0).unwrap(),
-            cache: RefCell::new(TranslationCache::new(256)),
-        }
-    }
-}
-
-impl KernelMemory for GuestKernel<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
-        self.guest.read(
-            &mut self.cache.borrow_mut(),
-            Via::Virtual(&self.space),
-            addr,
-            buf,
-        )
-    }
+fn guest_kernel(guest: &Guest) -> GuestKernelMemory<'_> {
+    GuestKernelMemory::new(guest, *guest.vcpu_space(0).unwrap(), 256)
 }
 
 /// One guest built on a fixture vmlinux.
@@ -118,7 +92,7 @@ fn open(g: &LinuxGuest, w: Width) -> Guest {
 
 fn walk(c: &Case, guest: &Guest, opts: &WalkOptions) -> TaskWalk {
     let layout = c.info.kernel_layout().unwrap();
-    walk_tasks(&GuestKernel::new(guest), &layout, &c.addrs, opts)
+    walk_tasks(&guest_kernel(guest), &layout, &c.addrs, opts)
 }
 
 /// The `ps` letter of the states the tests describe (from Linux's task_state_array).
@@ -194,7 +168,7 @@ fn check_walk(c: &Case, guest: &Guest, name: &str) {
     // The described tasks, init_task (CPU 0's idle task) and swapper/2: nothing
     // described runs on CPU 2.
     assert_eq!(w.tasks.len(), tasks(c.width).len() + 2, "{name}");
-    let mem = GuestKernel::new(guest);
+    let mem = guest_kernel(guest);
     for t in &w.tasks {
         let b = facts.task_at(t.address).unwrap();
         let d = &b.desc;
@@ -588,7 +562,7 @@ fn a_bad_saved_stack_pointer_is_an_error_not_zeroes() {
         let t = w.tasks.iter().find(|t| t.pid == 121).unwrap();
         let guest = open(&c.guest, c.width);
         let e = saved_registers(
-            &GuestKernel::new(&guest),
+            &guest_kernel(&guest),
             &layout,
             &WalkOptions::new(&layout, 3),
             t,
@@ -645,7 +619,7 @@ fn a_time_limit_stops_a_slow_walk() {
     let mut opts = WalkOptions::new(&layout, 3);
     // A few hundred reads fit in the budget; the walk needs more.
     opts.limits.max_time = std::time::Duration::from_millis(200);
-    let mem = GuestKernel::new(&guest);
+    let mem = guest_kernel(&guest);
     let slow = Slow(&mem, std::time::Duration::from_millis(1));
     let w = walk_tasks(&slow, &layout, &c.addrs, &opts);
     assert!(!w.complete, "{:?}", w.warnings);
@@ -746,10 +720,10 @@ fn random_corruption_through_the_real_dump_reader_never_panics() {
         let guest = open(&g, base.width);
         let mut opts = WalkOptions::new(&layout, 3);
         opts.limits.max_tasks = 100;
-        let w = walk_tasks(&GuestKernel::new(&guest), &layout, &base.addrs, &opts);
+        let w = walk_tasks(&guest_kernel(&guest), &layout, &base.addrs, &opts);
         assert!(w.tasks.len() <= 100);
         for t in &w.tasks {
-            let _ = saved_registers(&GuestKernel::new(&guest), &layout, &opts, t);
+            let _ = saved_registers(&guest_kernel(&guest), &layout, &opts, t);
         }
     }
 }

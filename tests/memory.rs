@@ -785,3 +785,87 @@ fn variant_width(s: &Scenario) -> Width {
         Width::Bits64
     }
 }
+
+/// What gdb may cache (`monitor shared`): upper-half ranges whose top-level entries are
+/// the same in every thread's tables. The user page (mapped by one vCPU only) never is
+/// in one, and every range reads the same through every vCPU. The PV scenario's vCPUs
+/// share their kernel table, so its kernel data is shared; the HVM scenario's user-mode
+/// vCPU has tables of its own (a copy of the kernel's, and a KPTI fallback table that
+/// is not the kernel's), so nothing is proved alike there. A table that maps the kernel
+/// half otherwise takes the ranges it differs in away.
+#[test]
+fn only_ranges_every_space_maps_alike_are_shared() {
+    for s in scenarios()
+        .into_iter()
+        .filter(|s| matches!(s.mode, PagingMode::FourLevel | PagingMode::FiveLevel))
+    {
+        let g = Guest::new(
+            XenDump::from_bytes(s.image.write(&DumpOptions::default()).unwrap()).unwrap(),
+            GuestOptions::default(),
+        )
+        .unwrap();
+        let name = format!("{:?} {}", s.image.kind, s.mode);
+        let spaces: Vec<_> = (0..g.vcpus().len())
+            .filter_map(|i| g.vcpu_space(i))
+            .copied()
+            .collect();
+        let shared = g.same_in_every_space(&spaces);
+        let inside = |va: u64| shared.iter().any(|&(a, b)| va >= a && u128::from(va) < b);
+        if s.image.kind == GuestKind::Pv {
+            assert!(inside(s.facts.data_va), "{name}: {shared:x?}");
+            assert!(inside(s.facts.banner_va), "{name}: {shared:x?}");
+        }
+        assert!(!inside(s.facts.user_va), "{name}: {shared:x?}");
+        for (a, b) in &shared {
+            assert!(*a >= 0xff00_0000_0000_0000 && u128::from(*a) < *b, "{name}");
+        }
+        // Every range reads the same through every vCPU: its first bytes, and the
+        // kernel addresses the scenario knows (mapped, unmapped, absent) inside one.
+        let mut cache = TranslationCache::new(CACHE_SLOTS);
+        let known = [
+            s.facts.data_va,
+            s.facts.banner_va,
+            s.facts.jiffies_va,
+            s.facts.unmapped_va,
+        ];
+        let probes = shared
+            .iter()
+            .map(|&(a, _)| a)
+            .chain(known.into_iter().filter(|&va| inside(va)));
+        for a in probes {
+            let reads: Vec<_> = spaces
+                .iter()
+                .map(|sp| {
+                    let mut buf = [0u8; 64];
+                    let n = g.read(&mut cache, Via::Virtual(sp), a, &mut buf);
+                    (n, buf)
+                })
+                .collect();
+            assert!(reads.windows(2).all(|w| w[0] == w[1]), "{name} at {a:#x}");
+        }
+        // A "table" that is really the user page: its entries differ from the kernel's
+        // wherever either has one, so nothing the kernel maps stays shared.
+        let user_frame = g
+            .translate(&spaces[1], VirtAddr(s.facts.user_va))
+            .expect("vCPU 1 maps its user page")
+            .frame;
+        let odd = g.space_from_root(
+            s.mode,
+            xendump_gdbserver::memory::Root::new(user_frame),
+            "test",
+        );
+        let mut with_odd = spaces.clone();
+        with_odd.push(odd);
+        let fewer = g.same_in_every_space(&with_odd);
+        assert!(
+            !fewer
+                .iter()
+                .any(|&(a, b)| s.facts.data_va >= a && u128::from(s.facts.data_va) < b),
+            "{name}: {fewer:x?}"
+        );
+        // 32-bit or mixed paging: nothing is shared.
+        let mut mixed = spaces.clone();
+        mixed[0].mode = PagingMode::Pae;
+        assert!(g.same_in_every_space(&mixed).is_empty(), "{name}");
+    }
+}

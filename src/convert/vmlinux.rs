@@ -3,12 +3,12 @@
 //! the kernel's own top-level table, and for a legacy PV dump the guest's p2m list
 //! (`xen_p2m_addr`/`xen_p2m_size`, or XenLinux's `phys_to_machine_mapping`/`max_pfn`).
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 
 use crate::dump::{GuestKind, Width};
-use crate::memory::{AddressSpace, Guest, TranslationCache, Via};
+use crate::memory::Guest;
 use crate::os::linux::debuginfo::{sym, DebugInfo};
+use crate::os::linux::kernel::GuestKernelMemory;
 use crate::os::linux::tasks::{walk_tasks, KernelAddresses, WalkOptions};
 use crate::os::linux::{find_vmcoreinfo, KernelMap, P2mList, ScanDepth};
 use crate::os::KernelMemory;
@@ -32,52 +32,29 @@ pub struct VmlinuxReport {
     pub warnings: Vec<String>,
 }
 
-/// Kernel virtual memory through one vCPU's page tables.
-struct KernelReader<'g> {
-    guest: &'g Guest,
-    space: AddressSpace,
-    cache: RefCell<TranslationCache>,
+/// Kernel virtual memory through the tables of an online kernel-mode vCPU, if any has
+/// some.
+fn kernel_reader(guest: &Guest) -> Option<GuestKernelMemory<'_>> {
+    let mut slots: Vec<usize> = (0..guest.vcpus().len()).collect();
+    slots.sort_by_key(|&s| {
+        let v = &guest.vcpus()[s];
+        (!v.online(), !v.kernel_mode(), s)
+    });
+    let space = slots
+        .into_iter()
+        .filter_map(|s| guest.vcpu_space(s))
+        .find(|sp| sp.root.is_some())?;
+    Some(GuestKernelMemory::new(guest, *space, 256))
 }
 
-impl KernelMemory for KernelReader<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
-        self.guest.read(
-            &mut self.cache.borrow_mut(),
-            Via::Virtual(&self.space),
-            addr,
-            buf,
-        )
-    }
-}
-
-impl<'g> KernelReader<'g> {
-    /// Through the tables of an online kernel-mode vCPU, if any has some.
-    fn new(guest: &'g Guest) -> Option<Self> {
-        let mut slots: Vec<usize> = (0..guest.vcpus().len()).collect();
-        slots.sort_by_key(|&s| {
-            let v = &guest.vcpus()[s];
-            (!v.online(), !v.kernel_mode(), s)
-        });
-        let space = slots
-            .into_iter()
-            .filter_map(|s| guest.vcpu_space(s))
-            .find(|sp| sp.root.is_some())?;
-        Some(KernelReader {
-            guest,
-            space: *space,
-            cache: RefCell::new(TranslationCache::new(256)),
-        })
-    }
-
-    /// The guest-width word at `va`.
-    fn word(&self, va: u64, width: Width) -> Option<u64> {
-        let mut b = [0u8; 8];
-        let n = match width {
-            Width::Bits64 => 8,
-            Width::Bits32 => 4,
-        };
-        (self.read(va, &mut b[..n]) == n).then(|| u64::from_le_bytes(b))
-    }
+/// The guest-width word at `va`.
+fn word(mem: &dyn KernelMemory, va: u64, width: Width) -> Option<u64> {
+    let mut b = [0u8; 8];
+    let n = match width {
+        Width::Bits64 => 8,
+        Width::Bits32 => 4,
+    };
+    (mem.read(va, &mut b[..n]) == n).then(|| u64::from_le_bytes(b))
 }
 
 /// Use `info` (the dumped kernel's vmlinux) for a PV guest: recover a legacy dump's pfns
@@ -97,15 +74,15 @@ pub fn apply_vmlinux(
     let width = guest.guest_width();
     if !guest.dump().knows_pfns() && p2m_list.is_none() {
         // Legacy PV: XenLinux and Linux of that era had no KASLR.
-        let list = KernelReader::new(guest).and_then(|k| {
+        let list = kernel_reader(guest).and_then(|k| {
             let at = |name| info.symbol(name).map(|s| info.runtime_address(s, 0));
             let pair = |list, count| Some((at(list)?, at(count)?));
             let (list, count) = pair("xen_p2m_addr", "xen_p2m_size")
                 .or_else(|| pair("phys_to_machine_mapping", "max_pfn"))
                 .or_else(|| pair("phys_to_machine_mapping", "end_pfn"))?;
             Some(P2mList {
-                va: k.word(list, width)?,
-                entries: k.word(count, width)?,
+                va: word(&k, list, width)?,
+                entries: word(&k, count, width)?,
             })
         });
         match list {
@@ -142,7 +119,7 @@ pub fn apply_vmlinux(
             opts.extra_pgds.push(("vmlinux swapper_pg_dir".into(), va));
         }
     }
-    let Some(reader) = KernelReader::new(guest) else {
+    let Some(reader) = kernel_reader(guest) else {
         report
             .warnings
             .push("no vCPU has page tables to read the kernel's tasks through".into());

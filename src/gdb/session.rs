@@ -201,21 +201,20 @@ impl<A: XenArch> Session<A> {
                 Framed::Packet(p) => {
                     let body = body_of(p);
                     if matches!(sm, GdbStubStateMachine::Idle(_)) {
-                        // The reply goes after anything gdbstub already wrote.
-                        let mut reply = Vec::new();
-                        match dispatch(target, body, &mut reply) {
-                            Dispatch::Answered => {
-                                if self.acks {
-                                    out.push(b'+');
-                                }
-                                out.append(&mut reply);
-                                continue;
-                            }
+                        // The reply goes after anything gdbstub already wrote (appended
+                        // to `out` above), written in place: no copy of a bulk reply.
+                        let mark = out.len();
+                        if self.acks {
+                            out.push(b'+');
+                        }
+                        match dispatch(target, body, out) {
+                            Dispatch::Answered => continue,
                             Dispatch::Amend(a) => {
+                                out.truncate(mark);
                                 amendment = Some(a);
                                 replacement = forwarded_body(a, body).map(|b| packet(&b));
                             }
-                            Dispatch::Forward => {}
+                            Dispatch::Forward => out.truncate(mark),
                         }
                     }
                     if body == b"QStartNoAckMode" {

@@ -24,7 +24,6 @@ use crate::memory::{TranslationCache, Via, View, CACHE_SLOTS};
 use crate::threads::{Debuggee, ThreadId};
 
 use super::arch::XenArch;
-use super::packets::memory::BinaryDialect;
 
 /// EROFS: writes to a dump are refused.
 pub const EROFS: u8 = 30;
@@ -46,6 +45,20 @@ pub enum TargetFault {
     #[error("no such thread {0}")]
     NoSuchThread(usize),
 }
+
+/// Which `x` reply dialect a session speaks (see `packets/memory.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BinaryDialect {
+    /// `b` + data: gdb ≥ 16, LLDB ≥ 20.
+    #[default]
+    Gdb,
+    /// Bare data, after the client's `x0,0` probe: LLDB < 20.
+    Lldb,
+}
+
+/// QEMU's default single-step flags (`SSTEP_ENABLE | SSTEP_NOIRQ | SSTEP_NOTIMER`), as a
+/// QEMU-aware front end reads them back before setting any (`packets/qemu.rs`).
+pub const SSTEP_DEFAULT: u64 = 0x7;
 
 /// Per-session settings that monitor commands and front ends change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +133,7 @@ impl<A: XenArch> DumpTarget<A> {
             step_tid: None,
             continue_tid: None,
             binary_dialect: BinaryDialect::default(),
-            sstep_flags: super::packets::qemu::SSTEP_DEFAULT,
+            sstep_flags: SSTEP_DEFAULT,
             debuggee,
             read_buf: Vec::new(),
             _arch: std::marker::PhantomData,

@@ -932,6 +932,116 @@ impl Guest {
         }
     }
 
+    /// Upper-half address ranges that read the same in every one of `spaces`: those
+    /// whose top-level entries (for a KPTI user table, the entries its walks end up
+    /// using) are identical and present in all of them, so that any page-table walk
+    /// there takes the same path whichever space it starts from. `[start, end)` pairs in ascending
+    /// order, adjacent ones merged, `end` as a `u128` so the top of the address space
+    /// fits. Empty unless every space is 4- or 5-level paging with a readable root (a
+    /// 32-bit guest's kernel shares no top-level table).
+    ///
+    /// For a debugger's memory cache: bytes cached from such a range through one thread
+    /// are the bytes any other thread would read. Linux maps its kernel half through the
+    /// same top-level entries in every process; a PV guest's self-mapping slot differs
+    /// per table and is left out by the comparison.
+    pub fn same_in_every_space<'a>(
+        &self,
+        spaces: impl IntoIterator<Item = &'a AddressSpace>,
+    ) -> Vec<(u64, u128)> {
+        let via = match self.dump.table_frame_space() {
+            FrameSpace::Machine => Via::Machine,
+            FrameSpace::Guest => Via::Physical,
+        };
+        let mut cache = TranslationCache::disabled();
+        let mut table = |root: Root| -> Option<Vec<u64>> {
+            let mut page = vec![0u8; PAGE_SIZE as usize];
+            let at = root.frame.checked_mul(PAGE_SIZE)?;
+            if root.offset != 0 || self.read(&mut cache, via, at, &mut page) != page.len() {
+                return None;
+            }
+            Some(
+                page.chunks_exact(8)
+                    .map(|e| u64::from_le_bytes(e.try_into().unwrap_or([0; 8])))
+                    .collect(),
+            )
+        };
+        const HALF: usize = 256;
+        let mut mode = None;
+        let mut first: Option<Vec<(u64, u64)>> = None;
+        let mut agree = [true; HALF];
+        let mut seen = std::collections::HashSet::new();
+        for space in spaces {
+            if !matches!(space.mode, PagingMode::FourLevel | PagingMode::FiveLevel)
+                || mode.is_some_and(|m| m != space.mode)
+            {
+                return Vec::new();
+            }
+            mode = Some(space.mode);
+            let Some(root) = space.root else {
+                return Vec::new();
+            };
+            if !seen.insert((root, space.kpti_kernel_root)) {
+                continue;
+            }
+            let Some(primary) = table(root) else {
+                return Vec::new();
+            };
+            let kpti = match space.kpti_kernel_root {
+                Some(k) => match table(k) {
+                    Some(t) => Some(t),
+                    None => return Vec::new(),
+                },
+                None => None,
+            };
+            // What a walk in each slot starts from. A KPTI user table falls back to the
+            // kernel table where it cannot map: where it has no entry that is the kernel
+            // table's, where both agree it is that entry, and where they differ the
+            // slot is this table's own (the key can match no other space's).
+            let these: Vec<(u64, u64)> = (HALF..2 * HALF)
+                .map(|s| match &kpti {
+                    None => (primary[s], 0),
+                    Some(k) if primary[s] & 1 == 0 || primary[s] == k[s] => (k[s], 0),
+                    Some(k) => (primary[s], k[s] | 1),
+                })
+                .collect();
+            match &first {
+                None => first = Some(these),
+                Some(f) => {
+                    for (a, (x, y)) in agree.iter_mut().zip(f.iter().zip(&these)) {
+                        *a &= x == y;
+                    }
+                }
+            }
+        }
+        let (Some(first), Some(mode)) = (first, mode) else {
+            return Vec::new();
+        };
+        // Bits of address one top-level entry covers.
+        let shift = if mode == PagingMode::FiveLevel {
+            48
+        } else {
+            39
+        };
+        let upper = if mode == PagingMode::FiveLevel {
+            0xff00_0000_0000_0000u64
+        } else {
+            0xffff_0000_0000_0000u64
+        };
+        let mut out: Vec<(u64, u128)> = Vec::new();
+        for (i, (&same, &(entry, _))) in agree.iter().zip(&first).enumerate() {
+            if !same || entry & 1 == 0 {
+                continue;
+            }
+            let start = upper | ((HALF + i) as u64) << shift;
+            let end = u128::from(start) + (1u128 << shift);
+            match out.last_mut() {
+                Some(last) if last.1 == u128::from(start) => last.1 = end,
+                _ => out.push((start, end)),
+            }
+        }
+        out
+    }
+
     /// The address space a CR3 value would give a vCPU running in `mode`: to read
     /// another process's memory through its page tables. `cr3` is the value as the
     /// guest has it, which is what gdb's `$cr3` shows: Xen's encoding for PV guests,

@@ -81,6 +81,7 @@ pub const COMMANDS: &[Command] = &[
     frames::M2P,
     settings::VIEW,
     settings::CR3,
+    settings::SHARED,
     qemu::XP,
     qemu::GVA2GPA,
     qemu::HALT,

@@ -1,4 +1,5 @@
-//! `monitor view` and `monitor cr3`: which addresses this session's memory reads speak.
+//! `monitor view` and `monitor cr3`: which addresses this session's memory reads speak;
+//! `monitor shared`: which of them read alike in every thread (for gdb's memory cache).
 
 use crate::memory::View;
 
@@ -24,6 +25,33 @@ pub const CR3: Command = Command {
            back to each thread's own",
     run: cr3,
 };
+
+pub const SHARED: Command = Command {
+    name: "shared",
+    summary: "address ranges every thread reads alike (gdb may cache them)",
+    aliases: &[],
+    args: "",
+    help: "virtual address ranges that read the same in every\n\
+           thread (same top-level page-table entries), which\n\
+           gdb may cache: the gdbinit marks them `mem ... ro\n\
+           cache`, and flushes gdb's cache after every monitor\n\
+           command (view and cr3 change what addresses mean)",
+    run: shared,
+};
+
+fn shared(ctx: &mut Context<'_>, _args: &[&str]) -> String {
+    let d = ctx.debuggee;
+    let spaces = d.threads().ids().filter_map(|id| d.space(id));
+    let ranges = ctx.guest().same_in_every_space(spaces);
+    if ranges.is_empty() {
+        return "no address range reads alike in every thread".to_string();
+    }
+    let mut out = String::from("address ranges every thread reads alike (start, end):");
+    for (start, end) in ranges {
+        out.push_str(&format!("\n  {start:#x} {end:#x}"));
+    }
+    out
+}
 
 /// The view a `monitor view` word names.
 pub fn parse_view(word: &str) -> Option<View> {

@@ -22,7 +22,7 @@
 
 use super::super::arch::XenArch;
 use super::super::rsp::{parse_hex, PacketWriter};
-use super::super::target::{DumpTarget, EFAULT, EROFS};
+use super::super::target::{BinaryDialect, DumpTarget, EFAULT, EROFS};
 use super::{split_pair, EINVAL};
 
 /// How a memory reply carries its bytes.
@@ -33,16 +33,6 @@ pub enum ReplyKind {
     /// Escaped binary, never run-length encoded (`x`); `prefixed`: after a `b` (gdb's
     /// dialect) or bare (LLDB's older one).
     Binary { prefixed: bool },
-}
-
-/// Which `x` dialect a session speaks (see the module docs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum BinaryDialect {
-    /// `b` + data: gdb ≥ 16, LLDB ≥ 20.
-    #[default]
-    Gdb,
-    /// Bare data, after the client's `x0,0` probe: LLDB < 20.
-    Lldb,
 }
 
 /// `m addr,length`.

@@ -26,9 +26,6 @@ use crate::memory::View;
 /// QEMU's single-step bit definitions (`SSTEP_ENABLE`, `SSTEP_NOIRQ`, `SSTEP_NOTIMER`).
 pub const SSTEP_BITS: &[u8] = b"ENABLE=1,NOIRQ=2,NOTIMER=4";
 
-/// QEMU's default single-step flags: all three.
-pub const SSTEP_DEFAULT: u64 = 0x7;
-
 /// Answer a QEMU extension packet (`body` whole); `false` if `body` is none of them.
 pub fn answer<A: XenArch>(t: &mut DumpTarget<A>, body: &[u8], w: &mut PacketWriter<'_>) -> bool {
     match body {
