@@ -10,13 +10,17 @@
 //! behind reads of the addresses the guest is known to hold. OUT_DIR/gdb_session: the
 //! packets gdb sends in a session with memory and register reads and refused writes.
 //! OUT_DIR/task_walker: the made-up kernels untouched, and with a task's pointers moved.
+//! OUT_DIR/open_stream: saved images of every tiny guest (xl save, live, Remus cut in a
+//! checkpoint, a bare v2 stream), whole and as libxc records.
 //! Each also gets the small seed `harness::micro_seeds` gives it; `--regressions` writes
 //! only those, into `tests/fuzz_regressions/TARGET/`, whose replay test checks them.
 
 use std::path::{Path, PathBuf};
 
 use xendump_gdbserver::builder::tiny::{tiny_mfn, TinyGuest, DATA_PFN, TEXT_PFN};
-use xendump_gdbserver::builder::{all_variants, DumpOptions, ElfOptions, Layout, LegacyOptions};
+use xendump_gdbserver::builder::{
+    all_variants, Container, DumpOptions, ElfOptions, Layout, LegacyOptions, StreamOptions,
+};
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::harness::{encode_read_input, micro_seeds, ReadOp};
 use xendump_gdbserver::memory::PagingMode;
@@ -280,6 +284,48 @@ fn main() -> Res<()> {
                 &encode_read_input(&reads(&t), &bytes),
             )?;
             n += 1;
+        }
+        // open_stream: saved images of the same guest, whole (mode 0) and as libxc
+        // records behind the harness's own headers (mode 1 PV, 2 HVM).
+        let tag = format!("{kind:?}-{mode}")
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        for (variant, opts) in [
+            ("xl-save", StreamOptions::xl_save()),
+            ("live-2", StreamOptions::live(2)),
+            ("remus-2-cut", StreamOptions::checkpointed(2, true)),
+            (
+                "libxc-v2",
+                StreamOptions {
+                    container: Container::Libxc,
+                    version: 2,
+                    ..StreamOptions::xl_save()
+                },
+            ),
+        ] {
+            let Ok(bytes) = t.image.write_stream(&opts) else {
+                continue; // a 2-level PV guest has no saved image
+            };
+            let mut whole = vec![0u8];
+            whole.extend_from_slice(&bytes);
+            write(
+                &out.join("open_stream"),
+                &format!("{variant}-{tag}"),
+                &whole,
+            )?;
+            if opts.container == Container::Libxc && opts.version == 2 {
+                let bare = t.image.write_stream(&StreamOptions {
+                    container: Container::Libxc,
+                    ..StreamOptions::xl_save()
+                })?;
+                let mut records = vec![if kind == GuestKind::Pv { 1 } else { 2 }];
+                records.extend_from_slice(&bare[40..]);
+                write(
+                    &out.join("open_stream"),
+                    &format!("records-{tag}"),
+                    &records,
+                )?;
+            }
         }
     }
     for (name, stream) in gdb_seeds() {

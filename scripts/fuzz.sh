@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run one fuzz target for a given time: scripts/fuzz.sh TARGET SECONDS [libFuzzer args…]
-#   TARGET: open_dump | read_memory | gdb_session | task_walker   (see src/harness.rs)
+#   TARGET: open_dump | read_memory | gdb_session | task_walker | open_stream   (see src/harness.rs)
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); the nightly-only flags it passes work on
 # the stable toolchain with RUSTC_BOOTSTRAP=1. Seeds (builder dumps of every variant)
 # are written to fuzz/seeds/ by examples/make-fuzz-seeds.rs; the growing corpus lives
@@ -14,8 +14,8 @@ target=${1:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]}
 shift 2
 case "$target" in
-  open_dump|read_memory|gdb_session|task_walker) ;;
-  *) echo "fuzz.sh: unknown target $target (open_dump, read_memory, gdb_session, task_walker)" >&2; exit 2 ;;
+  open_dump|read_memory|gdb_session|task_walker|open_stream) ;;
+  *) echo "fuzz.sh: unknown target $target (open_dump, read_memory, gdb_session, task_walker, open_stream)" >&2; exit 2 ;;
 esac
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked

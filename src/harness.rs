@@ -70,6 +70,99 @@ pub fn open_dump(data: &[u8]) -> OpenReport {
     report
 }
 
+/// What [`open_stream`] got to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamReport {
+    /// Pages served, if the bytes opened as a saved image.
+    pub pages: Option<u64>,
+    /// vCPU ids whose registers the image holds.
+    pub registers: Vec<u32>,
+    /// CHECKPOINT records read.
+    pub checkpoints: u64,
+    /// The first 64 bytes of every page served, in pfn order (at most 64 pages).
+    pub first_bytes: Vec<(u64, Vec<u8>)>,
+    /// The `info` summary, if the guest model could be built.
+    pub summary: Option<String>,
+    /// Bytes of the vmcore `convert` wrote, if it could.
+    pub vmcore: Option<u64>,
+}
+
+/// Fixed libxc image and domain headers for [`open_stream`]'s record modes: stream
+/// version 3, x86 PV (1) or HVM (2), 4 KiB pages, Xen 4.17.
+pub fn libxc_headers(domain_type: u32) -> Vec<u8> {
+    let mut h = Vec::with_capacity(40);
+    h.extend_from_slice(&u64::MAX.to_le_bytes());
+    h.extend_from_slice(b"XENF");
+    h.extend_from_slice(&3u32.to_be_bytes());
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&domain_type.to_le_bytes());
+    h.extend_from_slice(&12u16.to_le_bytes());
+    h.extend_from_slice(&[0; 2]);
+    h.extend_from_slice(&4u32.to_le_bytes());
+    h.extend_from_slice(&17u32.to_le_bytes());
+    h
+}
+
+/// Open arbitrary bytes as a saved domain and use all of it: every page (by pfn, then
+/// read), every vCPU record, the guest model and summary, and `convert`.
+///
+/// Input: one mode byte, then the rest. Mode 1 or 2: the rest is libxc records, put
+/// after [`libxc_headers`] of a PV (1) or HVM (2) stream, so the fuzzer works on the
+/// records; any other mode: the rest is the whole file (an xl image, a libxl or libxc
+/// stream, or anything else).
+pub fn open_stream(data: &[u8]) -> StreamReport {
+    let mut report = StreamReport::default();
+    let Some((&mode, rest)) = data.split_first() else {
+        return report;
+    };
+    let bytes = match mode {
+        1 | 2 => {
+            let mut b = libxc_headers(u32::from(mode));
+            b.extend_from_slice(rest);
+            b
+        }
+        _ => rest.to_vec(),
+    };
+    let Ok(dump) = XenDump::from_bytes(bytes) else {
+        return report;
+    };
+    let Some(saved) = dump.saved_image() else {
+        return report;
+    };
+    report.pages = Some(dump.valid_page_count());
+    report.registers = saved.vcpus_saved.clone();
+    report.checkpoints = saved.checkpoints;
+    for i in 0..dump.valid_page_count().min(64) {
+        let index = crate::addr::PageIndex(i);
+        let Some(pfn) = dump.pfn_of(index) else {
+            continue;
+        };
+        assert_eq!(dump.page_of_pfn(pfn), Some(index), "pfn lookups disagree");
+        if let Ok(page) = dump.page(index) {
+            report.first_bytes.push((pfn.0, page[..64].to_vec()));
+        }
+        let mut b = [0u8; 8];
+        let _ = dump.read_page(index, 4088, &mut b);
+        let _ = dump.page_span(index, 8);
+    }
+    for slot in 0..dump.vcpus().len() {
+        let _ = dump.raw_context(slot);
+        let _ = dump.descriptor_tables(slot);
+    }
+    let _ = dump.shared_info();
+    if let Ok(guest) = Guest::new(dump, GuestOptions::default()) {
+        report.summary = Some(Summary::of(&guest).to_string());
+        use crate::convert::{write_vmcore, ConvertOptions, NoProgress, Plan};
+        if let Ok(plan) = Plan::new(&guest, &ConvertOptions::default()) {
+            let mut out = std::io::Cursor::new(Vec::new());
+            if write_vmcore(&guest, &plan, &mut out, &mut NoProgress).is_ok() {
+                report.vmcore = Some(out.into_inner().len() as u64);
+            }
+        }
+    }
+    report
+}
+
 /// What [`read_memory`] got to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadReport {
@@ -413,11 +506,25 @@ pub fn micro_session(banner_va: u64) -> Vec<u8> {
     v
 }
 
+/// The [`open_stream`] seed: the [`MicroGuest`] as an `xl save` image of a Remus stream
+/// of two checkpoints, cut in a third (mode byte 0: the whole file).
+pub fn micro_stream() -> Vec<u8> {
+    use crate::builder::StreamOptions;
+    let m = MicroGuest::new().expect("micro guest");
+    let mut v = vec![0u8];
+    v.extend(
+        m.image
+            .write_stream(&StreamOptions::checkpointed(2, true))
+            .expect("micro stream"),
+    );
+    v
+}
+
 /// Small inputs that reach deep into each harness, kept in `tests/fuzz_regressions/`
 /// (`cargo run --example make-fuzz-seeds -- --regressions` writes them there):
-/// `(target, name, bytes)`. A [`MicroGuest`] as a current ELF dump (`open_dump`) and as
-/// a legacy dump behind [`micro_reads`] (`read_memory`), and [`micro_session`]
-/// (`gdb_session`).
+/// `(target, name, bytes)`. A [`MicroGuest`] as a current ELF dump (`open_dump`), as
+/// a legacy dump behind [`micro_reads`] (`read_memory`) and as a checkpointed saved
+/// image ([`micro_stream`], `open_stream`), and [`micro_session`] (`gdb_session`).
 pub fn micro_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let m = MicroGuest::new().expect("micro guest");
     let elf = m
@@ -441,5 +548,6 @@ pub fn micro_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ),
         // The 64-bit made-up kernel, untouched.
         ("task_walker", "seed-kernel64-untouched", vec![0]),
+        ("open_stream", "seed-micro-remus-hvm32", micro_stream()),
     ]
 }

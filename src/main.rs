@@ -39,6 +39,9 @@ Examples:
                                                (vmlinux: the dumped kernel, with DWARF)
   xendump-gdbserver convert guest.core -o vmcore
                                                write an ELF vmcore for crash, drgn, gdb
+  xl save -c guest guest.img; xendump-gdbserver guest.img
+                                               a running guest, checkpointed: saved images
+                                               (xl save, xl migrate, Remus) serve like dumps
 
 In gdb: `info threads` lists the vCPUs (vCPU n is thread n+1), then, with --vmlinux,
 every kernel task (`monitor ps`). The dump is read-only: writes and resuming are
@@ -56,7 +59,8 @@ fn after_help() -> String {
     text
 }
 
-/// Serve a Xen domain core dump (xl/xm dump-core) to gdb as a halted machine.
+/// Serve a Xen domain core dump (xl/xm dump-core) or saved domain (xl save) to gdb
+/// as a halted machine.
 #[derive(Parser, Debug)]
 #[command(name = "xendump-gdbserver", version, after_help = after_help())]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -170,7 +174,8 @@ struct InfoArgs {
 
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// The dump file (written by `xl dump-core` or `xm dump-core`).
+    /// The dump file (written by `xl dump-core` or `xm dump-core`), or a saved domain
+    /// (`xl save [-c]`).
     #[arg(required = true)]
     dump: Option<PathBuf>,
     /// Where to listen: PORT, :PORT or HOST:PORT. Loopback unless you name another
@@ -214,7 +219,7 @@ struct ServeArgs {
 struct GuestArgs {
     /// Paging mode for address translation. `auto` reads it from each vCPU's CR0/CR4
     /// (PV guests: from their width). HVM dumps carry no EFER, so long mode is inferred
-    /// from the registers unless you say `4level`/`5level`.
+    /// from the registers unless you say `4level`/`5level` (saved images record EFER).
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     paging: ModeArg,
     /// Register layout served to gdb. `auto`: from the guest's width and mode.

@@ -4,7 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::dump::{ContextLayout, DumpFormat, GuestKind, Width};
+use crate::dump::stream::Container;
+use crate::dump::{ContextLayout, DumpFormat, GuestKind, SavedImage, Width};
 use crate::memory::{Guest, LegacyLayout, RootSource};
 use crate::os::linux::kernel::{LinuxKernel, TaskRegisters};
 use crate::os::linux::{find_vmcoreinfo, KernelMap, ScanDepth};
@@ -34,6 +35,9 @@ pub struct Summary {
     pub mfn_range: Option<[String; 2]>,
     pub index_bytes: usize,
     pub vcpus: Vec<VcpuSummary>,
+    /// Saved images: what the stream says of itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_image: Option<SavedImage>,
     /// Legacy HVM dumps: the slot → pfn rule in use, and how each rule checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub legacy_hvm_layout: Option<LegacyLayout>,
@@ -136,6 +140,12 @@ fn signed_hex(v: i64) -> String {
 pub struct VcpuSummary {
     pub slot: usize,
     pub online: bool,
+    /// Does the file hold this vCPU's registers? (A saved image skips vCPUs that were
+    /// down.)
+    pub registers_saved: bool,
+    /// EFER, when the file records it (HVM saved images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub efer: Option<String>,
     pub mode: &'static str,
     pub rip: String,
     pub rsp: String,
@@ -166,7 +176,6 @@ impl Summary {
     /// Summarise `guest`.
     pub fn of(guest: &Guest) -> Summary {
         let d = guest.dump();
-        let frames = d.frames();
         let hex = |v: u64| format!("{v:#x}");
         let vcpus = guest
             .vcpus()
@@ -178,6 +187,8 @@ impl Summary {
                 VcpuSummary {
                     slot: v.slot,
                     online: v.online(),
+                    registers_saved: v.recorded,
+                    efer: v.efer.map(hex),
                     mode: if v.kernel_mode() { "kernel" } else { "user" },
                     rip: hex(v.rip),
                     rsp: hex(v.gprs.rsp),
@@ -215,23 +226,40 @@ impl Summary {
             })
             .collect();
         Summary {
-            format: match d.format() {
-                DumpFormat::Elf => "ELF xc_core",
-                DumpFormat::Legacy => "legacy xc_core (pre-ELF, Xen 3.0.x)",
+            format: match (d.format(), d.saved_image().map(|s| s.container)) {
+                (DumpFormat::Elf, _) => "ELF xc_core",
+                (DumpFormat::Legacy, _) => "legacy xc_core (pre-ELF, Xen 3.0.x)",
+                (DumpFormat::SavedImage, Some(Container::Xl)) => {
+                    "xl save image (libxl stream, libxc migration stream)"
+                }
+                (DumpFormat::SavedImage, Some(Container::Libxl)) => {
+                    "libxl stream (libxc migration stream inside)"
+                }
+                (DumpFormat::SavedImage, _) => "libxc migration stream",
             },
             format_version: d
                 .format_version()
                 .map(|v| format!("{}.{}", v >> 32, v & 0xffff_ffff)),
             elf_class: d.elf_class64().map(|c| if c { 64 } else { 32 }),
             elf_machine: d.elf_machine(),
-            magic: format!("{:#x}", d.magic()),
-            xen_version: d.xen_version().map(|v| v.version_string()),
+            magic: match d.saved_image() {
+                Some(s) => format!("XENF, stream version {}", s.libxc_version),
+                None => format!("{:#x}", d.magic()),
+            },
+            xen_version: match d.saved_image() {
+                Some(s) if s.xen_major == 0 => Some(format!(
+                    "unknown (converted from a legacy stream by version {})",
+                    s.xen_minor
+                )),
+                Some(s) => Some(format!("{}.{}", s.xen_major, s.xen_minor)),
+                None => d.xen_version().map(|v| v.version_string()),
+            },
             xen_capabilities: d.xen_version().map(|v| v.capabilities.clone()),
             xen_changeset: d
                 .xen_version()
                 .map(|v| v.changeset.clone())
                 .filter(|c| !c.is_empty()),
-            hypervisor_64bit: d.xen_version().map(|v| v.hypervisor_is_64bit()),
+            hypervisor_64bit: d.hypervisor_64bit(),
             tools_width: d.tools_width().map(width_bits),
             guest_kind: match d.guest_kind() {
                 GuestKind::Pv => "PV",
@@ -252,8 +280,9 @@ impl Summary {
             pages_in_file: d.pages_present(),
             pfn_range: d.pfn_range().map(|(a, b)| [hex(a.0), hex(b.0)]),
             mfn_range: d.mfn_range().map(|(a, b)| [hex(a.0), hex(b.0)]),
-            index_bytes: frames.index_bytes(),
+            index_bytes: d.index_bytes(),
             vcpus,
+            saved_image: d.saved_image().cloned(),
             legacy_hvm_layout: guest.legacy_layout().cloned(),
             warnings: {
                 let mut w = d.warnings().to_vec();
@@ -391,12 +420,19 @@ impl fmt::Display for Summary {
             Some([a, b]) => writeln!(f, "pfn range:       {a} .. {b}")?,
             None => writeln!(f, "pfn range:       unknown (no p2m in this dump)")?,
         }
-        match &self.mfn_range {
-            Some([a, b]) => writeln!(f, "mfn range:       {a} .. {b}")?,
-            None => writeln!(
+        match (&self.mfn_range, &self.saved_image) {
+            (Some([a, b]), _) => writeln!(f, "mfn range:       {a} .. {b}")?,
+            (None, Some(_)) => writeln!(
+                f,
+                "mfn range:       unknown (a saved image names pages by pfn only)"
+            )?,
+            (None, None) => writeln!(
                 f,
                 "mfn range:       unknown (HVM dumps record guest frames only)"
             )?,
+        }
+        if let Some(s) = &self.saved_image {
+            write_saved(f, s, self.pages)?;
         }
         if let Some(l) = &self.legacy_hvm_layout {
             writeln!(f, "slot -> pfn:     {}", l.describe())?;
@@ -413,6 +449,14 @@ impl fmt::Display for Summary {
         }
         writeln!(f, "vCPUs:           {}", self.vcpus.len())?;
         for v in &self.vcpus {
+            if !v.registers_saved {
+                writeln!(
+                    f,
+                    "  vCPU {:<3} offline (no registers saved: the vCPU was down)",
+                    v.slot
+                )?;
+                continue;
+            }
             writeln!(
                 f,
                 "  vCPU {:<3} {:<7} {:<6} rip {:<18} rsp {:<18} cr3 {:<18} ({} {}) {} [{}]",
@@ -430,6 +474,9 @@ impl fmt::Display for Summary {
             if let Some(c) = &v.cr3_stored {
                 writeln!(f, "           stored cr3 {c} (a machine address)")?;
             }
+            if let Some(e) = &v.efer {
+                writeln!(f, "           efer {e}")?;
+            }
             if let Some(n) = &v.root_note {
                 writeln!(f, "           root: {n}")?;
             }
@@ -445,6 +492,200 @@ impl fmt::Display for Summary {
         }
         Ok(())
     }
+}
+
+fn write_saved(f: &mut fmt::Formatter<'_>, s: &SavedImage, pages: u64) -> fmt::Result {
+    let mut container = match s.container {
+        Container::Xl => "xl header".to_string(),
+        Container::Libxl => "no xl header".to_string(),
+        Container::Libxc => "bare".to_string(),
+    };
+    if let Some(x) = &s.xl {
+        container.push_str(&format!(
+            " (flags {:#x}/{:#x}, {} bytes of optional data)",
+            x.mandatory_flags, x.optional_flags, x.optional_data_len
+        ));
+    }
+    if let Some(v) = s.libxl_version {
+        container.push_str(&format!(
+            ", libxl stream v{v}{}",
+            if s.libxl_from_legacy {
+                " (converted from a legacy stream)"
+            } else {
+                ""
+            }
+        ));
+    }
+    writeln!(
+        f,
+        "saved image:     {container}, libxc stream v{} at offset {:#x}: {}",
+        s.libxc_version, s.libxc_offset, s.domain_type
+    )?;
+    if let Some(c) = s.xl.as_ref().and_then(|x| x.config.as_ref()) {
+        let mut line = format!(
+            "{} bytes{}",
+            c.bytes,
+            if c.json { " of JSON" } else { " (not JSON)" }
+        );
+        if let Some(n) = &c.name {
+            line.push_str(&format!(", name {n:?}"));
+        }
+        if let Some(t) = &c.domain_type {
+            line.push_str(&format!(", type {t}"));
+        }
+        if let Some(n) = c.max_vcpus {
+            line.push_str(&format!(", {n} vCPUs"));
+        }
+        if let Some(a) = &c.avail_vcpus {
+            line.push_str(&format!(" ({} online)", a.len()));
+        }
+        if let Some(m) = c.max_memkb {
+            line.push_str(&format!(", {} MiB", m >> 10));
+        }
+        if let Some(u) = &c.uuid {
+            line.push_str(&format!(", uuid {u}"));
+        }
+        writeln!(f, "  config:        {line}")?;
+    }
+    writeln!(
+        f,
+        "  stream:        {}{}",
+        if s.complete {
+            "complete (END record)"
+        } else {
+            "INCOMPLETE (no END record)"
+        },
+        match (s.checkpoints, s.dropped_pages) {
+            (0, _) => String::new(),
+            (n, 0) => format!(", {n} checkpoints: the last is served"),
+            (n, d) =>
+                format!(", {n} checkpoints: the last is served, {d} page copies after it dropped"),
+        }
+    )?;
+    let records: Vec<String> = s
+        .records
+        .iter()
+        .map(|r| format!("{} {}×{}", r.layer, r.name, r.count))
+        .collect();
+    writeln!(f, "  records:       {}", records.join(", "))?;
+    if s.skipped_optional > 0 {
+        writeln!(
+            f,
+            "                 {} optional records of unknown types skipped",
+            s.skipped_optional
+        )?;
+    }
+    let types: Vec<String> = s
+        .page_types
+        .iter()
+        .map(|t| format!("{} {}", t.page_type, t.count))
+        .collect();
+    writeln!(
+        f,
+        "  page copies:   {} for {} pages{}{}; types {}",
+        s.page_copies,
+        s.pages,
+        if s.pages_without_data > 0 {
+            format!(", {} pfns without data", s.pages_without_data)
+        } else {
+            String::new()
+        },
+        if s.verify_pages > 0 {
+            format!(", {} verify copies (compared, not served)", s.verify_pages)
+        } else {
+            String::new()
+        },
+        types.join(", ")
+    )?;
+    writeln!(
+        f,
+        "  page index:    {} bytes, {} batches{} ({:.3} bytes/page)",
+        s.index_bytes,
+        s.index_batches,
+        s.index_runs
+            .map_or(", one entry a page".to_string(), |r| format!(", {r} runs")),
+        s.index_bytes as f64 / pages.max(1) as f64
+    )?;
+    if let Some(pv) = &s.pv {
+        writeln!(
+            f,
+            "  PV:            {}-bit, {} page-table levels{}",
+            u32::from(pv.guest_width) * 8,
+            pv.pt_levels,
+            match pv.p2m_pfns {
+                Some((a, b)) => format!(
+                    ", p2m of pfns {a:#x}..{b:#x} in {} frames (pfns {})",
+                    pv.p2m_frames.len(),
+                    pv.p2m_frames
+                        .iter()
+                        .take(4)
+                        .map(|p| format!("{p:#x}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        + if pv.p2m_frames.len() > 4 { " …" } else { "" }
+                ),
+                None => ", no p2m frame list".to_string(),
+            }
+        )?;
+    }
+    if let Some(t) = &s.tsc {
+        writeln!(
+            f,
+            "  TSC:           mode {}, {} kHz, {} ns elapsed, incarnation {}",
+            t.mode, t.khz, t.nsec, t.incarnation
+        )?;
+    }
+    if !s.hvm_params.is_empty() {
+        let p: Vec<String> = s
+            .hvm_params
+            .iter()
+            .map(|p| format!("{} {:#x}", p.name, p.value))
+            .collect();
+        writeln!(f, "  HVM params:    {}", p.join(", "))?;
+    }
+    if let Some(c) = &s.hvm_context {
+        let e: Vec<String> = c
+            .entries
+            .iter()
+            .map(|e| format!("{}×{}", e.name, e.count))
+            .collect();
+        writeln!(
+            f,
+            "  HVM context:   {} bytes{}: {}",
+            c.bytes,
+            match &c.header {
+                Some(h) => format!(
+                    " (saved by changeset {:#x}, cpuid {:#x}, guest TSC {} kHz)",
+                    h.changeset, h.cpuid, h.gtsc_khz
+                ),
+                None => String::new(),
+            },
+            e.join(", ")
+        )?;
+    }
+    for x in &s.vcpu_extras {
+        writeln!(
+            f,
+            "  vCPU {} extras: extended {} bytes, xsave {} bytes, {} MSRs",
+            x.vcpu, x.extended, x.xsave, x.msrs
+        )?;
+    }
+    for e in &s.emulator {
+        writeln!(
+            f,
+            "  emulator:      {} (emulator {}, index {}), {} bytes",
+            e.kind, e.emulator, e.index, e.bytes
+        )?;
+    }
+    if s.cpuid_leaves.is_some() || s.msr_entries.is_some() {
+        writeln!(
+            f,
+            "  CPU policy:    {} CPUID leaves, {} MSRs",
+            s.cpuid_leaves.unwrap_or(0),
+            s.msr_entries.unwrap_or(0)
+        )?;
+    }
+    Ok(())
 }
 
 fn write_linux(f: &mut fmt::Formatter<'_>, l: &LinuxSummary) -> fmt::Result {

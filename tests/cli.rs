@@ -313,3 +313,75 @@ fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+#[test]
+fn info_says_what_a_saved_image_holds() {
+    use xendump_gdbserver::builder::StreamOptions;
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, mode, opts) in [
+        (
+            GuestKind::Pv,
+            PagingMode::FourLevel,
+            StreamOptions::xl_save(),
+        ),
+        (
+            GuestKind::Hvm,
+            PagingMode::FourLevel,
+            StreamOptions::checkpointed(2, true),
+        ),
+    ] {
+        let s = Scenario::new(kind, mode).unwrap();
+        let path = dir.path().join(format!("{kind:?}.img"));
+        std::fs::write(&path, s.write_stream(&opts).unwrap()).unwrap();
+        let out = bin().arg("info").arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let ctx = format!("{kind:?}:\n{text}");
+        for want in [
+            "format:          xl save image (libxl stream, libxc migration stream)",
+            "magic:           XENF, stream version 3",
+            "Xen version:     4.17",
+            "name \"xendump-demo\"",
+            "3 vCPUs (2 online)",
+            "vCPU 2   offline (no registers saved: the vCPU was down)",
+            "mfn range:       unknown (a saved image names pages by pfn only)",
+            "page index:",
+        ] {
+            assert!(text.contains(want), "{want:?} missing: {ctx}");
+        }
+        let j = info_json(&path);
+        assert_eq!(j["saved_image"]["libxc_version"], 3, "{ctx}");
+        assert_eq!(j["vcpus"][2]["registers_saved"], false, "{ctx}");
+        match kind {
+            GuestKind::Pv => {
+                for want in [
+                    "stream:        complete (END record)",
+                    "PV:            64-bit, 4 page-table levels, p2m of pfns 0x0..0x7ff in 4 frames (pfns 0x90 0x91 0x92 0x93)",
+                    "x86 PV",
+                ] {
+                    assert!(text.contains(want), "{want:?} missing: {ctx}");
+                }
+                assert!(text.contains("L4TAB_PIN"), "{ctx}");
+            }
+            GuestKind::Hvm => {
+                for want in [
+                    "INCOMPLETE (no END record), 2 checkpoints: the last is served",
+                    "HVM params:    STORE_PFN 0xfeffc",
+                    "HVM context:",
+                    "CPU×2",
+                    "efer 0xd01",
+                    "emulator:      EMULATOR_CONTEXT (emulator 2, index 0)",
+                    "warning: the stream goes on after its last CHECKPOINT",
+                ] {
+                    assert!(text.contains(want), "{want:?} missing: {ctx}");
+                }
+                assert_eq!(j["vcpus"][0]["efer"], "0xd01", "{ctx}");
+            }
+        }
+        eprintln!("{text}");
+    }
+}

@@ -1648,3 +1648,88 @@ fn convert_bytes_with(
     write_vmcore(guest, &plan, &mut out, &mut NoProgress)?;
     Ok((out.into_inner(), plan))
 }
+
+/// A saved image converts to the vmcore of the dump of the same guest: the same
+/// segments holding the same bytes (a PV image's tables are canonical already, as
+/// `convert` makes a dump's), `xen_start_info` cleared alike, the same `NT_PRSTATUS` for
+/// every saved vCPU; the info note says where the tables came from.
+#[test]
+fn saved_images_convert_to_the_vmcore_of_the_same_guest() {
+    use xendump_gdbserver::builder::StreamOptions;
+    for (kind, mode) in [
+        (GuestKind::Pv, PagingMode::FourLevel),
+        (GuestKind::Pv, PagingMode::Pae),
+        (GuestKind::Hvm, PagingMode::FourLevel),
+        (GuestKind::Hvm, PagingMode::Pae),
+    ] {
+        let s = linux_like(kind, mode);
+        let (dump_core, _) =
+            convert_bytes(&guest_of(s.image.write(&DumpOptions::default()).unwrap())).unwrap();
+        let dump_core = Core::parse(dump_core);
+        for opts in [
+            StreamOptions::xl_save(),
+            StreamOptions::checkpointed(2, true),
+        ] {
+            let name = format!("{kind:?} {mode} {:?}", opts.passes);
+            let guest = guest_of(s.write_stream(&opts).unwrap());
+            let (out, plan) = convert_bytes(&guest).unwrap();
+            let core = Core::parse(out);
+            assert!(plan.tables.is_none(), "{name}: nothing to canonicalise");
+            assert_eq!(
+                plan.start_info.is_some(),
+                kind == GuestKind::Pv,
+                "{name}: xen_start_info cleared as in the dump's vmcore"
+            );
+            let strip = |ls: Vec<Load>| -> Vec<(u64, u64, u64)> {
+                ls.into_iter().map(|l| (l.vaddr, l.paddr, l.size)).collect()
+            };
+            assert_eq!(
+                strip(core.physical()),
+                strip(dump_core.physical()),
+                "{name}"
+            );
+            assert_eq!(strip(core.image()), strip(dump_core.image()), "{name}");
+            for l in core.physical() {
+                for pa in (l.paddr..l.paddr + l.size).step_by(PAGE_SIZE as usize) {
+                    assert!(
+                        core.phys_page(pa) == dump_core.phys_page(pa),
+                        "{name}: page at {pa:#x}"
+                    );
+                }
+            }
+            if kind == GuestKind::Pv {
+                check_canonical_tables(&name, &s, &core);
+            }
+            check_pages_but_tables(&name, &s, &core, kind == GuestKind::Pv);
+            let prstatus = |c: &Core| -> Vec<Vec<u8>> {
+                c.notes_named("CORE", object::elf::NT_PRSTATUS)
+                    .map(|n| n.desc.clone())
+                    .collect()
+            };
+            assert_eq!(prstatus(&core)[..2], prstatus(&dump_core)[..2], "{name}");
+            let info = xendump_info(&core);
+            for want in [
+                "DUMP_FORMAT=saved-image\n",
+                "SAVED_IMAGE=libxc stream v3",
+                if kind == GuestKind::Pv {
+                    "PAGE_TABLE_FRAMES=pseudo-physical (canonical in the saved image)\n"
+                } else {
+                    "PAGE_TABLE_FRAMES=pseudo-physical\n"
+                },
+                if kind == GuestKind::Pv {
+                    "CONTEXT_RECORD=vcpu_guest_context\n"
+                } else {
+                    "CONTEXT_RECORD=hvm_hw_cpu\n"
+                },
+            ] {
+                assert!(info.contains(want), "{name}: no {want:?} in\n{info}");
+            }
+            let contexts: Vec<usize> = core
+                .notes_named("XENDUMP", NT_XENDUMP_CONTEXT)
+                .map(|n| n.desc.len())
+                .collect();
+            assert_eq!(contexts.len(), 3, "{name}");
+            assert_eq!(contexts[2], 0, "{name}: vCPU 2 was down");
+        }
+    }
+}

@@ -709,3 +709,136 @@ fn bulk_dumps_are_exact_and_stop_at_the_first_unreadable_page() {
         assert_eq!(got[..8], f.user_value.to_le_bytes(), "{ctx}");
     }
 }
+
+/// Lines of one `info registers` block, by register name, without the ones named in
+/// `skip`.
+fn register_lines<'a>(block: &'a str, skip: &[&str]) -> Vec<&'a str> {
+    block
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                && l.split_whitespace().count() >= 2
+                && !skip.contains(&l.split_whitespace().next().unwrap_or(""))
+        })
+        .collect()
+}
+
+#[test]
+fn gdb_sees_a_saved_image_as_the_dump_of_the_same_guest() {
+    use xendump_gdbserver::builder::StreamOptions;
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, mode) in [
+        (GuestKind::Pv, PagingMode::FourLevel),
+        (GuestKind::Pv, PagingMode::Pae),
+        (GuestKind::Hvm, PagingMode::FourLevel),
+        (GuestKind::Hvm, PagingMode::Pae),
+    ] {
+        let s = Scenario::new(kind, mode).unwrap();
+        let f = &s.facts;
+        let wide = !x86::is_32bit(mode);
+        let width = if wide { Width::Bits64 } else { Width::Bits32 };
+        let (xw, unit) = if wide { ("g", 8) } else { ("w", 4) };
+        let cmds = [
+            "info threads".to_string(),
+            format!("x/s {:#x}", f.banner_va),
+            format!("x/1x{xw} {:#x}", f.jiffies_va),
+            format!("x/8x{xw} {:#x}", f.data_va + 8),
+            format!("x/x{xw} {:#x}", f.unmapped_va),
+            format!("x/x{xw} {:#x}", f.absent_va),
+            "thread 1".into(),
+            "echo ==REGS==\\n".into(),
+            "info registers".into(),
+            "thread 2".into(),
+            "echo ==REGS==\\n".into(),
+            "info registers".into(),
+            "thread 3".into(),
+            "echo ==REGS==\\n".into(),
+            "info registers pc sp".into(),
+            "echo ==END==\\n".into(),
+            "monitor view physical".into(),
+            format!("x/s {:#x}", f.banner_pa),
+        ];
+        let cmds: Vec<&str> = cmds.iter().map(String::as_str).collect();
+        let dump_path = dump_file(
+            &dir,
+            &format!("{kind:?}-{mode}"),
+            &s.write(&DumpOptions::elf(width)).unwrap(),
+        );
+        let dump_out = {
+            let server = Server::start(&dump_path, &[]);
+            gdb(&server.addr, &cmds)
+        };
+        let dump_blocks: Vec<&str> = dump_out.split("==REGS==").skip(1).collect();
+        for (name, opts) in [
+            ("xl-save", StreamOptions::xl_save()),
+            ("remus-2+unfinished", StreamOptions::checkpointed(2, true)),
+        ] {
+            let path = dir.path().join(format!("{kind:?}-{mode}-{name}.img"));
+            std::fs::write(&path, s.write_stream(&opts).unwrap()).unwrap();
+            let server = Server::start(&path, &[]);
+            let out = gdb(&server.addr, &cmds);
+            let ctx = format!(
+                "{kind:?} {mode} {name}:\n{out}\nserver log:\n{}",
+                server.log()
+            );
+            assert!(
+                out.contains("Thread 1.1 (vCPU 0, online, kernel mode)"),
+                "{ctx}"
+            );
+            assert!(
+                out.contains("Thread 1.2 (vCPU 1, online, user mode)"),
+                "{ctx}"
+            );
+            assert!(
+                out.contains("Thread 1.3 (vCPU 2, offline, no registers saved)"),
+                "{ctx}"
+            );
+            assert_eq!(
+                out.matches(&format!("\"{}\"", f.banner)).count(),
+                2,
+                "{ctx}"
+            );
+            let jline = format!(
+                "{:#0w$x}",
+                f.jiffies & if wide { u64::MAX } else { 0xffff_ffff },
+                w = unit * 2 + 2
+            );
+            assert!(out.contains(&jline), "jiffies {jline}: {ctx}");
+            assert!(
+                out.contains(&format!("{:#0w$x}", 0xda7a_0000u64, w = unit * 2 + 2)),
+                "data: {ctx}"
+            );
+            for va in [f.unmapped_va, f.absent_va] {
+                assert!(
+                    out.contains(&format!("Cannot access memory at address {va:#x}")),
+                    "{ctx}"
+                );
+            }
+            let expected = s.stream_states(&opts);
+            let blocks: Vec<&str> = out.split("==REGS==").skip(1).collect();
+            assert_eq!(blocks.len(), 3, "{ctx}");
+            for slot in 0..2 {
+                for (name, want) in expected_regs(&expected[slot], wide) {
+                    assert_eq!(
+                        reg(blocks[slot], name),
+                        Some(want),
+                        "vCPU {slot} {name}: {ctx}"
+                    );
+                }
+                // Every register as the dump of the same guest shows it, but a PV
+                // guest's CR3: the saved image knows the pfn of its table, the dump
+                // the machine frame.
+                let skip: &[&str] = if kind == GuestKind::Pv { &["cr3"] } else { &[] };
+                assert_eq!(
+                    register_lines(blocks[slot], skip),
+                    register_lines(dump_blocks[slot], skip),
+                    "vCPU {slot}: {ctx}"
+                );
+            }
+            let third = blocks[2].split("==END==").next().unwrap();
+            assert!(third.contains("<unavailable>"), "{ctx}");
+        }
+    }
+}

@@ -38,7 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("server", &["gdb", "threads"]),
     // Test support: the builder describes guests with the lower layers' vocabulary
     // (a Linux guest's kernel structs with the OS layer's layout); the harness drives
-    // everything the server does.
+    // everything the server and `convert` do.
     (
         "builder",
         &["addr", "kinds", "vcpu", "dump", "memory", "os"],
@@ -46,7 +46,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "harness",
         &[
-            "addr", "kinds", "vcpu", "dump", "memory", "os", "threads", "summary", "gdb", "builder",
+            "addr", "kinds", "vcpu", "dump", "memory", "os", "threads", "summary", "gdb",
+            "convert", "builder",
         ],
     ),
 ];

@@ -300,6 +300,52 @@ fn the_walker_returns_exactly_the_described_tasks_in_every_shape() {
     }
 }
 
+/// A saved image of the same guest walks to the same tasks: a PV image's page tables
+/// (the kernel's, every process's) are pfns, each task's `mm->pgd` translates to one.
+#[test]
+fn the_walker_reads_saved_images_as_dumps() {
+    use xendump_gdbserver::builder::StreamOptions;
+    for (v, kind, mode, kaslr) in [
+        (
+            Variant::new(Bits::X86_64, Shapes::Linux61),
+            GuestKind::Pv,
+            PagingMode::FourLevel,
+            KASLR,
+        ),
+        (
+            Variant::new(Bits::X86_64, Shapes::Linux62),
+            GuestKind::Hvm,
+            PagingMode::FourLevel,
+            KASLR,
+        ),
+        (
+            Variant::new(Bits::I386, Shapes::Linux61),
+            GuestKind::Pv,
+            PagingMode::Pae,
+            0x40_0000,
+        ),
+    ] {
+        let c = case(v, kind, mode, kaslr);
+        for opts in [
+            StreamOptions::xl_save(),
+            StreamOptions::checkpointed(2, true),
+        ] {
+            let bytes = c
+                .guest
+                .image
+                .write_stream(&c.guest.stream_options(&opts))
+                .unwrap();
+            let guest =
+                Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default()).unwrap();
+            check_walk(
+                &c,
+                &guest,
+                &format!("saved {v:?} {kind:?} {mode} {:?}", opts.passes),
+            );
+        }
+    }
+}
+
 /// Walk a damaged copy of the 6.1 x86_64 guest; the walk must end, flagged incomplete.
 fn damaged(damage: &[Damage], opts: impl Fn(&mut WalkOptions)) -> (Case, TaskWalk) {
     let mut c = case(

@@ -6,6 +6,12 @@ use crate::dump::ContextLayout;
 /// Why a guest description could not be built or written as a dump.
 #[derive(Debug, Error)]
 pub enum BuildError {
+    /// The format cannot hold this guest.
+    #[error("cannot write {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+    },
     /// A frame run of zero pages, or one reaching beyond frame 2^52.
     #[error("frame run at {pfn} with {count} pages is empty or overflows")]
     BadRun {

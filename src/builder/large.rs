@@ -264,6 +264,9 @@ impl LargeGuest {
                 }
             };
             v.ctrlreg = [0x8005_0033, 0, 0, cr3, 0x0035_06f0, 0, 0, 0];
+            if self.kind == GuestKind::Hvm {
+                v.efer = x86::efer_for(mode);
+            }
             v.rip = 0xffff_ffff_8100_0000 + 0x10 * slot as u64;
             v.gprs.rsp = MAPPED_VA + 0x800;
             v.gprs.rax = 0x1000 + slot as u64;

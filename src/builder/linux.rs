@@ -466,6 +466,23 @@ impl LinuxGuest {
         Builder::new(spec)?.run()
     }
 
+    /// `opts` for a saved image of this guest: every process's page tables and the
+    /// kernel's own are pinned tables a PV save path rewrites, not only the vCPUs'.
+    pub fn stream_options(&self, opts: &super::StreamOptions) -> super::StreamOptions {
+        let mut o = opts.clone();
+        if self.image.kind == GuestKind::Pv {
+            o.pv_roots.push(self.facts.kernel_root.frame);
+            o.pv_roots.extend(
+                self.facts
+                    .tasks
+                    .iter()
+                    .filter_map(|t| t.root)
+                    .map(|r| r.frame),
+            );
+        }
+        o
+    }
+
     /// Write `bytes` at kernel virtual address `va` (through the kernel's mappings).
     pub fn write_virt(&mut self, va: u64, bytes: &[u8]) -> Result<(), LinuxBuildError> {
         write_virt(&mut self.image, &self.kernel_tables, va, bytes)
@@ -1358,6 +1375,9 @@ impl Builder {
                 }
             };
             v.ctrlreg = [cr0, 0, 0, cr3, cr4, 0, 0, 0];
+            if spec.kind == GuestKind::Hvm {
+                v.efer = x86::efer_for(spec.mode);
+            }
             if self.width == Width::Bits64 {
                 v.gs_base_kernel = per_cpu_area[cpu];
             }

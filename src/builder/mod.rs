@@ -23,6 +23,7 @@ mod options;
 pub mod pagetable;
 pub mod scenario;
 mod sparse;
+pub mod stream;
 pub mod tiny;
 mod vcpu;
 pub mod vmlinux;
@@ -36,6 +37,7 @@ pub use image::{
 pub use options::{
     all_variants, DumpOptions, ElfOptions, Layout, LegacyHvmCr3, LegacyOptions, PHYS_TABLE_MFN,
 };
+pub use stream::{Container, Passes, StreamLayout, StreamOptions};
 pub use vcpu::VcpuImage;
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::memory::{PageSize, PagingMode, Root};
 use crate::vcpu::{VGCF_IN_KERNEL, VGCF_ONLINE};
 
 use super::pagetable::{EntryFlags, PageTableBuilder, PageTableError};
-use super::{x86, BuildError, DumpOptions, GuestImage, Layout, VcpuImage};
+use super::{x86, BuildError, DumpOptions, GuestImage, Layout, StreamOptions, VcpuImage};
 
 /// Guest frames of RAM in a scenario (8 MiB).
 pub const RAM_PAGES: u64 = 0x800;
@@ -448,6 +448,10 @@ impl Scenario {
             v.selectors.es = uss;
             let root = roots[usize::from(user)];
             v.ctrlreg = [cr0, 0, 0xdead_0000 + slot, encode(root), cr4, 0, 0, 0];
+            if kind == GuestKind::Hvm {
+                // Only a saved image's CPU record holds it.
+                v.efer = x86::efer_for(mode);
+            }
             if user && kind == GuestKind::Pv && width == Width::Bits64 {
                 // 64-bit PV: CR3 keeps the kernel table, ctrlreg[1] holds the user table
                 // the vCPU was running on.
@@ -609,6 +613,36 @@ impl Scenario {
     /// The guest as a dump in `opts` format.
     pub fn write(&self, opts: &DumpOptions) -> Result<Vec<u8>, BuildError> {
         self.image.write(opts)
+    }
+
+    /// `opts` for a saved image of this guest: the kernel's own top-level table, which
+    /// no vCPU runs on, is a (pinned) page table to the save path too.
+    pub fn stream_options(&self, opts: &StreamOptions) -> StreamOptions {
+        let mut o = opts.clone();
+        if self.image.kind == GuestKind::Pv {
+            if let Some((_, root)) = self.facts.kernel_pgd {
+                o.pv_roots.push(root.frame);
+            }
+        }
+        o
+    }
+
+    /// The guest as a saved image written with `opts`.
+    pub fn write_stream(&self, opts: &StreamOptions) -> Result<Vec<u8>, BuildError> {
+        self.image.write_stream(&self.stream_options(opts))
+    }
+
+    /// The non-zero pages of a saved image of this guest written with `opts`.
+    pub fn stream_contents(
+        &self,
+        opts: &StreamOptions,
+    ) -> std::collections::BTreeMap<GuestFrame, Box<super::Page>> {
+        self.image.stream_contents(&self.stream_options(opts))
+    }
+
+    /// The vCPU states a reader finds in a saved image of this guest written with `opts`.
+    pub fn stream_states(&self, opts: &StreamOptions) -> Vec<crate::vcpu::VcpuState> {
+        self.image.stream_states(&self.stream_options(opts))
     }
 
     /// The oracle translation for vCPU `slot`: (table-space frame, offset).

@@ -130,6 +130,7 @@ fn busy_vcpu(seed: u64) -> VcpuImage {
         syscall_callback_eip: v(53),
         vm_assist: v(54),
         fpu,
+        efer: v(55),
     }
 }
 

@@ -198,6 +198,9 @@ impl TinyGuest {
             v.selectors.cs = cs;
             v.selectors.ss = ss;
             v.ctrlreg = [cr0, 0, 0xdead_0000 + slot, cr3, cr4, 0, 0, 0];
+            if kind == GuestKind::Hvm {
+                v.efer = x86::efer_for(mode);
+            }
             if width == Width::Bits64 {
                 v.gs_base_kernel = 0xffff_8880_7fc0_0000 + slot * 0x10_0000;
             }

@@ -62,6 +62,9 @@ pub struct VcpuImage {
     pub vm_assist: u64,
     /// `fpu_ctxt`: the 512-byte FXSAVE image.
     pub fpu: [u8; 512],
+    /// `IA32_EFER`: no `vcpu_guest_context` holds it, an HVM saved image's CPU
+    /// record does (see [`super::stream`]).
+    pub efer: u64,
 }
 
 impl Default for VcpuImage {
@@ -93,6 +96,7 @@ impl Default for VcpuImage {
             syscall_callback_eip: 0,
             vm_assist: 0,
             fpu: [0; 512],
+            efer: 0,
         }
     }
 }
@@ -362,6 +366,9 @@ impl VcpuImage {
             gs_base_kernel: base(self.gs_base_kernel),
             gs_base_user: base(self.gs_base_user),
             fpu: (flags & VGCF_I387_VALID != 0).then_some(FxSave(self.fpu)),
+            efer: None,
+            system: None,
+            recorded: true,
         }
     }
 }

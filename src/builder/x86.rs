@@ -280,6 +280,26 @@ pub fn pat_bit(size: PageSize) -> u64 {
     }
 }
 
+/// EFER.SCE, bit 0: SYSCALL enabled.
+pub const EFER_SCE: u64 = 1;
+/// EFER.LME, bit 8: long mode enabled.
+pub const EFER_LME: u64 = 1 << 8;
+/// EFER.LMA, bit 10: long mode active.
+pub const EFER_LMA: u64 = 1 << 10;
+/// EFER.NXE, bit 11: the XD bit in PAE and long-mode entries.
+pub const EFER_NXE: u64 = 1 << 11;
+
+/// The IA32_EFER of a kernel running with paging `mode` (SDM Vol. 3A §2.2.1, §4.1.1):
+/// long mode enabled and active (and SYSCALL on) in 4- and 5-level paging, NXE wherever
+/// entries have the XD bit.
+pub fn efer_for(mode: PagingMode) -> u64 {
+    match mode {
+        PagingMode::FourLevel | PagingMode::FiveLevel => EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE,
+        PagingMode::Pae => EFER_NXE,
+        PagingMode::None | PagingMode::TwoLevel { .. } => 0,
+    }
+}
+
 /// Xen's x86_64 `xen_pfn_to_cr3`: the frame shifted into place, `pfn << 12`.
 pub fn xen_cr3_64(mfn: u64) -> u64 {
     mfn * PAGE_SIZE

@@ -30,7 +30,7 @@ pub struct PfnRecovery {
 /// Give `guest`'s legacy PV dump the pfns its kernel's p2m `list` names.
 pub fn recover_pfns(guest: &mut Guest, list: P2mList) -> Result<PfnRecovery, ConvertError> {
     let dump = guest.dump();
-    if dump.frames().knows_pfns() {
+    if dump.knows_pfns() {
         return Err(ConvertError::PfnsKnown);
     }
     let pages = dump.valid_page_count();

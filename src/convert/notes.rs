@@ -8,12 +8,12 @@
 //! | type | descriptor |
 //! |---|---|
 //! | [`NT_XENDUMP_INFO`] | text, `KEY=value` lines like VMCOREINFO: dump format, Xen version and capabilities, guest kind and width, pages (and `PFNS_FROM` where a legacy PV dump's pfns were recovered), vCPUs with their control registers, the mappings found; for PV guests `PAGE_TABLE_FRAMES` (machine, or pseudo-physical when canonicalised) and what canonicalising did: `PAGE_TABLE_PAGES`, `PAGE_TABLE_ENTRIES_TRANSLATED` and `PAGE_TABLE_ENTRIES_DROPPED` per level (`L4:n L3:n …`), `PAGE_TABLE_LARGE_PAGES`, `PAGE_TABLE_XEN_ENTRIES_CLEARED`, one `PAGE_TABLE_ROOT` per root (its source, mfn, pfn, and why it was not used if it was not), `XEN_START_INFO_CLEARED` |
-//! | [`NT_XENDUMP_CONTEXT`] | one per vCPU, in slot order: the raw `vcpu_guest_context` as Xen stored it (5168 bytes x86_64, 2800 bytes x86_32) |
+//! | [`NT_XENDUMP_CONTEXT`] | one per vCPU, in slot order: the raw `vcpu_guest_context` as Xen stored it (5168 bytes x86_64, 2800 bytes x86_32); for an HVM saved image the `hvm_hw_cpu` record (1032 or 1016 bytes, named by `CONTEXT_RECORD` in the info note); empty for a vCPU the file holds no registers for |
 //! | [`NT_XENDUMP_P2M`] | dumps that record machine frames: little-endian `u64` triples `(pfn, mfn, count)`, ascending by pfn: pfn + i is machine frame mfn + i |
 
 use std::fmt::Write as _;
 
-use crate::dump::{DumpFormat, GuestKind};
+use crate::dump::{DumpFormat, FrameSpace, GuestKind};
 use crate::kinds::Width;
 use crate::memory::Guest;
 
@@ -124,6 +124,7 @@ fn info_text(
         match d.format() {
             DumpFormat::Elf => "elf",
             DumpFormat::Legacy => "legacy",
+            DumpFormat::SavedImage => "saved-image",
         }
     );
     if let Some(v) = d.xen_version() {
@@ -149,16 +150,32 @@ fn info_text(
     let _ = writeln!(
         t,
         "PAGE_TABLE_FRAMES={}",
-        match (d.guest_kind(), tables) {
-            (GuestKind::Pv, None) => "machine",
-            (GuestKind::Pv, Some(_)) => "pseudo-physical (canonicalised)",
-            (GuestKind::Hvm, _) => "pseudo-physical",
+        match (d.guest_kind(), tables, d.table_frame_space()) {
+            (GuestKind::Pv, None, FrameSpace::Guest) =>
+                "pseudo-physical (canonical in the saved image)",
+            (GuestKind::Pv, None, FrameSpace::Machine) => "machine",
+            (GuestKind::Pv, Some(_), _) => "pseudo-physical (canonicalised)",
+            (GuestKind::Hvm, _, _) => "pseudo-physical",
         }
     );
     if let Some(c) = tables {
         table_text(&mut t, c);
     }
     let _ = writeln!(t, "PAGES={}", d.valid_page_count());
+    if let Some(s) = d.saved_image() {
+        let _ = writeln!(
+            t,
+            "SAVED_IMAGE=libxc stream v{}, {}, Xen {}.{}, {} checkpoints, {} page copies{}",
+            s.libxc_version,
+            s.domain_type,
+            s.xen_major,
+            s.xen_minor,
+            s.checkpoints,
+            s.page_copies,
+            if s.complete { "" } else { ", incomplete" }
+        );
+        let _ = writeln!(t, "CONTEXT_RECORD={}", d.context_record());
+    }
     if let Some(r) = d.frames().recovered() {
         let _ = writeln!(t, "PFNS_FROM={}", r.source());
     }

@@ -15,7 +15,7 @@
 //! how crash tells a kdump vmcore from a netdump one.
 
 use crate::addr::{PageIndex, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
-use crate::dump::GuestKind;
+use crate::dump::{FrameSpace, GuestKind};
 use crate::kinds::Width;
 use crate::memory::{Cr3Decode, Guest, PagingMode, RootInfo, RootSource};
 
@@ -152,7 +152,7 @@ impl Plan {
     /// memory the VMCOREINFO search covers; fails on input that cannot be converted.
     pub fn new(guest: &Guest, opts: &ConvertOptions) -> Result<Plan, ConvertError> {
         let dump = guest.dump();
-        if !dump.frames().knows_pfns() {
+        if !dump.knows_pfns() {
             return Err(ConvertError::NoPseudoPhysical);
         }
         let (runs, stats) = page_runs(dump, opts.allow_truncated)?;
@@ -245,10 +245,22 @@ impl Plan {
             }
         }
 
-        let tables = (dump.guest_kind() == GuestKind::Pv && !opts.keep_machine_frames).then(|| {
-            let roots = table_roots(guest, &kernel, vmcoreinfo.as_ref(), &opts.extra_pgds);
-            discover(dump, &roots)
-        });
+        // A saved image's PV page tables are canonical already: its save path rewrote
+        // them (docs/xl-save-format.md), and the image knows no machine frames.
+        let canonical_already =
+            dump.guest_kind() == GuestKind::Pv && dump.table_frame_space() == FrameSpace::Guest;
+        if canonical_already && opts.keep_machine_frames {
+            warnings.push(
+                "--keep-machine-frames: this saved image's page tables hold pfns (its save path rewrote them) and it knows no machine frames: they are written as they are".to_string(),
+            );
+        }
+        let tables = (dump.table_frame_space() == FrameSpace::Machine
+            && dump.guest_kind() == GuestKind::Pv
+            && !opts.keep_machine_frames)
+            .then(|| {
+                let roots = table_roots(guest, &kernel, vmcoreinfo.as_ref(), &opts.extra_pgds);
+                discover(dump, &roots)
+            });
         if let Some(t) = &tables {
             for r in &t.roots {
                 if let Some(why) = r.rejected {
@@ -273,7 +285,7 @@ impl Plan {
         }
 
         let mut start_info = None;
-        if tables.is_some() && !opts.keep_xen_start_info {
+        if (tables.is_some() || canonical_already) && !opts.keep_xen_start_info {
             let search = match opts.xen_start_info_va {
                 Some(va) => match pointer_at(guest, &kernel, va) {
                     Some(p) if p.value != 0 => StartInfoSearch::Found(p),

@@ -146,6 +146,9 @@ mod tests {
             gs_base_kernel: Some(0x95),
             gs_base_user: Some(0x96),
             fpu: None,
+            efer: None,
+            system: None,
+            recorded: true,
         }
     }
 

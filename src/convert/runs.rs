@@ -46,7 +46,7 @@ pub fn page_runs(
     dump: &XenDump,
     allow_truncated: bool,
 ) -> Result<(Vec<PageRun>, RunStats), ConvertError> {
-    if !dump.frames().in_pfn_order() {
+    if !dump.in_pfn_order() {
         return recovered_runs(dump, allow_truncated);
     }
     let mut runs: Vec<PageRun> = Vec::new();
@@ -151,7 +151,7 @@ fn recovered_runs(
 /// pfn, for dumps that record both (PV ELF dumps, legacy HVM dumps, legacy PV dumps
 /// given their pfns).
 pub fn p2m_runs(dump: &XenDump) -> impl Iterator<Item = [u64; 3]> + '_ {
-    let known = dump.frames().knows_pfns() && dump.frames().knows_mfns();
+    let known = dump.knows_pfns() && dump.knows_mfns();
     let mut pages = known
         .then(|| dump.pages_by_pfn())
         .into_iter()

@@ -72,7 +72,7 @@ pub fn apply_vmlinux(
         return Ok(report);
     }
     let width = guest.guest_width();
-    if !guest.dump().frames().knows_pfns() && p2m_list.is_none() {
+    if !guest.dump().knows_pfns() && p2m_list.is_none() {
         // Legacy PV: XenLinux and Linux of that era had no KASLR.
         let list = kernel_reader(guest).and_then(|k| {
             let at = |name| info.symbol(name).map(|s| info.runtime_address(s, 0));
@@ -92,7 +92,7 @@ pub fn apply_vmlinux(
             ),
         }
     }
-    if !guest.dump().frames().knows_pfns() {
+    if !guest.dump().knows_pfns() {
         return Ok(report);
     }
     let map = KernelMap::detect(guest);

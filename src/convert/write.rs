@@ -313,7 +313,7 @@ fn copy_pages<W: Write + Seek>(
                     (None, false, false) => run = Some((index, 1)),
                     _ => {
                         if let Some((first, count)) = run.take() {
-                            w.put(dump.page_span(first, count).map_err(read_err(first))?)?;
+                            put_pages(dump, w, first, count)?;
                         }
                         if zero {
                             w.hole(PAGE_SIZE);
@@ -324,7 +324,7 @@ fn copy_pages<W: Write + Seek>(
                 }
             }
             if let Some((first, count)) = run {
-                w.put(dump.page_span(first, count).map_err(read_err(first))?)?;
+                put_pages(dump, w, first, count)?;
             }
             // The pages were read once and will not be again: let the kernel drop them
             // from this process, so resident memory stays flat on dumps of any size.
@@ -332,6 +332,27 @@ fn copy_pages<W: Write + Seek>(
             done += n;
             progress.advance(n * PAGE_SIZE);
         }
+    }
+    Ok(())
+}
+
+/// Pages `first ..first + count` straight from the dump, in as few writes as the dump
+/// allows (one for a core dump; one per record of a saved image).
+fn put_pages<W: Write + Seek>(
+    dump: &crate::dump::XenDump,
+    w: &mut SparseOut<'_, W>,
+    first: PageIndex,
+    count: u64,
+) -> Result<(), ConvertError> {
+    let end = first.0 + count;
+    let mut at = first.0;
+    while at < end {
+        let index = PageIndex(at);
+        let bytes = dump
+            .page_span(index, end - at)
+            .map_err(|source| ConvertError::ReadPage { index, source })?;
+        w.put(bytes)?;
+        at += (bytes.len() as u64 / PAGE_SIZE).max(1);
     }
     Ok(())
 }

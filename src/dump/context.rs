@@ -95,6 +95,9 @@ pub fn decode(slot_bytes: &[u8], slot: usize, layout: ContextLayout, kind: Guest
                 gs_base_kernel: Some(q(x64::GS_BASE_KERNEL)),
                 gs_base_user: Some(q(x64::GS_BASE_USER)),
                 fpu: None,
+                efer: None,
+                system: None,
+                recorded: true,
             }
         }
         ContextLayout::X86_32 => {
@@ -131,6 +134,9 @@ pub fn decode(slot_bytes: &[u8], slot: usize, layout: ContextLayout, kind: Guest
                 gs_base_kernel: None,
                 gs_base_user: None,
                 fpu: None,
+                efer: None,
+                system: None,
+                recorded: true,
             }
         }
     };

@@ -24,7 +24,7 @@ pub enum DumpError {
     },
 
     /// Neither an ELF xendump nor a legacy xendump.
-    #[error("not a Xen core dump: first bytes are {found:02x?}; expected an ELF header (7f 45 4c 46) or a legacy xc_core magic (0xf00febed / 0xf00febee)")]
+    #[error("not a Xen core dump: first bytes are {found:02x?}; expected an ELF header (7f 45 4c 46), a legacy xc_core magic (0xf00febed / 0xf00febee) or a saved domain (\"Xen saved domain, xl format\", \"LibxlFmt\", or a migration stream's ff…ff \"XENF\"; xm's \"LinuxGuestRecord\" images of Xen < 4.6 need Xen's convert-legacy-stream first)")]
     UnknownFormat { found: Vec<u8> },
 
     /// The ELF headers are malformed.
@@ -94,6 +94,15 @@ pub enum DumpError {
         field: &'static str,
         found: u64,
         expected: String,
+    },
+
+    /// A saved image holds a mandatory record this reader does not know (optional ones,
+    /// with bit 31 of their type set, are skipped), as Xen's restore refuses it.
+    #[error("{layer} record of unknown mandatory type {record_type:#x} at file offset {offset:#x}: the image needs a reader that knows it (Xen's restore refuses it too)")]
+    UnknownRecord {
+        layer: &'static str,
+        record_type: u32,
+        offset: u64,
     },
 
     /// The dump claims no vCPUs, so there is no register state to serve.

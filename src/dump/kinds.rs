@@ -9,6 +9,10 @@ pub enum DumpFormat {
     Elf,
     /// Pre-ELF xc_core (Xen 3.0.x), magic 0xF00FEBED / 0xF00FEBEE, mfn index only.
     Legacy,
+    /// A saved domain: the libxc migration stream (v2/v3, Xen ≥ 4.6), inside the
+    /// `xl save` container (`xl save`, `xl save -c`, `xl migrate`, Remus) or bare.
+    /// Pages are addressed by pfn; PV page tables are canonical (pfns).
+    SavedImage,
 }
 
 /// Magic of a PV dump header (`xch_magic`).

@@ -11,6 +11,7 @@ mod holes;
 mod kinds;
 mod notes;
 mod source;
+pub mod stream;
 
 use std::path::Path;
 
@@ -26,6 +27,7 @@ pub use crate::kinds::{ContextLayout, FrameSpace, GuestKind, Width};
 pub use holes::PageHoles;
 pub use notes::{CoreHeader, XenVersion};
 pub use source::DumpBytes;
+pub use stream::SavedImage;
 
 use crate::addr::{GuestFrame, MachineFrame, PageIndex, PAGE_SIZE};
 use crate::vcpu::{VcpuState, VGCF_HVM_GUEST, VGCF_ONLINE};
@@ -69,7 +71,19 @@ impl XenDump {
                 what: "dump header",
             });
         }
-        let parsed = if data[..4] == *b"\x7fELF" {
+        let parsed = if stream::is_saved_image(data) {
+            // Headers and pfn arrays every few MiB: without this, the kernel's
+            // read-around would read the whole file (8 MiB around each fault on a
+            // typical disk) for a few KiB a record.
+            bytes.scattered_access(true);
+            let parsed = open_saved(data, &bytes);
+            bytes.scattered_access(false);
+            let parsed = parsed?;
+            // The pass read every record header and pfn array: nothing of the file
+            // needs to stay resident until a page is read.
+            bytes.release(0, data.len() as u64);
+            parsed
+        } else if data[..4] == *b"\x7fELF" {
             open_elf(data)?
         } else {
             match data.u32_at(0) {
@@ -150,40 +164,119 @@ impl XenDump {
     }
     /// Number of pages that belong to the guest (padding excluded).
     pub fn valid_page_count(&self) -> u64 {
-        self.meta.frames.valid_entries()
+        match &self.meta.pages {
+            PageStore::Saved(p) => p.pages(),
+            PageStore::Dump { .. } => self.meta.frames.valid_entries(),
+        }
     }
     /// Number of pages whose bytes are actually in the file (less if it was cut short).
     pub fn pages_present(&self) -> u64 {
         self.meta.pages_present
     }
-    /// The frame table.
+    /// The frame table of a core dump. A saved image names its pages in its records
+    /// (indexed elsewhere): its table is empty.
     pub fn frames(&self) -> &FrameTable {
         &self.meta.frames
     }
+    /// What a saved image says of itself (`None` for core dumps).
+    pub fn saved_image(&self) -> Option<&SavedImage> {
+        self.meta.saved.as_ref().map(|s| &s.facts)
+    }
+    /// Can pages be found by pfn? Not in a legacy PV dump, until its pfns are
+    /// recovered from the guest.
+    pub fn knows_pfns(&self) -> bool {
+        match &self.meta.pages {
+            PageStore::Saved(_) => true,
+            PageStore::Dump { .. } => self.meta.frames.knows_pfns(),
+        }
+    }
+    /// Can pages be found by mfn? Not in HVM dumps (they record guest frames only) nor
+    /// in saved images (the stream speaks pfns only, its page tables included).
+    pub fn knows_mfns(&self) -> bool {
+        match &self.meta.pages {
+            PageStore::Saved(_) => false,
+            PageStore::Dump { .. } => self.meta.frames.knows_mfns(),
+        }
+    }
+    /// Are pages listed in ascending pfn order (pfn-contiguous runs are runs of
+    /// consecutive pages)?
+    pub fn in_pfn_order(&self) -> bool {
+        match &self.meta.pages {
+            PageStore::Saved(_) => true,
+            PageStore::Dump { .. } => self.meta.frames.in_pfn_order(),
+        }
+    }
+    /// Bytes held by the frame lookups (the mfn index, a saved image's page index).
+    pub fn index_bytes(&self) -> usize {
+        match &self.meta.pages {
+            PageStore::Saved(p) => p.bytes(),
+            PageStore::Dump { .. } => self.meta.frames.index_bytes(),
+        }
+    }
     /// Lowest and highest guest frame in the dump.
     pub fn pfn_range(&self) -> Option<(GuestFrame, GuestFrame)> {
-        self.meta.frames.pfn_range(self.file())
+        match &self.meta.pages {
+            PageStore::Saved(p) => p.pfn_range(),
+            PageStore::Dump { .. } => self.meta.frames.pfn_range(self.file()),
+        }
     }
     /// Lowest and highest machine frame in the dump.
     pub fn mfn_range(&self) -> Option<(MachineFrame, MachineFrame)> {
-        self.meta.frames.mfn_range(self.file())
+        match &self.meta.pages {
+            PageStore::Saved(_) => None,
+            PageStore::Dump { .. } => self.meta.frames.mfn_range(self.file()),
+        }
     }
     /// Is the mfn index made of runs of consecutive frames (rather than pairs)?
     pub fn mfn_index_is_runs(&self) -> bool {
-        self.meta.frames.mfn_index_is_runs(self.file())
+        match &self.meta.pages {
+            PageStore::Saved(_) => false,
+            PageStore::Dump { .. } => self.meta.frames.mfn_index_is_runs(self.file()),
+        }
+    }
+    /// Page-table levels a PV guest uses, when the format says (saved images: 3 for
+    /// 32-bit PAE guests, 4 for 64-bit ones).
+    pub fn pv_paging_levels(&self) -> Option<u8> {
+        self.meta.saved.as_ref().and_then(|s| s.pv_levels)
+    }
+    /// Is the hypervisor that wrote the file 64-bit, when the file tells? ELF dumps:
+    /// from its capabilities; saved images: always (the migration stream exists from
+    /// Xen 4.6, which is 64-bit only); legacy dumps: unknown.
+    pub fn hypervisor_64bit(&self) -> Option<bool> {
+        match self.meta.format {
+            DumpFormat::SavedImage => Some(true),
+            _ => self
+                .meta
+                .version
+                .as_ref()
+                .map(XenVersion::hypervisor_is_64bit),
+        }
     }
     /// Decoded vCPU contexts, in slot order.
     pub fn vcpus(&self) -> &[VcpuState] {
         &self.meta.vcpus
     }
-    /// The bytes of context slot `slot` as the dump stores them (its
-    /// `vcpu_guest_context`), for tools that want the record itself.
+    /// The bytes of context slot `slot` as the file stores them, for tools that want
+    /// the record itself: a `vcpu_guest_context` (core dumps, PV saved images) or a
+    /// `struct hvm_hw_cpu` (HVM saved images, see [`XenDump::context_record`]);
+    /// `None` for a vCPU the file holds no registers for.
     pub fn raw_context(&self, slot: usize) -> Option<&[u8]> {
+        if let Some(s) = &self.meta.saved {
+            let (at, len) = (*s.contexts.get(slot)?)?;
+            return self.file().bytes_at(at, len);
+        }
         let start = self
             .meta
             .context_offset
             .checked_add((slot as u64).checked_mul(self.meta.context_stride)?)?;
         self.file().bytes_at(start, self.meta.layout.size())
+    }
+    /// What [`XenDump::raw_context`] returns: `"vcpu_guest_context"` or `"hvm_hw_cpu"`.
+    pub fn context_record(&self) -> &'static str {
+        match (self.meta.format, self.meta.guest_kind) {
+            (DumpFormat::SavedImage, GuestKind::Hvm) => "hvm_hw_cpu",
+            _ => "vcpu_guest_context",
+        }
     }
     /// The guest's shared-info page, when the dump carries one.
     pub fn shared_info(&self) -> Option<&[u8]> {
@@ -194,19 +287,28 @@ impl XenDump {
     pub fn warnings(&self) -> &[String] {
         &self.meta.warnings
     }
-    /// Frame space of page-table entries.
+    /// Frame space of page-table entries: machine frames for PV guests, except in a
+    /// saved image, whose save path rewrote every PV table canonical (pfns).
     pub fn table_frame_space(&self) -> FrameSpace {
-        match self.meta.guest_kind {
-            GuestKind::Pv => FrameSpace::Machine,
-            GuestKind::Hvm => FrameSpace::Guest,
+        match (self.meta.format, self.meta.guest_kind) {
+            (DumpFormat::SavedImage, _) | (_, GuestKind::Hvm) => FrameSpace::Guest,
+            (_, GuestKind::Pv) => FrameSpace::Machine,
         }
     }
-    /// Frame space of CR3: as the tables, except that legacy (3.0.x) Xen stored the
-    /// *machine* frame of an HVM guest's top-level table.
+    /// Frame space of CR3 (and of the other frames a PV context names: the 64-bit
+    /// user table in `ctrlreg[1]`, `gdt_frames`): as the tables, except that legacy
+    /// (3.0.x) Xen stored the *machine* frame of an HVM guest's top-level table.
     pub fn cr3_frame_space(&self) -> FrameSpace {
         match (self.meta.format, self.meta.guest_kind) {
-            (DumpFormat::Legacy, _) | (_, GuestKind::Pv) => FrameSpace::Machine,
-            (DumpFormat::Elf, GuestKind::Hvm) => FrameSpace::Guest,
+            (DumpFormat::Legacy, _) => FrameSpace::Machine,
+            (DumpFormat::Elf | DumpFormat::SavedImage, _) => self.table_frame_space(),
+        }
+    }
+    /// The page holding frame `frame` of `space`.
+    pub fn page_of_frame(&self, space: FrameSpace, frame: u64) -> Option<PageIndex> {
+        match space {
+            FrameSpace::Guest => self.page_of_pfn(GuestFrame(frame)),
+            FrameSpace::Machine => self.page_of_mfn(MachineFrame(frame)),
         }
     }
 
@@ -224,11 +326,14 @@ impl XenDump {
                 file_len: self.file().len() as u64,
             });
         }
-        let off = self.meta.pages_offset + index.0 * PAGE_SIZE;
         let truncated = DumpError::PageTruncated {
             index,
             file_len: self.file().len() as u64,
         };
+        let off = self.page_offset(index).ok_or(DumpError::PageOutOfRange {
+            index,
+            count: self.meta.nr_pages,
+        })?;
         if !self.bytes.still_holds(off, PAGE_SIZE) {
             return Err(truncated);
         }
@@ -250,7 +355,8 @@ impl XenDump {
                 count: self.meta.nr_pages,
             });
         }
-        self.bytes.copy_at(self.page_offset(index) + offset, dst)
+        let at = self.page_offset(index).unwrap_or(0) + offset;
+        self.bytes.copy_at(at, dst)
     }
 
     /// SIGBUS faults contained so far: non-zero once the mapped file shrank under us.
@@ -261,26 +367,44 @@ impl XenDump {
     /// Hint that pages `first .. first + count` will not be read again soon (a
     /// sequential copy), so the kernel may drop them from this process.
     pub fn release_pages(&self, first: PageIndex, count: u64) {
-        self.bytes
-            .release(self.page_offset(first), count.saturating_mul(PAGE_SIZE));
+        let mut at = first.0;
+        let end = first.0.saturating_add(count);
+        while at < end {
+            let Some((off, n)) = self.span_of(PageIndex(at), end - at) else {
+                return;
+            };
+            self.bytes.release(off, n * PAGE_SIZE);
+            at += n;
+        }
     }
 
     /// File offset of page `index` (not checked against the file length).
-    fn page_offset(&self, index: PageIndex) -> u64 {
-        self.meta.pages_offset + index.0 * PAGE_SIZE
+    fn page_offset(&self, index: PageIndex) -> Option<u64> {
+        self.span_of(index, 1).map(|(off, _)| off)
+    }
+
+    /// File offset of page `index` and how many pages from it on (at most `max`) lie
+    /// back to back in the file (core dumps: all of them).
+    fn span_of(&self, index: PageIndex, max: u64) -> Option<(u64, u64)> {
+        match &self.meta.pages {
+            PageStore::Dump { offset } => Some((offset + index.0 * PAGE_SIZE, max)),
+            PageStore::Saved(p) => p.offset_of(index, max),
+        }
     }
 
     /// Where page `index` (and `offset` bytes into it) is, for people: "page #N at file
     /// offset 0x…".
     pub fn describe_page(&self, index: PageIndex, offset: u64) -> String {
-        format!(
-            "{index} at file offset {:#x}",
-            self.page_offset(index) + offset
-        )
+        match self.page_offset(index) {
+            Some(off) => format!("{index} at file offset {:#x}", off + offset),
+            None => format!("{index} (not in the file)"),
+        }
     }
 
-    /// The bytes of the `count` pages from `first` on, in one slice: the dump stores
-    /// pages back to back. Each page must have been read once through
+    /// The bytes of pages `first ..` in one slice: as many of the `count` pages as lie
+    /// back to back in the file, at least one (core dumps store all their pages back
+    /// to back; a saved image only the pages of one record). Call again from where
+    /// the slice ends for the rest. Each page must have been read once through
     /// [`XenDump::page`] (which checks the file still holds it) before.
     pub fn page_span(&self, first: PageIndex, count: u64) -> Result<&[u8]> {
         let truncated = || DumpError::PageTruncated {
@@ -288,43 +412,66 @@ impl XenDump {
             file_len: self.file().len() as u64,
         };
         let last = first.0.checked_add(count).ok_or_else(truncated)?;
-        if last > self.meta.pages_present {
+        if last > self.meta.pages_present || count == 0 {
             return Err(truncated());
         }
+        let (off, n) = self.span_of(first, count).ok_or_else(truncated)?;
         self.file()
-            .bytes_at(self.page_offset(first), count * PAGE_SIZE)
+            .bytes_at(off, n * PAGE_SIZE)
             .ok_or_else(truncated)
     }
 
     /// Which pages lie in holes of a sparse dump file (never written, so all zeros),
-    /// asked from the filesystem; `None` when the dump is not a mapped file.
+    /// asked from the filesystem; `None` when the dump is not a mapped file, or its
+    /// pages are not one array (a saved image: Xen writes every page, zeros too).
     pub fn page_holes(&self) -> Option<PageHoles<'_>> {
-        PageHoles::new(self.bytes.file()?, self.meta.pages_offset)
+        match &self.meta.pages {
+            PageStore::Dump { offset } => PageHoles::new(self.bytes.file()?, *offset),
+            PageStore::Saved(_) => None,
+        }
     }
 
     /// The page holding guest frame `pfn`, if dumped.
     pub fn page_of_pfn(&self, pfn: GuestFrame) -> Option<PageIndex> {
-        self.meta.frames.page_of_pfn(self.file(), pfn)
+        match &self.meta.pages {
+            PageStore::Saved(p) => p.page_of_pfn(pfn),
+            PageStore::Dump { .. } => self.meta.frames.page_of_pfn(self.file(), pfn),
+        }
     }
     /// The page holding machine frame `mfn`, if dumped.
     pub fn page_of_mfn(&self, mfn: MachineFrame) -> Option<PageIndex> {
-        self.meta.frames.page_of_mfn(self.file(), mfn)
+        match &self.meta.pages {
+            PageStore::Saved(_) => None,
+            PageStore::Dump { .. } => self.meta.frames.page_of_mfn(self.file(), mfn),
+        }
     }
     /// The guest frame of page `index`, if the dump records it.
     pub fn pfn_of(&self, index: PageIndex) -> Option<GuestFrame> {
-        self.meta.frames.pfn_of(self.file(), index)
+        match &self.meta.pages {
+            PageStore::Saved(p) => p.pfn_of(index),
+            PageStore::Dump { .. } => self.meta.frames.pfn_of(self.file(), index),
+        }
     }
     /// The machine frame of page `index`, if the dump records it.
     pub fn mfn_of(&self, index: PageIndex) -> Option<MachineFrame> {
-        self.meta.frames.mfn_of(self.file(), index)
+        match &self.meta.pages {
+            PageStore::Saved(_) => None,
+            PageStore::Dump { .. } => self.meta.frames.mfn_of(self.file(), index),
+        }
     }
     /// pfn → mfn through the dump's p2m (legacy HVM: the page list and its rule).
     pub fn pfn_to_mfn(&self, pfn: GuestFrame) -> Option<MachineFrame> {
-        self.meta.frames.pfn_to_mfn(self.file(), pfn)
+        match &self.meta.pages {
+            PageStore::Saved(_) => None,
+            PageStore::Dump { .. } => self.meta.frames.pfn_to_mfn(self.file(), pfn),
+        }
     }
     /// mfn → pfn through the dump's p2m (the m2p direction).
     pub fn mfn_to_pfn(&self, mfn: MachineFrame) -> Option<GuestFrame> {
-        self.meta.frames.mfn_to_pfn(self.file(), mfn)
+        match &self.meta.pages {
+            PageStore::Saved(_) => None,
+            PageStore::Dump { .. } => self.meta.frames.mfn_to_pfn(self.file(), mfn),
+        }
     }
 
     /// Legacy HVM dumps: the rule that says which pfn each slot holds.
@@ -360,6 +507,9 @@ impl XenDump {
     /// The descriptor-table fields of context slot `slot` (GDT frames and LDT; PV
     /// guests fill them, HVM contexts leave them zero).
     pub fn descriptor_tables(&self, slot: usize) -> Option<DescriptorTables> {
+        if self.context_record() != "vcpu_guest_context" {
+            return None;
+        }
         Some(context::descriptor_tables(
             self.raw_context(slot)?,
             self.meta.layout,
@@ -382,7 +532,7 @@ impl XenDump {
             .filter_map(|i| Some((self.pfn_of(PageIndex(i))?, PageIndex(i))));
         match self.meta.frames.recovered() {
             Some(r) => Box::new(r.by_pfn()),
-            None if self.meta.frames.in_pfn_order() => Box::new(by_index),
+            None if self.in_pfn_order() => Box::new(by_index),
             // Legacy HVM slots named by their index entries: sort them (16 bytes a page
             // while iterating; such dumps are of Xen 3.0.x guests).
             None => {
@@ -407,7 +557,7 @@ struct Parsed {
     format_version: Option<u64>,
     magic: u32,
     nr_pages: u64,
-    pages_offset: u64,
+    pages: PageStore,
     pages_present: u64,
     frames: FrameTable,
     context_offset: u64,
@@ -415,6 +565,35 @@ struct Parsed {
     vcpus: Vec<VcpuState>,
     shared_info_offset: Option<u64>,
     warnings: Vec<String>,
+    /// A saved image's own records.
+    saved: Option<Box<Saved>>,
+}
+
+/// Where a format keeps its pages.
+#[derive(Debug)]
+enum PageStore {
+    /// Core dumps: one array of pages from `offset`, page *k* at `offset + k × 4096`.
+    Dump { offset: u64 },
+    /// Saved images: each page's newest copy, somewhere in the stream's records.
+    Saved(stream::StreamPages),
+}
+
+/// What a saved image keeps beyond the common fields.
+#[derive(Debug)]
+struct Saved {
+    facts: SavedImage,
+    /// Each slot's vCPU record: file offset and length.
+    contexts: Vec<Option<(u64, u64)>>,
+    pv_levels: Option<u8>,
+}
+
+impl stream::FileHints for DumpBytes {
+    fn release(&self, offset: u64, len: u64) {
+        DumpBytes::release(self, offset, len);
+    }
+    fn prefetch(&self, offset: u64, len: u64) {
+        DumpBytes::prefetch(self, offset, len);
+    }
 }
 
 /// A region of the file, for bounds and overlap checks.
@@ -811,7 +990,9 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
         format_version: notes.format_version,
         magic: header.magic as u32,
         nr_pages,
-        pages_offset: pages.offset,
+        pages: PageStore::Dump {
+            offset: pages.offset,
+        },
         pages_present,
         frames,
         context_offset: pr.offset,
@@ -819,6 +1000,7 @@ fn open_elf(data: &[u8]) -> Result<Parsed> {
         vcpus,
         shared_info_offset: shared.map(|s| s.offset),
         warnings,
+        saved: None,
     })
 }
 
@@ -989,7 +1171,9 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
         format_version: None,
         magic,
         nr_pages,
-        pages_offset,
+        pages: PageStore::Dump {
+            offset: pages_offset,
+        },
         pages_present,
         frames,
         context_offset: ctxt_offset,
@@ -997,6 +1181,38 @@ fn open_legacy(data: &[u8]) -> Result<Parsed> {
         vcpus,
         shared_info_offset: None,
         warnings,
+        saved: None,
+    })
+}
+
+/// A saved domain (docs/xl-save-format.md): pages by pfn from the stream's index.
+fn open_saved(data: &[u8], hints: &dyn stream::FileHints) -> Result<Parsed> {
+    let s = stream::open(data, hints)?;
+    let pages = s.pages.pages();
+    Ok(Parsed {
+        format: DumpFormat::SavedImage,
+        guest_kind: s.guest_kind,
+        layout: s.layout,
+        tools_width: None,
+        elf_machine: None,
+        elf_class64: None,
+        version: None,
+        format_version: None,
+        magic: 0,
+        nr_pages: pages,
+        pages: PageStore::Saved(s.pages),
+        pages_present: pages,
+        frames: FrameTable::new(FrameTableKind::Pfn, 0, 0, &[]),
+        context_offset: 0,
+        context_stride: 0,
+        vcpus: s.vcpus,
+        shared_info_offset: s.shared_info,
+        warnings: s.warnings,
+        saved: Some(Box::new(Saved {
+            facts: s.facts,
+            contexts: s.contexts,
+            pv_levels: s.pv_levels,
+        })),
     })
 }
 

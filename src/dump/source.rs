@@ -91,6 +91,43 @@ impl DumpBytes {
         dont_need(&map.map, start as usize, (end - start) as usize);
     }
 
+    /// Hint that bytes `[offset, offset + len)` will be read soon: the kernel may start
+    /// reading them in now (asynchronously).
+    pub fn prefetch(&self, offset: u64, len: u64) {
+        #[cfg(unix)]
+        if let DumpBytes::Mapped(m) = self {
+            let size = m.map.len() as u64;
+            let start = offset / 4096 * 4096;
+            if start >= size {
+                return;
+            }
+            let len = (offset.saturating_add(len).min(size) - start) as usize;
+            let _ = m
+                .map
+                .advise_range(memmap2::Advice::WillNeed, start as usize, len);
+        }
+        #[cfg(not(unix))]
+        let _ = (offset, len);
+    }
+
+    /// Tell the kernel whether accesses to the mapping are scattered (`true`: fault in
+    /// only the pages touched, no read-around) or not (`false`: the default). A pass
+    /// that reads a few bytes every few MiB, such as the index pass over a saved
+    /// image's records, would otherwise read the whole file around its faults.
+    pub fn scattered_access(&self, scattered: bool) {
+        #[cfg(unix)]
+        if let DumpBytes::Mapped(m) = self {
+            let advice = if scattered {
+                memmap2::Advice::Random
+            } else {
+                memmap2::Advice::Normal
+            };
+            let _ = m.map.advise(advice);
+        }
+        #[cfg(not(unix))]
+        let _ = scattered;
+    }
+
     /// The whole file. For a mapping whose file shrank, the pages past its new end read
     /// as zeros here; use [`DumpBytes::copy_at`] for bytes that must be right.
     pub fn as_slice(&self) -> &[u8] {

@@ -304,9 +304,14 @@ impl Guest {
         true
     }
 
-    /// The EFER.LMA guess from every vCPU; `cr3` gives each one's guest-physical CR3
-    /// (never a machine address: those say nothing of the guest's mode).
+    /// Long mode of the guest: EFER.LMA where the file records EFER (one vCPU in long
+    /// mode means the kernel is 64-bit), otherwise the guess from every vCPU; `cr3`
+    /// gives each one's guest-physical CR3 (never a machine address: those say nothing
+    /// of the guest's mode).
     fn infer_long_mode(dump: &XenDump, cr3: impl Fn(&VcpuState) -> u64) -> bool {
+        if Self::efer_known(dump) {
+            return dump.vcpus().iter().any(|v| v.long_mode() == Some(true));
+        }
         dump.vcpus().iter().any(|v| {
             infer_long_mode(&LongModeHints {
                 rip: v.rip,
@@ -318,6 +323,12 @@ impl Guest {
                 cr4: v.cr4(),
             })
         })
+    }
+
+    /// Does the file record EFER for every vCPU it holds registers of?
+    fn efer_known(dump: &XenDump) -> bool {
+        let mut recorded = dump.vcpus().iter().filter(|v| v.recorded).peekable();
+        recorded.peek().is_some() && recorded.all(|v| v.efer.is_some())
     }
 
     /// The roots a legacy HVM dump's layout is checked from: every vCPU with paging on.
@@ -386,7 +397,7 @@ impl Guest {
         self.spaces = spaces;
         self.roots = roots;
         self.width = width;
-        self.long_mode_inferred = long_mode;
+        self.long_mode_inferred = long_mode && !Self::efer_known(&self.dump);
         self.refresh_warnings();
     }
 
@@ -412,14 +423,20 @@ impl Guest {
             None => match dump.pv_guest_width() {
                 Some(Width::Bits32) => Self::pv32_mode(dump, v),
                 Some(w) => (PagingMode::for_pv(w), "PV guest width"),
-                None => (
-                    PagingMode::from_control_regs(v.cr0(), v.cr4(), long_mode),
-                    if long_mode {
-                        "CR0/CR4, long mode inferred"
-                    } else {
-                        "CR0/CR4"
-                    },
-                ),
+                None => match v.long_mode() {
+                    Some(lma) => (
+                        PagingMode::from_control_regs(v.cr0(), v.cr4(), lma),
+                        "CR0/CR4/EFER",
+                    ),
+                    None => (
+                        PagingMode::from_control_regs(v.cr0(), v.cr4(), long_mode),
+                        if long_mode {
+                            "CR0/CR4, long mode inferred"
+                        } else {
+                            "CR0/CR4"
+                        },
+                    ),
+                },
             },
             Some(PagingOverride::NoPaging) => (PagingMode::None, "--paging"),
             Some(PagingOverride::TwoLevel) => (
@@ -595,6 +612,12 @@ impl Guest {
     fn pv32_mode(dump: &XenDump, v: &VcpuState) -> (PagingMode, &'static str) {
         const PAE: PagingMode = PagingMode::Pae;
         const TWO: PagingMode = PagingMode::TwoLevel { pse: true };
+        if let Some(levels) = dump.pv_paging_levels() {
+            return match levels {
+                2 => (TWO, "the saved image's X86_PV_INFO"),
+                _ => (PAE, "the saved image's X86_PV_INFO"),
+            };
+        }
         if let Some(ver) = dump.xen_version() {
             let caps: Vec<&str> = ver.capabilities.split_whitespace().collect();
             let non_pae = caps.contains(&"xen-3.0-x86_32")
@@ -607,8 +630,10 @@ impl Guest {
                 (PAE, "PV guest width")
             };
         }
-        let mfn = MachineFrame(crate::dump::unfold_pv32_cr3(v.cr3()));
-        let page = dump.page_of_mfn(mfn).and_then(|i| dump.page(i).ok());
+        let frame = crate::dump::unfold_pv32_cr3(v.cr3());
+        let page = dump
+            .page_of_frame(dump.cr3_frame_space(), frame)
+            .and_then(|i| dump.page(i).ok());
         match page {
             Some(p) if p[32..].iter().any(|&b| b != 0) => {
                 (TWO, "top table is a 2-level page directory")
@@ -715,10 +740,10 @@ impl Guest {
     /// Width of the hypervisor (from its capabilities; legacy dumps: the contexts').
     /// FXSAVE images are in the 64-bit format on a 64-bit hypervisor.
     pub fn hypervisor_width(&self) -> Width {
-        let is64 = match self.dump.xen_version() {
-            Some(v) => v.hypervisor_is_64bit(),
-            None => self.dump.context_layout() == ContextLayout::X86_64,
-        };
+        let is64 = self
+            .dump
+            .hypervisor_64bit()
+            .unwrap_or(self.dump.context_layout() == ContextLayout::X86_64);
         if is64 {
             Width::Bits64
         } else {
@@ -835,7 +860,7 @@ impl Guest {
                 )
             }
             Via::Physical => {
-                if !self.dump.frames().knows_pfns() {
+                if !self.dump.knows_pfns() {
                     return Err(MemoryError::ViewUnavailable {
                         view: "physical",
                         why: "a legacy PV dump has no p2m table (read virtual or machine addresses instead)",
@@ -850,10 +875,14 @@ impl Guest {
                 )
             }
             Via::Machine => {
-                if !self.dump.frames().knows_mfns() {
+                if !self.dump.knows_mfns() {
                     return Err(MemoryError::ViewUnavailable {
                         view: "machine",
-                        why: "an HVM dump records guest frames only, not machine frames",
+                        why: if self.dump.format() == DumpFormat::SavedImage {
+                            "a saved image names its pages by pfn only (its save path made even PV page tables pfns)"
+                        } else {
+                            "an HVM dump records guest frames only, not machine frames"
+                        },
                     });
                 }
                 let mfn = addr >> PAGE_SHIFT;

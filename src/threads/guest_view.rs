@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::addr::{MachineFrame, PAGE_SIZE};
+use crate::addr::PAGE_SIZE;
 use crate::dump::{GuestKind, Width};
 use crate::memory::{Guest, TranslationCache, Via};
 use crate::vcpu::VcpuState;
@@ -114,7 +114,8 @@ pub fn descriptor_base(guest: &Guest, state: &VcpuState, selector: u16) -> Optio
         if frame == 0 {
             return None;
         }
-        let page = dump.page_of_mfn(MachineFrame(frame))?;
+        // Machine frames in a dump, pfns in a saved image (its save path rewrote them).
+        let page = dump.page_of_frame(dump.cr3_frame_space(), frame)?;
         dump.read_page(page, (index % DESCRIPTORS_PER_PAGE) * 8, &mut raw)
             .ok()?;
     }

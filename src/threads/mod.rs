@@ -244,6 +244,11 @@ impl Debuggee {
     /// vCPU `slot`'s registers as the guest saw them.
     fn vcpu_registers(&self, slot: usize) -> Option<ThreadRegisters<'_>> {
         let state = self.guest.vcpus().get(slot)?;
+        if !state.recorded {
+            // A vCPU the file holds nothing for (a saved image skips vCPUs that were
+            // down): every register unavailable, never zeros.
+            return Some(ThreadRegisters::Saved(SavedRegisters::default()));
+        }
         let view = self.views.get(slot)?;
         Some(ThreadRegisters::Vcpu(VcpuRegisters {
             state,
@@ -308,6 +313,7 @@ impl Debuggee {
                 text
             }
             Some(ThreadSource::Vcpu(slot)) => match self.guest.vcpus().get(slot) {
+                Some(v) if !v.recorded => format!("vCPU {slot}, offline, no registers saved"),
                 Some(v) => format!(
                     "vCPU {slot}, {}, {} mode",
                     if v.online() { "online" } else { "offline" },

@@ -437,6 +437,9 @@ mod tests {
             gs_base_kernel: None,
             gs_base_user: None,
             fpu: None,
+            efer: None,
+            system: None,
+            recorded: true,
         };
         let regs = FpuRegs::from_state(&state, Width::Bits64);
         assert_eq!(regs.fctrl, 0x037F);

@@ -60,6 +60,57 @@ pub const VGCF_IN_KERNEL: u64 = 1 << 2;
 /// `VGCF_online`: the vCPU was up (Xen >= 3.1). Clear means stale registers.
 pub const VGCF_ONLINE: u64 = 1 << 5;
 
+/// A segment register as the processor holds it: the selector and its hidden part
+/// (base, limit, attributes), which only hardware-virtualised save records carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    pub selector: u16,
+    pub base: u64,
+    pub limit: u32,
+    /// Xen's packed attribute word (`arbytes`: type, S, DPL, P, AVL, L, D/B, G).
+    pub attributes: u32,
+}
+
+/// A descriptor-table register (GDTR, IDTR).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TableRegister {
+    pub base: u64,
+    pub limit: u32,
+}
+
+/// What a vCPU's state holds beyond `vcpu_guest_context`: every segment register
+/// with its hidden part, the descriptor-table registers and the system-call MSRs.
+/// Xen's HVM save record (`struct hvm_hw_cpu`) carries them; core dumps do not.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SystemRegisters {
+    pub cs: Segment,
+    pub ds: Segment,
+    pub es: Segment,
+    pub fs: Segment,
+    pub gs: Segment,
+    pub ss: Segment,
+    pub tr: Segment,
+    pub ldtr: Segment,
+    pub gdtr: TableRegister,
+    pub idtr: TableRegister,
+    pub sysenter_cs: u64,
+    pub sysenter_esp: u64,
+    pub sysenter_eip: u64,
+    /// `MSR_SHADOW_GS_BASE`: the GS base `swapgs` would load.
+    pub shadow_gs: u64,
+    pub lstar: u64,
+    pub star: u64,
+    pub cstar: u64,
+    pub syscall_mask: u64,
+    /// `MSR_TSC_AUX` (records from Xen 3.4 on).
+    pub tsc_aux: Option<u64>,
+    /// The guest's TSC when saved.
+    pub tsc: u64,
+    /// An event Xen was about to inject (`pending_event`: vector, type, valid bit).
+    pub pending_event: u32,
+    pub error_code: u32,
+}
+
 /// One vCPU's registers, decoded from its context slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VcpuState {
@@ -88,9 +139,48 @@ pub struct VcpuState {
     /// FXSAVE image, when `VGCF_i387_valid` says it holds state.
     #[serde(skip)]
     pub fpu: Option<FxSave>,
+    /// `IA32_EFER`, when the format records it (HVM saved images; core dumps do not).
+    pub efer: Option<u64>,
+    /// Hidden segment state and system MSRs, when the format records them.
+    pub system: Option<Box<SystemRegisters>>,
+    /// Does the file hold this vCPU's registers at all? A saved image stores none for
+    /// a vCPU that was down; its slot is kept (all zeros, offline) so that slot *k*
+    /// stays vCPU *k*.
+    pub recorded: bool,
 }
 
+/// `EFER.LMA`: long mode is active.
+pub const EFER_LMA: u64 = 1 << 10;
+
 impl VcpuState {
+    /// A vCPU the file holds no registers for: offline, every register zero.
+    pub fn unrecorded(slot: usize, layout: ContextLayout, guest_kind: GuestKind) -> VcpuState {
+        VcpuState {
+            slot,
+            layout,
+            guest_kind,
+            flags: 0,
+            gprs: Gprs::default(),
+            rip: 0,
+            rflags: 0,
+            selectors: Selectors::default(),
+            ctrlreg: [0; 8],
+            debugreg: [0; 8],
+            fs_base: None,
+            gs_base_kernel: None,
+            gs_base_user: None,
+            fpu: None,
+            efer: None,
+            system: None,
+            recorded: false,
+        }
+    }
+
+    /// Long mode as `EFER.LMA` says, when the format records EFER.
+    pub fn long_mode(&self) -> Option<bool> {
+        self.efer.map(|e| e & EFER_LMA != 0)
+    }
+
     /// Was the vCPU up when dumped? Dumps from Xen < 3.1 have no such flag; every
     /// stored context was of a running vCPU then, so the caller passes `flag_known`.
     pub fn online(&self) -> bool {

@@ -149,6 +149,9 @@ fn distinct_state() -> VcpuState {
         gs_base_kernel: Some(0xFFFF_8880_3FC0_0000),
         gs_base_user: Some(0x0000_7F00_0000_1000),
         fpu: Some(distinct_fxsave(8)),
+        efer: None,
+        system: None,
+        recorded: true,
     }
 }
 
@@ -195,6 +198,9 @@ fn distinct_state_32() -> VcpuState {
         gs_base_kernel: None,
         gs_base_user: None,
         fpu: Some(distinct_fxsave(4)),
+        efer: None,
+        system: None,
+        recorded: true,
     }
 }
 

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use crate::addr::{GuestFrame, MachineFrame, VirtAddr};
-use crate::kinds::FrameSpace;
 use crate::threads::ThreadSource;
 
 use super::{frame_both, parse_num, Command, Context};
@@ -122,10 +121,7 @@ fn walk_text(
                 }
             );
             let d = guest.dump();
-            let idx = match d.table_frame_space() {
-                FrameSpace::Guest => d.page_of_pfn(GuestFrame(tr.frame)),
-                FrameSpace::Machine => d.page_of_mfn(MachineFrame(tr.frame)),
-            };
+            let idx = d.page_of_frame(d.table_frame_space(), tr.frame);
             match idx {
                 Some(i) => {
                     let _ = write!(out, "  in the dump: {}", d.describe_page(i, tr.offset));
@@ -145,16 +141,19 @@ fn p2m(ctx: &mut Context<'_>, args: &[&str]) -> String {
         return "usage: monitor p2m PFN".into();
     };
     let d = ctx.guest().dump();
-    if !d.frames().knows_pfns() {
+    if !d.knows_pfns() {
         return "this legacy PV dump has no p2m: pfns cannot be resolved".into();
     }
     match d.page_of_pfn(GuestFrame(pfn)) {
         Some(i) => {
-            let m = d
-                .mfn_of(i)
-                .map_or("mfn unknown (HVM dump)".to_string(), |m| {
-                    format!("mfn {:#x}", m.0)
-                });
+            let m = d.mfn_of(i).map_or(
+                if d.saved_image().is_some() {
+                    "mfn unknown (a saved image names pages by pfn only)".to_string()
+                } else {
+                    "mfn unknown (HVM dump)".to_string()
+                },
+                |m| format!("mfn {:#x}", m.0),
+            );
             format!("pfn {pfn:#x} -> {m}, {}", d.describe_page(i, 0))
         }
         None => format!("pfn {pfn:#x} is not in the dump"),
@@ -166,8 +165,12 @@ fn m2p(ctx: &mut Context<'_>, args: &[&str]) -> String {
         return "usage: monitor m2p MFN".into();
     };
     let d = ctx.guest().dump();
-    if !d.frames().knows_mfns() {
-        return "this HVM dump records no machine frames".into();
+    if !d.knows_mfns() {
+        return if d.saved_image().is_some() {
+            "this saved image records no machine frames (its pages and page tables are named by pfn)".into()
+        } else {
+            "this HVM dump records no machine frames".into()
+        };
     }
     match d.page_of_mfn(MachineFrame(mfn)) {
         Some(i) => {

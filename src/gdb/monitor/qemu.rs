@@ -6,7 +6,8 @@
 //!   and pwndbg's kernel `vmmap`);
 //! * `info registers`: the vCPU's registers in QEMU's layout, with only what the dump
 //!   holds (pwndbg reads `IDT=`/`GDT=` from it; a Xen context has neither, so those
-//!   lines are absent rather than made up);
+//!   lines are absent rather than made up; an HVM saved image's CPU record has them, and
+//!   EFER and every segment's hidden part);
 //! * `info version`;
 //! * `xp /FMT ADDR`: physical memory, as QEMU dumps it;
 //! * `gva2gpa ADDR`: a virtual address's guest-physical address;
@@ -189,13 +190,17 @@ pub fn qemu_registers(v: &VcpuState, wide: bool) -> String {
             "RIP={:016x} RFL={:08x} [{flags}] CPL={cpl}",
             v.rip, fl as u32
         );
-        for (name, sel, base) in segs {
-            match base {
-                Some(b) => {
-                    let _ = writeln!(out, "{name} ={sel:04x} {b:016x}");
-                }
-                None => {
-                    let _ = writeln!(out, "{name} ={sel:04x}");
+        if let Some(sys) = &v.system {
+            hidden_segments(&mut out, sys, true);
+        } else {
+            for (name, sel, base) in segs {
+                match base {
+                    Some(b) => {
+                        let _ = writeln!(out, "{name} ={sel:04x} {b:016x}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "{name} ={sel:04x}");
+                    }
                 }
             }
         }
@@ -226,13 +231,17 @@ pub fn qemu_registers(v: &VcpuState, wide: bool) -> String {
             m(v.rip),
             m(fl)
         );
-        for (name, sel, base) in segs {
-            match base {
-                Some(b) => {
-                    let _ = writeln!(out, "{name} ={sel:04x} {:08x}", m(b));
-                }
-                None => {
-                    let _ = writeln!(out, "{name} ={sel:04x}");
+        if let Some(sys) = &v.system {
+            hidden_segments(&mut out, sys, false);
+        } else {
+            for (name, sel, base) in segs {
+                match base {
+                    Some(b) => {
+                        let _ = writeln!(out, "{name} ={sel:04x} {:08x}", m(b));
+                    }
+                    None => {
+                        let _ = writeln!(out, "{name} ={sel:04x}");
+                    }
                 }
             }
         }
@@ -256,6 +265,9 @@ pub fn qemu_registers(v: &VcpuState, wide: bool) -> String {
             m(d[7])
         );
     }
+    if let Some(e) = v.efer {
+        let _ = writeln!(out, "EFER={e:016x}");
+    }
     if let Some(fx) = &v.fpu {
         let _ = writeln!(
             out,
@@ -278,10 +290,58 @@ pub fn qemu_registers(v: &VcpuState, wide: bool) -> String {
             let _ = write!(out, "XMM{i:02}={x:032x}{sep}");
         }
     }
-    out.push_str(
-        "(not in a Xen context: other segment bases, limits and attributes, LDT, TR, GDT, IDT, EFER)",
-    );
+    if v.system.is_none() {
+        out.push_str(
+            "(not in a Xen context: other segment bases, limits and attributes, LDT, TR, GDT, IDT, EFER)",
+        );
+    }
     out
+}
+
+/// The segment registers with their hidden parts, LDT, TR, GDT and IDT, as QEMU prints
+/// them (`cpu-dump.c`: selector, base, limit, then the descriptor's flags word: Xen's
+/// packed `arbytes` type/S/DPL/P in bits 15:8, AVL/L/D-B/G in bits 23:20).
+fn hidden_segments(out: &mut String, sys: &crate::vcpu::SystemRegisters, wide: bool) {
+    let flags = |a: u32| ((a & 0xff) << 8) | ((a & 0xf00) << 12);
+    let base = |b: u64| {
+        if wide {
+            format!("{b:016x}")
+        } else {
+            format!("{:08x}", b as u32)
+        }
+    };
+    for (name, sg) in [
+        ("ES ", sys.es),
+        ("CS ", sys.cs),
+        ("SS ", sys.ss),
+        ("DS ", sys.ds),
+        ("FS ", sys.fs),
+        ("GS ", sys.gs),
+        ("LDT", sys.ldtr),
+        ("TR ", sys.tr),
+    ] {
+        let _ = writeln!(
+            out,
+            "{name}={:04x} {} {:08x} {:08x} DPL={}",
+            sg.selector,
+            base(sg.base),
+            sg.limit,
+            flags(sg.attributes),
+            (sg.attributes >> 5) & 3
+        );
+    }
+    let _ = writeln!(
+        out,
+        "GDT=     {} {:08x}",
+        base(sys.gdtr.base),
+        sys.gdtr.limit
+    );
+    let _ = writeln!(
+        out,
+        "IDT=     {} {:08x}",
+        base(sys.idtr.base),
+        sys.idtr.limit
+    );
 }
 
 /// `xp /FMT ADDR`.
@@ -299,7 +359,7 @@ fn xp(ctx: &mut Context<'_>, args: &[&str]) -> String {
         return format!("bad format /{fmt}\n{usage}");
     };
     let guest = ctx.guest();
-    let via = if guest.dump().frames().knows_pfns() {
+    let via = if guest.dump().knows_pfns() {
         Via::Physical
     } else {
         return "physical addresses cannot be read in this dump (a legacy PV dump has no p2m)"
@@ -500,6 +560,32 @@ mod tests {
                 "{kind:?} {mode}: {user:x?}"
             );
         }
+    }
+
+    #[test]
+    fn a_saved_image_gives_gdt_idt_efer_and_hidden_segments() {
+        let s = Scenario::new(GuestKind::Hvm, PagingMode::FourLevel).unwrap();
+        let opts = crate::builder::StreamOptions::xl_save();
+        let bytes = s.write_stream(&opts).unwrap();
+        let guest = Guest::new(XenDump::from_bytes(bytes).unwrap(), GuestOptions::default());
+        let d = Debuggee::new(guest.unwrap());
+        let v = &s.stream_states(&opts)[0];
+        let sys = v.system.as_ref().unwrap();
+        let regs = monitor(&d, 1, "info registers");
+        for want in [
+            format!("GDT=     {:016x} {:08x}", sys.gdtr.base, sys.gdtr.limit),
+            format!("IDT=     {:016x} {:08x}", sys.idtr.base, sys.idtr.limit),
+            format!("EFER={:016x}", v.efer.unwrap()),
+            // A 64-bit kernel code segment: type 0xb, S, P; L, G.
+            format!("CS =0010 {:016x} ffffffff 00a09b00 DPL=0", 0),
+            format!("TR =0040 {:016x} 00004087 00008b00", sys.tr.base),
+            format!("GS =0000 {:016x}", v.gs_base_kernel.unwrap()),
+        ] {
+            assert!(regs.contains(&want), "{want:?} not in:\n{regs}");
+        }
+        assert!(!regs.contains("not in a Xen context"), "{regs}");
+        // The vCPU that was down has no registers at all.
+        assert!(monitor(&d, 3, "vcpu 2").contains("holds no registers"));
     }
 
     #[test]

@@ -61,6 +61,13 @@ fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
             guest.vcpus().len()
         );
     };
+    if !v.recorded {
+        return format!(
+            "vCPU {} (thread {}): offline; the file holds no registers for it (a saved image skips vCPUs that were down)",
+            v.slot,
+            thread_of(ctx, v.slot)
+        );
+    }
     let g = &v.gprs;
     let _ = writeln!(
         out,
@@ -124,6 +131,55 @@ fn vcpu(ctx: &mut Context<'_>, args: &[&str]) -> String {
         "  dr0-3  {:#x} {:#x} {:#x} {:#x}  dr6 {:#x}  dr7 {:#x}",
         v.debugreg[0], v.debugreg[1], v.debugreg[2], v.debugreg[3], v.debugreg[6], v.debugreg[7]
     );
+    if let Some(e) = v.efer {
+        let _ = writeln!(
+            out,
+            "  efer   {e:#018x}{}",
+            if v.long_mode() == Some(true) {
+                " (long mode active)"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(sys) = &v.system {
+        for (name, sg) in [
+            ("cs", sys.cs),
+            ("ss", sys.ss),
+            ("ds", sys.ds),
+            ("es", sys.es),
+            ("fs", sys.fs),
+            ("gs", sys.gs),
+            ("tr", sys.tr),
+            ("ldtr", sys.ldtr),
+        ] {
+            let _ = writeln!(
+                out,
+                "  {name:<4} sel {:#06x} base {:#018x} limit {:#010x} attr {:#06x}",
+                sg.selector, sg.base, sg.limit, sg.attributes
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  gdtr base {:#018x} limit {:#06x}   idtr base {:#018x} limit {:#06x}",
+            sys.gdtr.base, sys.gdtr.limit, sys.idtr.base, sys.idtr.limit
+        );
+        let _ = writeln!(
+            out,
+            "  shadow gs {:#x}  lstar {:#x}  star {:#x}  cstar {:#x}  sfmask {:#x}",
+            sys.shadow_gs, sys.lstar, sys.star, sys.cstar, sys.syscall_mask
+        );
+        let _ = writeln!(
+            out,
+            "  sysenter cs {:#x} esp {:#x} eip {:#x}  tsc {:#x}{}",
+            sys.sysenter_cs,
+            sys.sysenter_esp,
+            sys.sysenter_eip,
+            sys.tsc,
+            sys.tsc_aux
+                .map_or(String::new(), |a| format!("  tsc_aux {a:#x}"))
+        );
+    }
     let opt = |o: Option<u64>| o.map_or("-".to_string(), |x| format!("{x:#x}"));
     let _ = writeln!(
         out,

@@ -16,7 +16,7 @@
 //! tables say under that rule, and picks another candidate rule if it is not.
 
 use crate::addr::{GuestFrame, PAGE_SHIFT, PAGE_SIZE};
-use crate::dump::{GuestKind, LegacyHvmRule};
+use crate::dump::{FrameSpace, LegacyHvmRule};
 use crate::memory::plausible::{looks_like_table, root_table};
 use crate::memory::{Guest, PagingMode, Root, TranslationCache, Via};
 
@@ -141,9 +141,9 @@ pub fn find_kernel_root(guest: &Guest, info: &VmcoreInfo, map: &KernelMap) -> Op
     let dump = guest.dump();
     for (pa, placed) in candidates {
         let pfn = GuestFrame(pa >> PAGE_SHIFT);
-        let frame = match dump.guest_kind() {
-            GuestKind::Hvm => pfn.0,
-            GuestKind::Pv => dump.pfn_to_mfn(pfn)?.0,
+        let frame = match dump.table_frame_space() {
+            FrameSpace::Guest => pfn.0,
+            FrameSpace::Machine => dump.pfn_to_mfn(pfn)?.0,
         };
         let offset = match mode {
             PagingMode::Pae => (pa & (PAGE_SIZE - 1) & !31) as u16,

@@ -63,7 +63,7 @@ pub fn find_xen_start_info(guest: &Guest, kernel: &KernelMap) -> StartInfoSearch
     let Some(dm) = kernel.direct_map else {
         return StartInfoSearch::NotFound;
     };
-    if dump.guest_kind() != GuestKind::Pv || !dump.frames().knows_pfns() {
+    if dump.guest_kind() != GuestKind::Pv || !dump.knows_pfns() {
         return StartInfoSearch::NotFound;
     }
     let (lo, hi) = match kernel.text {

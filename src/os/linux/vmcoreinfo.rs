@@ -191,7 +191,7 @@ fn is_note_header(h: &[u8]) -> bool {
 /// depths). `kernel` tells where the image and the direct map are.
 pub fn find_vmcoreinfo(guest: &Guest, kernel: &KernelMap, depth: ScanDepth) -> Option<VmcoreInfo> {
     let dump = guest.dump();
-    if !dump.frames().knows_pfns() {
+    if !dump.knows_pfns() {
         return None;
     }
     let (lo, hi) = match kernel.text {
