@@ -423,23 +423,12 @@ mod tests {
     #[test]
     fn absent_fpu_state_gives_reset_values() {
         let state = VcpuState {
-            slot: 0,
-            layout: crate::kinds::ContextLayout::X86_64,
-            guest_kind: crate::kinds::GuestKind::Pv,
-            flags: 0,
-            gprs: Default::default(),
-            rip: 0,
-            rflags: 0,
-            selectors: Default::default(),
-            ctrlreg: [0; 8],
-            debugreg: [0; 8],
-            fs_base: None,
-            gs_base_kernel: None,
-            gs_base_user: None,
-            fpu: None,
-            efer: None,
-            system: None,
             recorded: true,
+            ..VcpuState::unrecorded(
+                0,
+                crate::kinds::ContextLayout::X86_64,
+                crate::kinds::GuestKind::Pv,
+            )
         };
         let regs = FpuRegs::from_state(&state, Width::Bits64);
         assert_eq!(regs.fctrl, 0x037F);
