@@ -16,31 +16,7 @@ shift $(( $# < 2 ? $# : 2 ))
 servers=("$@")
 [ ${#servers[@]} -gt 0 ] || servers=(target/release/xendump-gdbserver)
 dir=target/bench/interactive
-mkdir -p "$dir"
-fx=tests/fixtures/linux
-
-bash scripts/install-deps.sh >/dev/null
-cargo build --release --locked --bin xendump-gdbserver --example linux-guest 2>&1 | tail -1
-
-gcc -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables -O0 \
-  -DKS_RELEASE='"6.1.0-fixture"' -mcmodel=kernel -g -c -o "$dir/kernel-shapes.o" \
-  "$fx/kernel-shapes.c"
-ld -m elf_x86_64 --build-id=sha1 -T "$fx/kernel.lds" --defsym KS_TEXT=0xffffffff81000000 \
-  --defsym KS_PERCPU_VMA=0 -o "$dir/vmlinux.new" "$dir/kernel-shapes.o"
-if ! cmp -s "$dir/vmlinux.new" "$dir/vmlinux"; then
-  mv "$dir/vmlinux.new" "$dir/vmlinux"
-  rm -f "$dir"/guest-*.core "$dir"/guest-*.vmcore
-else
-  rm -f "$dir/vmlinux.new"
-fi
+. bench/linux-guest.sh
 # KASLR offset 0: the local core's gdb then needs no relocation.
-dump="$dir/guest-$tasks.core"
-vmcore="$dir/guest-$tasks.vmcore"
-if [ ! -e "$dump" ] || [ target/release/examples/linux-guest -nt "$dump" ]; then
-  target/release/examples/linux-guest "$dir/vmlinux" "$dump" "$tasks" 0
-  rm -f "$vmcore"
-fi
-if [ ! -e "$vmcore" ]; then
-  target/release/xendump-gdbserver convert -q "$dump" -o "$vmcore"
-fi
-/usr/bin/python3 bench/interactive.py "$dir/vmlinux" "$dump" "$vmcore" "${servers[@]}" --runs "$runs"
+linux_guest "$dir" "$tasks" 0
+/usr/bin/python3 bench/interactive.py "$vmlinux" "$dump" "$vmcore" "${servers[@]}" --runs "$runs"

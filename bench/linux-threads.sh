@@ -13,34 +13,7 @@ cd "$(dirname "$0")/.."
 tasks=${1:-10000}
 runs=${2:-3}
 dir=target/bench/linux
-mkdir -p "$dir"
-fx=tests/fixtures/linux
-
-bash scripts/install-deps.sh >/dev/null
-cargo build --release --locked --bin xendump-gdbserver --example linux-guest 2>&1 | tail -1
-
-# The stand-in vmlinux, x86_64, Linux 6.1 shapes (tests/support/kernel_fixture.rs).
-gcc -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables -O0 \
-  -DKS_RELEASE='"6.1.0-fixture"' -mcmodel=kernel -g -c -o "$dir/kernel-shapes.o" \
-  "$fx/kernel-shapes.c"
-ld -m elf_x86_64 --build-id=sha1 -T "$fx/kernel.lds" --defsym KS_TEXT=0xffffffff81000000 \
-  --defsym KS_PERCPU_VMA=0 -o "$dir/vmlinux.new" "$dir/kernel-shapes.o"
-if ! cmp -s "$dir/vmlinux.new" "$dir/vmlinux"; then
-  mv "$dir/vmlinux.new" "$dir/vmlinux"
-  rm -f "$dir"/guest-*.core "$dir"/guest-*.vmcore
-else
-  rm -f "$dir/vmlinux.new"
-fi
-
-dump="$dir/guest-$tasks.core"
-vmcore="$dir/guest-$tasks.vmcore"
-if [ ! -e "$dump" ] || [ target/release/examples/linux-guest -nt "$dump" ]; then
-  target/release/examples/linux-guest "$dir/vmlinux" "$dump" "$tasks"
-  rm -f "$vmcore"
-fi
-if [ ! -e "$vmcore" ]; then
-  target/release/xendump-gdbserver convert -q "$dump" -o "$vmcore"
-fi
-
+. bench/linux-guest.sh
+linux_guest "$dir" "$tasks"
 /usr/bin/python3 bench/linux_threads.py target/release/xendump-gdbserver \
-  "$dir/vmlinux" "$dump" "$vmcore" --runs "$runs"
+  "$vmlinux" "$dump" "$vmcore" --runs "$runs"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Every benchmark, one command: the in-process criterion benches (guest memory reads,
 # page-table walks), the end-to-end table (start-up, gdb bulk reads, a scripted
-# session, random reads, binary reads, a callgrind profile of the server), interactive
-# kernel debugging against gdb on a local core (bench/interactive.sh) and kernel tasks
-# as threads against drgn (bench/linux-threads.sh).
+# session, random reads, binary reads, a callgrind profile of the server, start-up on
+# `xl save` images), interactive kernel debugging against gdb on a local core
+# (bench/interactive.sh) and kernel tasks as threads against drgn
+# (bench/linux-threads.sh).
 #
 #   bash bench/run.sh                 # everything (about 25 minutes, ~1.5 GiB of disk
 #                                     # in target/bench, mostly sparse)
 #   bash bench/run.sh startup bulk    # only these sections: startup bulk session random
-#                                     # binary profile interactive linux
+#                                     # binary profile saved interactive linux
 #   XD_BENCH_ARGS="--reps 5 --worst-case" bash bench/run.sh
 #   XD_BASELINE=OLD/xendump-gdbserver XD_BASELINE_GDBINIT=OLD/gdbinit bash bench/run.sh
 #                                     # another build side by side, in every section
@@ -22,7 +23,7 @@ bash scripts/install-deps.sh --bench
 cargo build --release --locked --bin xendump-gdbserver --example xd-bench
 want() { [ $# -eq 0 ] || [[ " $* " == *" $section "* ]]; }
 xd=()
-for section in startup bulk session random binary profile; do
+for section in startup bulk session random binary profile saved; do
   if want "$@"; then xd+=("$section"); fi
 done
 if [ $# -eq 0 ]; then

@@ -31,7 +31,7 @@ use xendump_gdbserver::addr::{GuestFrame, PAGE_SIZE};
 use xendump_gdbserver::builder::large::{
     pattern_page, pattern_word, LargeGuest, MAPPED_PFN, MAPPED_VA,
 };
-use xendump_gdbserver::builder::DumpOptions;
+use xendump_gdbserver::builder::{DumpOptions, StreamOptions};
 use xendump_gdbserver::dump::{GuestKind, Width, XenDump};
 use xendump_gdbserver::gdb::rsp;
 
@@ -78,6 +78,8 @@ enum Section {
     Random,
     Binary,
     Profile,
+    /// Start-up on saved images (`xl save`) next to the ELF dump of the same guest.
+    Saved,
 }
 
 fn main() -> std::process::ExitCode {
@@ -112,6 +114,7 @@ fn run(opts: &Opts) -> Res<()> {
             Section::Random => random(opts)?,
             Section::Binary => binary(opts)?,
             Section::Profile => profile(opts)?,
+            Section::Saved => saved(opts)?,
         }
     }
     Ok(())
@@ -730,6 +733,120 @@ fn startup(opts: &Opts) -> Res<()> {
                 over as f64 / pages,
             );
         }
+    }
+    Ok(())
+}
+
+/// Start-up on saved images (`xl save`, and a Remus stream of 3 checkpoints up to
+/// 16 GiB) next to the ELF dump of the same guest: ready, the first read with this
+/// file's pages dropped from the page cache first (`posix_fadvise`), warm first read,
+/// memory, and the page index's size. The images are sparse files of Xen's layout.
+fn saved(opts: &Opts) -> Res<()> {
+    println!("\n== saved images: spawn → listening → first 8-byte read (cold: file evicted first; warm: median of {})", opts.reps);
+    println!(
+        "   {:<5} {:<24} {:>5} {:>9} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "guest",
+        "file",
+        "GiB",
+        "disk MiB",
+        "cold ms",
+        "ready ms",
+        "1st rd ms",
+        "peak MiB",
+        "anon MiB",
+        "index KiB"
+    );
+    let mut want = [0u8; 8];
+    want.copy_from_slice(&pattern_word(MAPPED_PFN, 0).to_le_bytes());
+    for &gib in &opts.sizes {
+        for kind in [GuestKind::Hvm, GuestKind::Pv] {
+            let guest = LargeGuest {
+                kind,
+                ram_pages: gib * GIB / PAGE_SIZE,
+                mfn_chunk: 512,
+                mapped_pages: 16,
+                vcpus: 4,
+            };
+            let mut built = None;
+            for (name, stream) in [
+                ("ELF dump", None),
+                ("xl save image", Some(StreamOptions::xl_save())),
+                (
+                    "Remus, 3 checkpoints",
+                    Some(StreamOptions::checkpointed(3, false)),
+                ),
+            ] {
+                if name.starts_with("Remus") && gib > 16 {
+                    continue;
+                }
+                let slug = name.split(',').next().unwrap_or(name).replace(' ', "-");
+                let path = opts.work.join(format!(
+                    "saved-v{SPEC_VERSION}-{kind:?}-{gib}GiB-{slug}.img"
+                ));
+                if !path.exists() {
+                    let t = Instant::now();
+                    if built.is_none() {
+                        built = Some(guest.build()?);
+                    }
+                    let image = &built.as_ref().ok_or("no guest")?.image;
+                    match &stream {
+                        None => drop(image.write_file(&path, &DumpOptions::elf(Width::Bits64))?),
+                        Some(o) => drop(image.write_stream_file(&path, o)?),
+                    }
+                    eprintln!(
+                        "  wrote {} in {:.1} s",
+                        path.display(),
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+                let index = XenDump::open(&path)?.index_bytes();
+                evict(&path)?;
+                let cold = {
+                    let s = Server::start(&opts.server, &path, &[])?;
+                    if rsp_read(&s.addr, MAPPED_VA, 8)? != want {
+                        return Err(format!("{}: wrong first read", path.display()).into());
+                    }
+                    s.started.elapsed().as_secs_f64() * 1e3
+                };
+                let (mut ready, mut first, mut mem) =
+                    (Vec::new(), Vec::new(), ProcMemory::default());
+                for _ in 0..opts.reps.max(1) {
+                    let s = Server::start(&opts.server, &path, &[])?;
+                    if rsp_read(&s.addr, MAPPED_VA, 8)? != want {
+                        return Err(format!("{}: wrong first read", path.display()).into());
+                    }
+                    first.push(s.started.elapsed().as_secs_f64() * 1e3);
+                    ready.push(s.ready.as_secs_f64() * 1e3);
+                    mem = ProcMemory::of(s.child.id());
+                }
+                println!(
+                    "   {:<5} {:<24} {:>5} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>9.1} {:>9.1} {:>9.1}",
+                    format!("{kind:?}"),
+                    name,
+                    gib,
+                    disk_usage(&path).unwrap_or(0) as f64 / MIB as f64,
+                    cold,
+                    median(ready),
+                    median(first),
+                    mem.peak as f64 / MIB as f64,
+                    mem.anon as f64 / MIB as f64,
+                    index as f64 / 1024.0
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drop `path`'s pages from the page cache (`posix_fadvise(DONTNEED)`; this file only,
+/// no root needed).
+fn evict(path: &Path) -> Res<()> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path)?;
+    // SAFETY: a valid descriptor; the call only drops clean cached pages of this file.
+    let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if rc != 0 {
+        return Err(format!("posix_fadvise: {rc}").into());
     }
     Ok(())
 }
