@@ -18,6 +18,7 @@
 use xendump_gdbserver::addr::{GuestFrame, MachineFrame, PhysAddr, VirtAddr, PAGE_SIZE};
 use xendump_gdbserver::builder::large::LargeGuest;
 use xendump_gdbserver::builder::pagetable::{EntryFlags, PageTableBuilder};
+use xendump_gdbserver::builder::scenario::vmcoreinfo_note;
 use xendump_gdbserver::builder::{pv64_cr3, DumpOptions, FrameRun, GuestImage, Page, VcpuImage};
 use xendump_gdbserver::dump::{GuestKind, Width};
 use xendump_gdbserver::memory::{Cr3Decode, PageSize, PagingMode};
@@ -103,12 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = "OSRELEASE=6.1.0-bench\nPAGESIZE=4096\nSYMBOL(_stext)=ffffffff81000000\n\
                 NUMBER(phys_base)=0\nKERNELOFFSET=0\n";
     let note_pa = (half / 2) * PAGE_SIZE;
-    let mut note = Vec::new();
-    note.extend_from_slice(&11u32.to_le_bytes());
-    note.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    note.extend_from_slice(&0u32.to_le_bytes());
-    note.extend_from_slice(b"VMCOREINFO\0\0");
-    note.extend_from_slice(text.as_bytes());
+    let note = vmcoreinfo_note(text);
     img.write_phys(PhysAddr(note_pa), &note)?;
     let pointer_pa = TEXT_PFN * PAGE_SIZE + 0x80_0238;
     img.write_phys(PhysAddr(pointer_pa), &(DIRECT_MAP + note_pa).to_le_bytes())?;
@@ -235,12 +231,7 @@ fn pv_guest(
         (TEXT_PFN * PAGE_SIZE) as i64 - 0x100_0000
     );
     let note_pa = (pages / 4) * PAGE_SIZE;
-    let mut note = Vec::new();
-    note.extend_from_slice(&11u32.to_le_bytes());
-    note.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    note.extend_from_slice(&0u32.to_le_bytes());
-    note.extend_from_slice(b"VMCOREINFO\0\0");
-    note.extend_from_slice(text.as_bytes());
+    let note = vmcoreinfo_note(&text);
     img.write_phys(PhysAddr(note_pa), &note)?;
     let pointer_pa = TEXT_PFN * PAGE_SIZE + 0x80_0238 + PAGE_SIZE;
     img.write_phys(PhysAddr(pointer_pa), &(DIRECT_MAP + note_pa).to_le_bytes())?;

@@ -1311,12 +1311,7 @@ impl Builder {
             self.put(*va, bytes);
         }
         if let (Some(va), Some(text)) = (self.note_va, &spec.vmcoreinfo) {
-            let mut note = Vec::new();
-            note.extend_from_slice(&11u32.to_le_bytes());
-            note.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            note.extend_from_slice(&0u32.to_le_bytes());
-            note.extend_from_slice(b"VMCOREINFO\0\0");
-            note.extend_from_slice(text.as_bytes());
+            let note = super::scenario::vmcoreinfo_note(text);
             self.put(va, &note);
         }
 

@@ -571,12 +571,7 @@ impl Scenario {
         text: &str,
         pointer: bool,
     ) -> Result<&mut Self, ScenarioError> {
-        let mut note = Vec::new();
-        note.extend_from_slice(&11u32.to_le_bytes());
-        note.extend_from_slice(&(text.len() as u32).to_le_bytes());
-        note.extend_from_slice(&0u32.to_le_bytes());
-        note.extend_from_slice(b"VMCOREINFO\0\0");
-        note.extend_from_slice(text.as_bytes());
+        let mut note = vmcoreinfo_note(text);
         // Padding plus the empty terminating note Linux's final_note() writes.
         note.resize(note.len().div_ceil(4) * 4 + 12, 0);
         self.image.write_phys(PhysAddr(pa), &note)?;
@@ -707,4 +702,16 @@ pub(crate) fn legacy_hvm_image<'a>(
         *v = super::legacy::stored_context(image, legacy_opts, v);
     }
     Cow::Owned(stored)
+}
+
+/// A VMCOREINFO ELF note as Linux lays it out in memory: namesz 11, descsz, type 0,
+/// "VMCOREINFO" padded to 4 bytes, then `text` (no padding or terminating note after it).
+pub fn vmcoreinfo_note(text: &str) -> Vec<u8> {
+    let mut note = Vec::with_capacity(24 + text.len());
+    note.extend_from_slice(&11u32.to_le_bytes());
+    note.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    note.extend_from_slice(&0u32.to_le_bytes());
+    note.extend_from_slice(b"VMCOREINFO\0\0");
+    note.extend_from_slice(text.as_bytes());
+    note
 }
